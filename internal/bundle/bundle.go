@@ -1,0 +1,101 @@
+// Package bundle is the on-disk contract between the packer (tools/minikit)
+// and PID 1 (init): where bundles live in the image, the annotations that
+// carry supervision policy, and the runtime.json beside each config.json.
+//
+// Both sides import this package, so neither knows how the other works:
+// the packer knows nothing of libcontainer and init knows nothing of YAML.
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Where the bundles of each phase live inside a built image.
+const (
+	OnbootDir     = "/containers/onboot"
+	ServicesDir   = "/containers/services"
+	OnshutdownDir = "/containers/onshutdown"
+)
+
+// ModulesList names the file, inside the image, that lists the kernel
+// modules init loads at boot: one absolute path a line, dependencies first.
+const ModulesList = "/etc/minikit/modules"
+
+// Annotations in config.json that carry minikit's supervision policy, so a
+// bundle stays a plain OCI bundle that runc can run as it is.
+const (
+	AnnotationRestart     = "org.minikit.restart"     // always, on-failure, never
+	AnnotationStopSignal  = "org.minikit.stopSignal"  // e.g. SIGTERM
+	AnnotationStopTimeout = "org.minikit.stopTimeout" // seconds
+	AnnotationDependsOn   = "org.minikit.dependsOn"   // comma-separated service names
+	AnnotationNotify      = "org.minikit.notify"      // "true"
+	AnnotationTimeout     = "org.minikit.timeout"     // seconds, onboot and onshutdown
+	AnnotationRequired    = "org.minikit.required"    // "true", onboot
+)
+
+// Runtime is the spec's `runtime` section: actions init does in the root
+// namespace around a container's start. It is written as runtime.json
+// beside config.json, as LinuxKit lays it out.
+type Runtime struct {
+	Cgroups    []string    `json:"cgroups,omitempty" yaml:"cgroups,omitempty"`
+	Mounts     []Mount     `json:"mounts,omitempty" yaml:"mounts,omitempty"`
+	Mkdir      []string    `json:"mkdir,omitempty" yaml:"mkdir,omitempty"`
+	Interfaces []Interface `json:"interfaces,omitempty" yaml:"interfaces,omitempty"`
+	BindNS     Namespaces  `json:"bindNS,omitempty" yaml:"bindNS,omitempty"`
+	Namespace  string      `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+}
+
+// Mount is an OCI-style mount done in the root namespace.
+type Mount struct {
+	Destination string   `json:"destination" yaml:"destination"`
+	Type        string   `json:"type,omitempty" yaml:"type,omitempty"`
+	Source      string   `json:"source,omitempty" yaml:"source,omitempty"`
+	Options     []string `json:"options,omitempty" yaml:"options,omitempty"`
+}
+
+// Interface is a network interface to move into, or create in, the
+// container's network namespace.
+type Interface struct {
+	Name         string `json:"name,omitempty" yaml:"name,omitempty"`
+	Add          string `json:"add,omitempty" yaml:"add,omitempty"`
+	Peer         string `json:"peer,omitempty" yaml:"peer,omitempty"`
+	CreateInRoot bool   `json:"createInRoot,omitempty" yaml:"createInRoot,omitempty"`
+}
+
+// Namespaces names paths to bind a new container's namespaces to.
+type Namespaces struct {
+	Cgroup string `json:"cgroup,omitempty" yaml:"cgroup,omitempty"`
+	Ipc    string `json:"ipc,omitempty" yaml:"ipc,omitempty"`
+	Mnt    string `json:"mnt,omitempty" yaml:"mnt,omitempty"`
+	Net    string `json:"net,omitempty" yaml:"net,omitempty"`
+	Pid    string `json:"pid,omitempty" yaml:"pid,omitempty"`
+	User   string `json:"user,omitempty" yaml:"user,omitempty"`
+	Uts    string `json:"uts,omitempty" yaml:"uts,omitempty"`
+}
+
+// IsZero reports whether the runtime section asks for nothing, so the
+// packer can leave runtime.json out.
+func (r *Runtime) IsZero() bool {
+	return r == nil || (len(r.Cgroups) == 0 && len(r.Mounts) == 0 && len(r.Mkdir) == 0 &&
+		len(r.Interfaces) == 0 && r.BindNS == (Namespaces{}) && r.Namespace == "")
+}
+
+// ReadRuntime reads DIR/runtime.json; a bundle without one has an empty
+// runtime section.
+func ReadRuntime(dir string) (*Runtime, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "runtime.json"))
+	if os.IsNotExist(err) {
+		return &Runtime{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Runtime
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "runtime.json"), err)
+	}
+	return &r, nil
+}
