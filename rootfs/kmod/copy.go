@@ -1,0 +1,73 @@
+package kmod
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Copy writes the named modules, decompressed, into an image rooted at
+// destRoot as lib/modules/VERSION/RELPATH (RELPATH without .gz/.xz/.zst),
+// each with mode 0644, and returns their absolute paths inside the image
+// in the order given — pass it Resolve's result and that is a load order,
+// ready to be written to bundle.ModulesList. A name given twice is copied
+// once. Each file is written under a temporary name and renamed, so an
+// interrupted copy leaves no truncated module behind.
+func (ix *Index) Copy(resolved []string, destRoot string) ([]string, error) {
+	seen := map[string]bool{}
+	var inImage []string
+	for _, name := range resolved {
+		name = normalize(name)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		rel, ok := ix.paths[name]
+		if !ok {
+			return nil, fmt.Errorf("copy module %s: not in %s", name, ix.dir)
+		}
+		data, err := readModule(filepath.Join(ix.dir, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, fmt.Errorf("copy module %s: %w", name, err)
+		}
+		outRel := strings.TrimSuffix(rel, compression(rel))
+		imagePath := path.Join("/lib/modules", ix.version, outRel)
+		if err := writeFileAtomic(filepath.Join(destRoot, filepath.FromSlash(imagePath)), data, 0o644); err != nil {
+			return nil, fmt.Errorf("copy module %s: %w", name, err)
+		}
+		inImage = append(inImage, imagePath)
+	}
+	return inImage, nil
+}
+
+// writeFileAtomic writes data to dest through a temporary file in the same
+// directory, so dest is either absent, the old file, or complete. The mode
+// is set explicitly so the umask cannot change what the image holds.
+func writeFileAtomic(dest string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(dest)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", dest, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("chmod %s: %w", dest, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", dest, err)
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return fmt.Errorf("rename into %s: %w", dest, err)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package kmod
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Resolve returns the named modules and everything they need, in an order
+// where every module comes after its dependencies: depends= always, and
+// softdep pre: when something in the tree answers to it. Names may use
+// '-' or '_', and may be aliases (fs-ext4, crypto-crc32c) as for modprobe.
+//
+// The result is module names, each once; the same names in the same order
+// give the same result. Modules built into the kernel are satisfied
+// without appearing. A name nothing answers to is an error that suggests
+// close names; so is a cycle of depends=.
+func (ix *Index) Resolve(names []string) ([]string, error) {
+	r := &resolver{ix: ix, state: map[string]visitState{}}
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, fmt.Errorf("resolve modules: empty module name")
+		}
+		p, err := ix.provide(name)
+		if err != nil {
+			return nil, fmt.Errorf("resolve module %s: %w", name, err)
+		}
+		if p.builtin {
+			continue
+		}
+		if len(p.modules) == 0 {
+			return nil, ix.unknown(name)
+		}
+		for _, m := range p.modules {
+			if err := r.visit(m, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r.order, nil
+}
+
+type visitState int
+
+const (
+	unvisited visitState = iota
+	visiting
+	done
+)
+
+// resolver is one depth-first walk: a module is appended to order after
+// everything it needs, which is what makes order a load order.
+type resolver struct {
+	ix    *Index
+	state map[string]visitState
+	stack []string // the modules being visited, outermost first
+	order []string
+}
+
+// visit adds name and its dependencies to the order. soft says name was
+// reached through a softdep: a softdep that closes a cycle is dropped, as
+// modprobe does, since nothing links the two modules.
+func (r *resolver) visit(name string, soft bool) error {
+	switch r.state[name] {
+	case done:
+		return nil
+	case visiting:
+		if soft {
+			return nil
+		}
+		return r.cycle(name)
+	}
+	r.state[name] = visiting
+	r.stack = append(r.stack, name)
+
+	info, err := r.ix.info(name)
+	if err != nil {
+		return fmt.Errorf("resolve module %s: %w", name, err)
+	}
+	for _, pre := range info.SoftdepPre {
+		p, err := r.ix.provide(pre)
+		if err != nil {
+			return fmt.Errorf("resolve softdep %s of %s: %w", pre, name, err)
+		}
+		// A softdep nothing answers to is skipped: it is a preference,
+		// and the module loads without it.
+		for _, m := range p.modules {
+			if err := r.visit(m, true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, dep := range info.Depends {
+		if _, ok := r.ix.paths[dep]; !ok {
+			if r.ix.builtin[dep] {
+				continue
+			}
+			return fmt.Errorf("resolve module %s: it depends on %s, which is not in %s", name, dep, r.ix.dir)
+		}
+		if err := r.visit(dep, false); err != nil {
+			return err
+		}
+	}
+
+	r.stack = r.stack[:len(r.stack)-1]
+	r.state[name] = done
+	r.order = append(r.order, name)
+	return nil
+}
+
+// cycle describes the depends= cycle that leads back to name.
+func (r *resolver) cycle(name string) error {
+	start := slices.Index(r.stack, name)
+	path := append(slices.Clone(r.stack[start:]), name)
+	return fmt.Errorf("resolve modules: dependency cycle %s", strings.Join(path, " -> "))
+}
+
+// unknown is the error for a name nothing answers to, with the closest
+// module names as suggestions.
+func (ix *Index) unknown(name string) error {
+	msg := fmt.Sprintf("module %s not found in %s", name, ix.dir)
+	if close := ix.closeNames(normalize(name), 3); len(close) > 0 {
+		msg += " (did you mean " + strings.Join(close, ", ") + "?)"
+	}
+	return errors.New(msg)
+}
+
+// closeNames returns up to max module names within a small edit distance
+// of name, closest first.
+func (ix *Index) closeNames(name string, max int) []string {
+	type candidate struct {
+		name string
+		dist int
+	}
+	limit := 2
+	if len(name) > 8 {
+		limit = 3
+	}
+	var cands []candidate
+	consider := func(n string) {
+		if d := editDistance(name, n); d <= limit {
+			cands = append(cands, candidate{n, d})
+		}
+	}
+	for n := range ix.paths {
+		consider(n)
+	}
+	for n := range ix.builtin {
+		consider(n)
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if a.dist != b.dist {
+			return a.dist - b.dist
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	var out []string
+	for _, c := range cands[:min(max, len(cands))] {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
