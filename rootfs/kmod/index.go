@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -28,14 +26,7 @@ type Index struct {
 
 	mu      sync.Mutex
 	infos   map[string]*Info
-	aliases []moduleAlias // every module's aliases, read on the first alias lookup
-	scanned bool
-}
-
-// moduleAlias is one alias= of one module, normalised.
-type moduleAlias struct {
-	pattern string
-	module  string
+	aliases *aliasTable // every module's aliases, read on the first alias lookup
 }
 
 // NewIndex lists the modules under dir, a kernel's modules tree such as
@@ -146,98 +137,4 @@ func (ix *Index) infoLocked(name string) (*Info, error) {
 	}
 	ix.infos[name] = info
 	return info, nil
-}
-
-// provider says what answers to a name: modules, the kernel itself, or
-// nothing.
-type provider struct {
-	modules []string
-	builtin bool
-}
-
-// provide finds what answers to name the way modprobe would: a module of
-// that name, a built-in module of that name, a built-in alias, and then
-// every module with a matching alias= (glob patterns allowed). Only the
-// last step needs every module's .modinfo, so it runs only when the cheap
-// ones fail.
-func (ix *Index) provide(name string) (provider, error) {
-	name = normalize(name)
-	if _, ok := ix.paths[name]; ok {
-		return provider{modules: []string{name}}, nil
-	}
-	if ix.builtin[name] {
-		return provider{builtin: true}, nil
-	}
-	for _, pattern := range ix.builtinAliases {
-		if aliasMatch(pattern, name) {
-			return provider{builtin: true}, nil
-		}
-	}
-	aliases, err := ix.allAliases()
-	if err != nil {
-		return provider{}, err
-	}
-	var mods []string
-	for _, a := range aliases {
-		if aliasMatch(a.pattern, name) && !slices.Contains(mods, a.module) {
-			mods = append(mods, a.module)
-		}
-	}
-	slices.Sort(mods)
-	return provider{modules: mods}, nil
-}
-
-// normalizeAlias makes '-' and '_' equal in an alias, except inside a
-// glob's [...] where '-' means a range; modprobe does the same.
-func normalizeAlias(alias string) string {
-	b := []byte(alias)
-	inBracket := false
-	for i, c := range b {
-		switch {
-		case c == '[':
-			inBracket = true
-		case c == ']':
-			inBracket = false
-		case c == '-' && !inBracket:
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// aliasMatch reports whether name matches an alias, which may be a glob
-// as modprobe's fnmatch understands it.
-func aliasMatch(pattern, name string) bool {
-	if pattern == name {
-		return true
-	}
-	ok, err := path.Match(pattern, name)
-	return err == nil && ok
-}
-
-// allAliases reads every module's aliases, once. It is the slow path:
-// thousands of files, taken only for names that are no module's name.
-func (ix *Index) allAliases() ([]moduleAlias, error) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.scanned {
-		return ix.aliases, nil
-	}
-	names := make([]string, 0, len(ix.paths))
-	for name := range ix.paths {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	var aliases []moduleAlias
-	for _, name := range names {
-		info, err := ix.infoLocked(name)
-		if err != nil {
-			return nil, fmt.Errorf("read module aliases: %w", err)
-		}
-		for _, a := range info.Aliases {
-			aliases = append(aliases, moduleAlias{pattern: normalizeAlias(a), module: name})
-		}
-	}
-	ix.aliases, ix.scanned = aliases, true
-	return aliases, nil
 }

@@ -95,11 +95,7 @@ func parseModinfo(data []byte) (*Info, error) {
 				}
 			}
 		case "softdep":
-			pre, err := parseSoftdep(value)
-			if err != nil {
-				return nil, fmt.Errorf("softdep=%q: %w", value, err)
-			}
-			info.SoftdepPre = append(info.SoftdepPre, pre...)
+			info.SoftdepPre = append(info.SoftdepPre, parseSoftdep(value)...)
 		case "alias":
 			info.Aliases = append(info.Aliases, value)
 		}
@@ -109,7 +105,9 @@ func parseModinfo(data []byte) (*Info, error) {
 
 // parseSoftdep returns the "pre:" part of a softdep value such as
 // "pre: crc32c post: foo"; post dependencies are not needed before load.
-func parseSoftdep(value string) ([]string, error) {
+// Words before any "pre:" or "post:" are ignored, as modprobe ignores
+// them: Debian 12's cifs declares softdep=gcm, softdep=ccm, ... that way.
+func parseSoftdep(value string) []string {
 	var pre []string
 	mode := ""
 	for _, word := range strings.Fields(value) {
@@ -117,15 +115,12 @@ func parseSoftdep(value string) ([]string, error) {
 		case "pre:", "post:":
 			mode = word
 		default:
-			if mode == "" {
-				return nil, fmt.Errorf("module %q before any pre: or post:", word)
-			}
 			if mode == "pre:" {
 				pre = append(pre, normalize(word))
 			}
 		}
 	}
-	return pre, nil
+	return pre
 }
 
 // normalize makes '-' and '_' equal in module names, as the kernel does.

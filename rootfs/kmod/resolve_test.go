@@ -1,6 +1,7 @@
 package kmod
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -296,6 +297,30 @@ func TestEditDistance(t *testing.T) {
 	for _, tt := range tests {
 		if got := editDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestResolveConcurrently(t *testing.T) {
+	mods := []fakeModule{mod("a", "depends=b", "softdep=pre: crypto-x"), mod("b"), mod("x_generic", "alias=crypto-x")}
+	ix, err := NewIndex(writeTree(t, mods, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"x_generic", "b", "a"}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := ix.Resolve([]string{"a"})
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = fmt.Errorf("Resolve = %q, want %q", got, want)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
