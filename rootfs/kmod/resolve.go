@@ -121,15 +121,15 @@ func (r *resolver) cycle(name string) error {
 // module names as suggestions.
 func (ix *Index) unknown(name string) error {
 	msg := fmt.Sprintf("module %s not found in %s", name, ix.dir)
-	if close := ix.closeNames(normalize(name), 3); len(close) > 0 {
-		msg += " (did you mean " + strings.Join(close, ", ") + "?)"
+	if near := ix.closeNames(normalize(name), 3); len(near) > 0 {
+		msg += " (did you mean " + strings.Join(near, ", ") + "?)"
 	}
 	return errors.New(msg)
 }
 
-// closeNames returns up to max module names within a small edit distance
+// closeNames returns up to limitN module names within a small edit distance
 // of name, closest first.
-func (ix *Index) closeNames(name string, max int) []string {
+func (ix *Index) closeNames(name string, limitN int) []string {
 	type candidate struct {
 		name string
 		dist int
@@ -157,7 +157,7 @@ func (ix *Index) closeNames(name string, max int) []string {
 		return strings.Compare(a.name, b.name)
 	})
 	var out []string
-	for _, c := range cands[:min(max, len(cands))] {
+	for _, c := range cands[:min(limitN, len(cands))] {
 		out = append(out, c.name)
 	}
 	return out
