@@ -1,0 +1,296 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Platform is the platform minikit builds for; multi-platform images and
+// indexes resolve to their image for it.
+var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+const (
+	ociPrefix     = "oci:"
+	archivePrefix = "docker-archive:"
+)
+
+// pinSuffix matches a trailing "@algorithm:hex" digest pin.
+var pinSuffix = regexp.MustCompile(`@(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$`)
+
+// Resolve finds the image ref names. It looks, in this order:
+//
+//   - oci:PATH[:TAG] — the OCI layout directory PATH; with TAG the image
+//     whose ref-name annotation is TAG or ends in ":TAG", else its only image;
+//   - docker-archive:FILE[:NAME] — a `docker save` tarball, holding one
+//     image or an image tagged NAME;
+//   - the store, by normalised name (see NormalizeName);
+//   - the registry the name points at; the pulled image is then added to the
+//     store under its name, so later builds work offline.
+//
+// Any form may end in "@sha256:…" to pin a digest (of the image or of the
+// index it was chosen from); anything else is an error wrapping
+// ErrDigestMismatch. A pinned name is satisfied from the store by an entry of
+// the same repository with that digest, and otherwise pulled by digest.
+func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
+	switch {
+	case strings.HasPrefix(ref, ociPrefix):
+		return resolveLayout(ref)
+	case strings.HasPrefix(ref, archivePrefix):
+		return resolveArchive(ref)
+	}
+	r, err := parseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, stale, err := s.lookup(r)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s in store %s: %w", ref, s.dir, err)
+	}
+	if img != nil {
+		return img, nil
+	}
+	pullErr := s.pull(ctx, r)
+	if pullErr == nil {
+		img, _, err := s.lookup(r)
+		if err == nil && img == nil {
+			err = errors.New("pulled image vanished from the store")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: read back from store %s: %w", ref, s.dir, err)
+		}
+		return img, nil
+	}
+	inStore := "not in store " + s.dir
+	if stale != nil {
+		inStore = fmt.Sprintf("store %s has %s at %s, not the pinned %s (%v)",
+			s.dir, r.unpinned(), *stale, r.pin, ErrDigestMismatch)
+	}
+	return nil, fmt.Errorf("resolve %s: %s; pull from %s: %w", ref, inStore, r.remote.Context().RegistryStr(), pullErr)
+}
+
+// lookup finds r in the store. It returns no image and no error when r is
+// not there; for a pinned name whose tag is stored at another digest, stale
+// is that digest.
+func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, err error) {
+	index, err := s.layout.ImageIndex()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := index.IndexManifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range m.Manifests {
+		n := entryName(d)
+		if n == "" {
+			continue
+		}
+		if n == r.String() {
+			return imageFor(index, d)
+		}
+		if !r.pinned() || d.Digest != r.pin {
+			if r.pinned() && n == r.unpinned() {
+				stale = &d.Digest
+			}
+			continue
+		}
+		if e, err := parseReference(n); err == nil && e.repo == r.repo {
+			return imageFor(index, d)
+		}
+	}
+	return nil, stale, nil
+}
+
+// imageFor returns the image a descriptor of index names, choosing the
+// Platform image when it names an index.
+func imageFor(index v1.ImageIndex, d v1.Descriptor) (v1.Image, *v1.Hash, error) {
+	if !d.MediaType.IsIndex() {
+		img, err := index.Image(d.Digest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("image %s: %w", d.Digest, err)
+		}
+		return img, nil, nil
+	}
+	child, err := index.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("index %s: %w", d.Digest, err)
+	}
+	m, err := child.IndexManifest()
+	if err != nil {
+		return nil, nil, fmt.Errorf("index %s: %w", d.Digest, err)
+	}
+	var seen []string
+	for _, c := range m.Manifests {
+		if c.Platform != nil && c.Platform.Satisfies(Platform) {
+			return imageFor(child, c)
+		}
+		if c.Platform != nil {
+			seen = append(seen, c.Platform.String())
+		}
+	}
+	return nil, nil, fmt.Errorf("index %s has no image for %s (it has %s)", d.Digest, Platform, strings.Join(seen, ", "))
+}
+
+// pull fetches r from its registry and adds it to the store under r's name.
+func (s *Store) pull(ctx context.Context, r reference) error {
+	desc, err := remote.Get(r.remote,
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithPlatform(Platform))
+	if err != nil {
+		return err
+	}
+	if r.pinned() && desc.Digest != r.pin {
+		return fmt.Errorf("registry served %s: %w", desc.Digest, ErrDigestMismatch)
+	}
+	img, err := desc.Image() // the Platform image when desc is an index
+	if err != nil {
+		return err
+	}
+	progress := newPullProgress(s.Progress, r.String(), img)
+	err = s.add(r, img, progress)
+	progress.done(err)
+	return err
+}
+
+// resolveLayout reads oci:PATH[:TAG][@DIGEST].
+func resolveLayout(ref string) (v1.Image, error) {
+	spec, pin, err := cutPin(strings.TrimPrefix(ref, ociPrefix))
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	dir, tag := splitPathAndName(spec, func(p string) bool {
+		fi, err := os.Stat(filepath.Join(p, "index.json"))
+		return err == nil && fi.Mode().IsRegular()
+	})
+	index, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: read OCI layout %s: %w", ref, dir, err)
+	}
+	m, err := index.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: read OCI layout %s: %w", ref, dir, err)
+	}
+	var names []string
+	var exact, suffix []v1.Descriptor
+	for _, d := range m.Manifests {
+		n := d.Annotations[refNameAnnotation]
+		names = append(names, fmt.Sprintf("%q", n))
+		switch {
+		case tag == "" || n == tag:
+			exact = append(exact, d)
+		case strings.HasSuffix(n, ":"+tag):
+			suffix = append(suffix, d)
+		}
+	}
+	found := exact
+	if len(found) == 0 {
+		found = suffix
+	}
+	switch {
+	case len(found) == 0 && tag == "":
+		return nil, fmt.Errorf("resolve %s: OCI layout %s holds no image", ref, dir)
+	case len(found) == 0:
+		return nil, fmt.Errorf("resolve %s: OCI layout %s has no image named %q (it has %s)", ref, dir, tag, strings.Join(names, ", "))
+	case len(found) > 1 && tag == "":
+		return nil, fmt.Errorf("resolve %s: OCI layout %s holds %d images (%s); name one as oci:%s:NAME", ref, dir, len(found), strings.Join(names, ", "), dir)
+	case len(found) > 1:
+		return nil, fmt.Errorf("resolve %s: OCI layout %s has %d images matching %q (%s)", ref, dir, len(found), tag, strings.Join(names, ", "))
+	}
+	img, _, err := imageFor(index, found[0])
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	if err := checkPin(img, found[0].Digest, pin); err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// resolveArchive reads docker-archive:FILE[:NAME][@DIGEST].
+func resolveArchive(ref string) (v1.Image, error) {
+	spec, pin, err := cutPin(strings.TrimPrefix(ref, archivePrefix))
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	file, tagName := splitPathAndName(spec, func(p string) bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode().IsRegular()
+	})
+	var tag *name.Tag
+	if tagName != "" {
+		t, err := name.NewTag(tagName)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", ref, err)
+		}
+		tag = &t
+	}
+	img, err := tarball.ImageFromPath(file, tag)
+	if err == nil {
+		_, err = img.Manifest() // the tarball is read lazily; fail here, not mid-unpack
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: read docker archive %s: %w", ref, file, err)
+	}
+	if err := checkPin(img, v1.Hash{}, pin); err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// cutPin splits a trailing digest pin off a source spec.
+func cutPin(spec string) (string, v1.Hash, error) {
+	loc := pinSuffix.FindStringSubmatchIndex(spec)
+	if loc == nil {
+		if strings.Contains(spec, "@sha") {
+			return "", v1.Hash{}, errors.New("malformed digest pin")
+		}
+		return spec, v1.Hash{}, nil
+	}
+	h, err := v1.NewHash(spec[loc[2]:loc[3]])
+	return spec[:loc[0]], h, err
+}
+
+// splitPathAndName splits "PATH[:NAME]" where PATH may itself hold colons:
+// the whole spec is a path when exists says so, else PATH is the shortest
+// prefix before a colon that exists.
+func splitPathAndName(spec string, exists func(string) bool) (path, ref string) {
+	if exists(spec) {
+		return spec, ""
+	}
+	for i, c := range spec {
+		if c == ':' && exists(spec[:i]) {
+			return spec[:i], spec[i+1:]
+		}
+	}
+	return spec, "" // let the reader report the missing path
+}
+
+// checkPin verifies an image against a pinned digest, which may also be the
+// digest of the index the image was chosen from.
+func checkPin(img v1.Image, chosenFrom, pin v1.Hash) error {
+	if pin == (v1.Hash{}) {
+		return nil
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains([]v1.Hash{digest, chosenFrom}, pin) {
+		return fmt.Errorf("image is %s, pinned %s: %w", digest, pin, ErrDigestMismatch)
+	}
+	return nil
+}
