@@ -73,12 +73,12 @@ func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 		}
 		return img, nil
 	}
-	inStore := "not in store " + s.dir
+	registry := r.remote.Context().RegistryStr()
 	if stale != nil {
-		inStore = fmt.Sprintf("store %s has %s at %s, not the pinned %s (%v)",
-			s.dir, r.unpinned(), *stale, r.pin, ErrDigestMismatch)
+		return nil, fmt.Errorf("resolve %s: %w: store %s has %s at %s, not the pinned %s; pull from %s: %w",
+			ref, ErrDigestMismatch, s.dir, r.unpinned(), *stale, r.pin, registry, pullErr)
 	}
-	return nil, fmt.Errorf("resolve %s: %s; pull from %s: %w", ref, inStore, r.remote.Context().RegistryStr(), pullErr)
+	return nil, fmt.Errorf("resolve %s: not in store %s; pull from %s: %w", ref, s.dir, registry, pullErr)
 }
 
 // lookup finds r in the store. It returns no image and no error when r is
