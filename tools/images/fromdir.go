@@ -40,6 +40,11 @@ func FromDir(dir string, cfg v1.Config) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("image from %s: %w", dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("image from %s: not a directory", dir)
+	}
 	var compressed bytes.Buffer
 	zw := gzip.NewWriter(&compressed)
 	if err := writeTree(zw, dir, epoch); err != nil {

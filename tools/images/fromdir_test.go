@@ -157,3 +157,15 @@ func TestFromDirRejectsABadSourceDateEpoch(t *testing.T) {
 		t.Error("FromDir accepted SOURCE_DATE_EPOCH=yesterday")
 	}
 }
+
+func TestFromDirRejectsWhatIsNoDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{file, filepath.Join(t.TempDir(), "missing")} {
+		if _, err := FromDir(dir, v1.Config{}); err == nil {
+			t.Errorf("FromDir(%s) made an image", dir)
+		}
+	}
+}
