@@ -345,10 +345,10 @@ func (d *decoder) mounts(n ast.Node, fpath string, at func(i int, at position)) 
 			continue
 		}
 		if at != nil {
-			at(i, d.pos(item))
+			at(i, d.firstKeyPos(item))
 		}
 		if _, _, msg := completeMount(m); msg != "" {
-			d.errorf(d.pos(item), ip, "%s", msg)
+			d.errorf(d.firstKeyPos(item), ip, "%s", msg)
 			continue
 		}
 		out = append(out, m)
@@ -398,7 +398,7 @@ func (d *decoder) devices(n ast.Node, fpath string) []Device {
 		if minor != nil {
 			dev.Minor = *minor
 		}
-		at := d.pos(item)
+		at := d.firstKeyPos(item)
 		switch {
 		case dev.Path == "all":
 			if dev.Type != "a" && dev.Type != "b" && dev.Type != "c" {
@@ -448,7 +448,7 @@ func (d *decoder) idMappings(n ast.Node, fpath string) []specs.LinuxIDMapping {
 			if len(given) == 3 {
 				continue // already reported
 			}
-			d.errorf(d.pos(item), ip, "needs containerID, hostID and size")
+			d.errorf(d.firstKeyPos(item), ip, "needs containerID, hostID and size")
 			continue
 		}
 		out = append(out, specs.LinuxIDMapping{ContainerID: *c, HostID: *h, Size: *s})
@@ -485,7 +485,7 @@ func (d *decoder) runtime(n ast.Node, fpath string) *bundle.Runtime {
 				if m.Destination == "" {
 					// A relative destination is relative to the bundle,
 					// as in LinuxKit, so only an empty one is wrong.
-					d.errorf(d.pos(item), join(ip, "destination"), "is missing")
+					d.errorf(d.firstKeyPos(item), join(ip, "destination"), "is missing")
 					continue
 				}
 				r.Mounts = append(r.Mounts, bundle.Mount{Destination: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options})
@@ -521,13 +521,13 @@ func (d *decoder) runtime(n ast.Node, fpath string) *bundle.Runtime {
 				iface.CreateInRoot = createInRoot != nil && *createInRoot
 				switch {
 				case iface.Name == "":
-					d.errorf(d.pos(item), join(ip, "name"), "is missing (the interface to move into the container, or to create)")
+					d.errorf(d.firstKeyPos(item), join(ip, "name"), "is missing (the interface to move into the container, or to create)")
 				case len(iface.Name) > 15 || strings.ContainsAny(iface.Name, "/ :"):
-					d.errorf(d.pos(item), join(ip, "name"), "%q is not an interface name (at most 15 characters, no '/', ':' or spaces)", iface.Name)
+					d.errorf(d.firstKeyPos(item), join(ip, "name"), "%q is not an interface name (at most 15 characters, no '/', ':' or spaces)", iface.Name)
 				case iface.Peer != "" && iface.Add != "veth":
-					d.errorf(d.pos(item), join(ip, "peer"), "only a veth pair has a peer (add: veth)")
+					d.errorf(d.firstKeyPos(item), join(ip, "peer"), "only a veth pair has a peer (add: veth)")
 				case iface.Add == "veth" && iface.Peer == "":
-					d.errorf(d.pos(item), join(ip, "peer"), "is missing (a veth pair needs the name of its other end)")
+					d.errorf(d.firstKeyPos(item), join(ip, "peer"), "is missing (a veth pair needs the name of its other end)")
 				default:
 					r.Interfaces = append(r.Interfaces, iface)
 				}

@@ -55,7 +55,7 @@ func (d *decoder) parseYAML(data []byte) (body ast.Node, ok bool) {
 		return nil, true
 	}
 	if len(docs) > 1 {
-		d.errorf(d.pos(docs[1].Body), "", "a second YAML document (one spec a file; give several files to merge them)")
+		d.errorf(d.firstKeyPos(docs[1].Body), "", "a second YAML document (one spec a file; give several files to merge them)")
 	}
 	return docs[0].Body, true
 }
@@ -379,9 +379,23 @@ func (d *decoder) object(n ast.Node, path string, fs fields) (map[string]positio
 			continue
 		}
 		given[e.key] = e.keyAt
-		read(e.value, join(path, e.key))
+		read(d.nullAtKey(e), join(path, e.key))
 	}
 	return given, true
+}
+
+// nullAtKey makes a null value point at its key: for a value left empty
+// ("cwd:" with nothing after it) the parser places it past the end of the
+// line, where no one would look.
+func (d *decoder) nullAtKey(e entry) ast.Node {
+	if null, ok := e.value.(*ast.NullNode); ok && null.GetToken() != nil && null.GetToken().Position != nil {
+		tk := *null.GetToken()
+		pos := *tk.Position
+		pos.Line, pos.Column = e.keyAt.line, e.keyAt.col
+		tk.Position = &pos
+		return &ast.NullNode{BaseNode: &ast.BaseNode{}, Token: &tk}
+	}
+	return e.value
 }
 
 // strMap reads a mapping of strings to strings; check, if given, validates
@@ -422,9 +436,20 @@ func keysOf(fs fields) []string {
 // the unknown key looks like a typo of it.
 func suggest(got string, allowed []string) string {
 	best, bestDist := "", 3
+	lg := strings.ToLower(got)
 	for _, a := range allowed {
-		if dist := editDistance(strings.ToLower(got), strings.ToLower(a)); dist < bestDist {
+		la := strings.ToLower(a)
+		if dist := editDistance(lg, la); dist < bestDist {
 			best, bestDist = a, dist
+		}
+	}
+	if best == "" && len(lg) >= 3 {
+		// An abbreviation such as "dest" for "destination".
+		for _, a := range allowed {
+			if strings.HasPrefix(strings.ToLower(a), lg) {
+				best = a
+				break
+			}
 		}
 	}
 	list := "allowed: " + strings.Join(allowed, ", ")

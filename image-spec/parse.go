@@ -244,7 +244,14 @@ func (d *decoder) volumeEntry(n ast.Node, fpath string) (Volume, bool) {
 	var readonly *bool
 	before := len(d.errs)
 	given, ok := d.object(n, fpath, fields{
-		"name": setStr(d, &v.Name),
+		"name": func(n ast.Node, p string) {
+			if s, ok := d.str(n, p); ok {
+				if !nameRE.MatchString(s) {
+					d.errorf(d.pos(n), p, "%q is not a volume name (allowed: lower-case letters, digits, _ and -)", s)
+				}
+				v.Name = s
+			}
+		},
 		"image": func(n ast.Node, p string) {
 			if s, ok := d.str(n, p); ok {
 				if msg := checkImage(s); msg != "" {
@@ -255,7 +262,14 @@ func (d *decoder) volumeEntry(n ast.Node, fpath string) (Volume, bool) {
 			}
 		},
 		"readonly": setBool(d, &readonly),
-		"format":   setStr(d, &v.Format),
+		"format": func(n ast.Node, p string) {
+			if s, ok := d.str(n, p); ok {
+				if s != "filesystem" && s != "oci" {
+					d.errorf(d.pos(n), p, "%q is not a volume format (allowed: filesystem or oci)", s)
+				}
+				v.Format = s
+			}
+		},
 		"platforms": func(n ast.Node, p string) {
 			v.Platforms = d.strs(n, p, func(s string, at position, p string) bool {
 				if !platformRE.MatchString(s) {
@@ -270,15 +284,8 @@ func (d *decoder) volumeEntry(n ast.Node, fpath string) (Volume, bool) {
 		return v, false
 	}
 	v.Readonly = readonly != nil && *readonly
-	if !nameRE.MatchString(v.Name) {
-		at, ok := given["name"]
-		if !ok {
-			at = v.at
-		}
-		d.errorf(at, join(fpath, "name"), "%q is not a volume name (allowed: lower-case letters, digits, _ and -)", v.Name)
-	}
-	if v.Format != "" && v.Format != "filesystem" && v.Format != "oci" {
-		d.errorf(given["format"], join(fpath, "format"), "%q is not a volume format (allowed: filesystem or oci)", v.Format)
+	if _, ok := given["name"]; !ok {
+		d.errorf(v.at, join(fpath, "name"), "is missing (binds refer to a volume by its name)")
 	}
 	return v, len(d.errs) == before
 }
