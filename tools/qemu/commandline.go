@@ -1,0 +1,122 @@
+package qemu
+
+import (
+	"strconv"
+	"strings"
+)
+
+// consoleChardev names the chardev wired to the guest's first serial port.
+const consoleChardev = "console"
+
+// args is qemu's argument list (without the program name) for options that
+// already went through withDefaults.
+func (o Options) args(qmpSocket string) []string {
+	a := []string{
+		// Nothing but what is listed below: no VGA, no default NIC, no
+		// monitor on stdio competing with the serial console, and no
+		// config file from the host changing the machine.
+		"-nodefaults", "-no-user-config",
+		"-display", "none",
+		"-machine", "q35",
+		"-accel", string(o.Accel),
+		"-cpu", cpuModel(o.Accel),
+		"-m", strconv.Itoa(o.MemoryMiB),
+		"-smp", strconv.Itoa(o.CPUs),
+		"-kernel", o.Kernel,
+	}
+	if o.Initrd != "" {
+		a = append(a, "-initrd", o.Initrd)
+	}
+	a = append(a, "-append", kernelCmdline(o.Cmdline))
+	a = append(a,
+		// Serial on qemu's stdin and stdout, which Start connects to pipes
+		// so qemu never touches the caller's terminal.
+		"-chardev", "stdio,id="+consoleChardev,
+		"-serial", "chardev:"+consoleChardev,
+		"-qmp", "unix:"+escapeOption(qmpSocket)+",server=on,wait=off",
+		// The guest's entropy comes from the host so that a fresh VM does
+		// not block in getrandom waiting for a pool that never fills.
+		"-object", "rng-random,id=rng0,filename=/dev/urandom",
+		"-device", "virtio-rng-pci,rng=rng0",
+	)
+	if !o.NoNetwork {
+		netdev := "user,id=net0"
+		for _, f := range o.Forwards {
+			netdev += ",hostfwd=" + f.hostfwd()
+		}
+		a = append(a, "-netdev", netdev, "-device", o.NIC+",netdev=net0")
+	}
+	for _, d := range o.Disks {
+		a = append(a, "-drive", "file="+escapeOption(d.Path)+",if=virtio,format=raw")
+	}
+	if !o.AllowReboot {
+		a = append(a, "-no-reboot")
+	}
+	// Start paused: Start connects to QMP first and then resumes the
+	// guest, so no SHUTDOWN event can happen before anyone listens.
+	a = append(a, "-S")
+	return append(a, o.ExtraArgs...)
+}
+
+// cpuModel passes the host CPU through under KVM; under TCG "max" offers
+// every feature the emulator has, so binaries built for newer x86-64
+// levels still run.
+func cpuModel(a Accel) string {
+	if a == AccelKVM {
+		return "host"
+	}
+	return "max"
+}
+
+// kernelCmdline appends console=ttyS0 unless the command line already
+// chooses a console: without it the guest's messages never reach the
+// serial port that Console reads.
+func kernelCmdline(cmdline string) string {
+	for _, field := range strings.Fields(cmdline) {
+		if strings.HasPrefix(field, "console=") {
+			return cmdline
+		}
+	}
+	return strings.TrimSpace(cmdline + " console=ttyS0")
+}
+
+// escapeOption doubles commas, which is how qemu's option syntax reads a
+// literal comma inside a value such as file=.
+func escapeOption(s string) string {
+	return strings.ReplaceAll(s, ",", ",,")
+}
+
+// shellQuote renders argv so that pasting it into a POSIX shell runs the
+// very same command.
+func shellQuote(argv []string) string {
+	quoted := make([]string, len(argv))
+	for i, arg := range argv {
+		quoted[i] = quoteArg(arg)
+	}
+	return strings.Join(quoted, " ")
+}
+
+func quoteArg(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !isShellSafe(r) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func isShellSafe(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return true
+	}
+	return strings.ContainsRune("-_./:=,+@%", r)
+}
