@@ -51,8 +51,8 @@ type VM struct {
 	qmp     *qmpClient
 	tmpDir  string // removed after exit when non-empty
 
-	exited chan struct{} // qemu's process has been reaped
-	waitErr error        // cmd.Wait's result, valid after exited
+	exited  chan struct{} // qemu's process has been reaped
+	waitErr error         // cmd.Wait's result, valid after exited
 
 	mu       sync.Mutex
 	shutdown *shutdownEvent // the first SHUTDOWN event, if any
