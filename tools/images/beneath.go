@@ -75,11 +75,11 @@ func (r *beneathRoot) openDir(rel string) (int, error) {
 }
 
 // mkdirAll opens the directory rel beneath the root, creating missing
-// directories on the way with mode 0755. It reports the directories it made.
-func (r *beneathRoot) mkdirAll(rel string) (fd int, made []string, err error) {
-	fd, err = r.openDir(rel)
+// directories on the way with mode 0755.
+func (r *beneathRoot) mkdirAll(rel string) (int, error) {
+	fd, err := r.openDir(rel)
 	if rel == "" || !errors.Is(err, unix.ENOENT) {
-		return fd, nil, err
+		return fd, err
 	}
 	// Resolve every prefix from the root, not from the previous prefix, so
 	// that a symlink along the way is judged against the root.
@@ -89,7 +89,7 @@ func (r *beneathRoot) mkdirAll(rel string) (fd int, made []string, err error) {
 		fd, err = r.openDir(prefix)
 		if !errors.Is(err, unix.ENOENT) {
 			if err != nil {
-				return -1, made, err
+				return -1, err
 			}
 			if i < len(parts)-1 {
 				unix.Close(fd)
@@ -98,22 +98,21 @@ func (r *beneathRoot) mkdirAll(rel string) (fd int, made []string, err error) {
 		}
 		parent, err := r.openDir(path.Join(parts[:i]...))
 		if err != nil {
-			return -1, made, err
+			return -1, err
 		}
 		err = unix.Mkdirat(parent, parts[i], 0o755)
 		unix.Close(parent)
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return -1, made, &os.PathError{Op: "mkdir", Path: prefix, Err: err}
+			return -1, &os.PathError{Op: "mkdir", Path: prefix, Err: err}
 		}
-		made = append(made, prefix)
 		if fd, err = r.openDir(prefix); err != nil {
-			return -1, made, err
+			return -1, err
 		}
 		if i < len(parts)-1 {
 			unix.Close(fd)
 		}
 	}
-	return fd, made, nil
+	return fd, nil
 }
 
 // dirOrRoot turns the empty path of the root into the "." openat2 wants.

@@ -63,8 +63,8 @@ func FromDir(dir string, cfg v1.Config) (v1.Image, error) {
 
 	created := v1.Time{Time: epoch}
 	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
-		Architecture: Platform.Architecture,
-		OS:           Platform.OS,
+		Architecture: targetPlatform.Architecture,
+		OS:           targetPlatform.OS,
 		Created:      created,
 		Config:       cfg,
 		RootFS:       v1.RootFS{Type: "layers"},

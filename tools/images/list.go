@@ -78,7 +78,7 @@ func WriteTable(w io.Writer, entries []Entry) error {
 		if len(e.Digest.Hex) > 12 {
 			digest = e.Digest.Algorithm + ":" + e.Digest.Hex[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, digest, HumanSize(e.Size), e.Created.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, digest, humanSize(e.Size), e.Created.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

@@ -60,7 +60,7 @@ func (p *pullProgress) add(n int) {
 }
 
 func (p *pullProgress) draw() {
-	fmt.Fprintf(p.w, "\rpull %s: %s / %s\x1b[K", p.name, HumanSize(p.fetched), HumanSize(p.total))
+	fmt.Fprintf(p.w, "\rpull %s: %s / %s\x1b[K", p.name, humanSize(p.fetched), humanSize(p.total))
 }
 
 // done draws the final state and ends the line.
@@ -89,8 +89,8 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// HumanSize prints a byte count with a decimal unit, as "4.2MB".
-func HumanSize(n int64) string {
+// humanSize prints a byte count with a decimal unit, as "4.2MB".
+func humanSize(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%dB", n)

@@ -18,9 +18,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// Platform is the platform minikit builds for; multi-platform images and
+// targetPlatform is the platform minikit builds for; multi-platform images and
 // indexes resolve to their image for it.
-var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+var targetPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 const (
 	ociPrefix     = "oci:"
@@ -30,20 +30,25 @@ const (
 // pinSuffix matches a trailing "@algorithm:hex" digest pin.
 var pinSuffix = regexp.MustCompile(`@(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$`)
 
-// Resolve finds the image ref names. It looks, in this order:
+// Resolve finds the image ref names, for linux/amd64.
+//
+// Two prefixes name files, read where they are and not copied into the store:
 //
 //   - oci:PATH[:TAG] — the OCI layout directory PATH; with TAG the image
 //     whose ref-name annotation is TAG or ends in ":TAG", else its only image;
 //   - docker-archive:FILE[:NAME] — a `docker save` tarball, holding one
-//     image or an image tagged NAME;
-//   - the store, by normalised name (see NormalizeName);
-//   - the registry the name points at; the pulled image is then added to the
-//     store under its name, so later builds work offline.
+//     image or an image tagged NAME.
 //
-// Any form may end in "@sha256:…" to pin a digest (of the image or of the
-// index it was chosen from); anything else is an error wrapping
-// ErrDigestMismatch. A pinned name is satisfied from the store by an entry of
-// the same repository with that digest, and otherwise pulled by digest.
+// Any other ref is an image name: it is looked up in the store by its
+// normalised name (see NormalizeName), and failing that pulled from the
+// registry it names and added to the store under that name, so later builds
+// work offline.
+//
+// Every form may end in "@sha256:…" to pin a digest, of the image or of the
+// multi-platform index it was chosen from; an image with another digest is
+// an error wrapping ErrDigestMismatch. A pinned name is satisfied from the
+// store by an entry of the same repository with that digest or pin, and
+// otherwise pulled by digest.
 func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 	switch {
 	case strings.HasPrefix(ref, ociPrefix):
@@ -101,21 +106,24 @@ func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, err error) {
 		if n == r.String() {
 			return imageFor(index, d)
 		}
-		if !r.pinned() || d.Digest != r.pin {
-			if r.pinned() && n == r.unpinned() {
-				stale = &d.Digest
-			}
+		if !r.pinned() {
 			continue
 		}
-		if e, err := parseReference(n); err == nil && e.repo == r.repo {
+		// Another name in the same repository may hold the pinned image:
+		// stored by that digest, or pulled under the same pin (an index
+		// digest, whose platform image has a digest of its own).
+		if e, err := parseReference(n); err == nil && e.repo == r.repo && (d.Digest == r.pin || e.pin == r.pin) {
 			return imageFor(index, d)
+		}
+		if n == r.unpinned() {
+			stale = &d.Digest
 		}
 	}
 	return nil, stale, nil
 }
 
 // imageFor returns the image a descriptor of index names, choosing the
-// Platform image when it names an index.
+// target platform's image when it names an index.
 func imageFor(index v1.ImageIndex, d v1.Descriptor) (v1.Image, *v1.Hash, error) {
 	if !d.MediaType.IsIndex() {
 		img, err := index.Image(d.Digest)
@@ -134,14 +142,14 @@ func imageFor(index v1.ImageIndex, d v1.Descriptor) (v1.Image, *v1.Hash, error) 
 	}
 	var seen []string
 	for _, c := range m.Manifests {
-		if c.Platform != nil && c.Platform.Satisfies(Platform) {
+		if c.Platform != nil && c.Platform.Satisfies(targetPlatform) {
 			return imageFor(child, c)
 		}
 		if c.Platform != nil {
 			seen = append(seen, c.Platform.String())
 		}
 	}
-	return nil, nil, fmt.Errorf("index %s has no image for %s (it has %s)", d.Digest, Platform, strings.Join(seen, ", "))
+	return nil, nil, fmt.Errorf("index %s has no image for %s (it has %s)", d.Digest, targetPlatform, strings.Join(seen, ", "))
 }
 
 // pull fetches r from its registry and adds it to the store under r's name.
@@ -149,14 +157,14 @@ func (s *Store) pull(ctx context.Context, r reference) error {
 	desc, err := remote.Get(r.remote,
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithPlatform(Platform))
+		remote.WithPlatform(targetPlatform))
 	if err != nil {
 		return err
 	}
 	if r.pinned() && desc.Digest != r.pin {
 		return fmt.Errorf("registry served %s: %w", desc.Digest, ErrDigestMismatch)
 	}
-	img, err := desc.Image() // the Platform image when desc is an index
+	img, err := desc.Image() // the target platform's image when desc is an index
 	if err != nil {
 		return err
 	}

@@ -310,7 +310,9 @@ func TestResolveChoosesThePlatformImageOfAnIndex(t *testing.T) {
 		t.Errorf("got %s, want the amd64 image %s", digestOf(t, got), digestOf(t, amd))
 	}
 	srv.Close()
-	if _, err := s.Resolve(context.Background(), pinned); err != nil {
-		t.Errorf("an index-pinned image is not found again offline: %v", err)
+	for _, again := range []string{pinned, strings.TrimSuffix(ref, ":v1") + "@" + indexDigest.String()} {
+		if _, err := s.Resolve(context.Background(), again); err != nil {
+			t.Errorf("an index-pinned image is not found again offline as %s: %v", again, err)
+		}
 	}
 }

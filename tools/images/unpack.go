@@ -211,7 +211,7 @@ func (a *layerApplier) entry(hdr *tar.Header, content io.Reader) error {
 		}
 	}
 
-	parent, _, err := a.root.mkdirAll(dir)
+	parent, err := a.root.mkdirAll(dir)
 	if err != nil {
 		return unsafeIf("parent directory", err)
 	}
@@ -436,11 +436,11 @@ func (a *layerApplier) whiteout(dir, base string) error {
 func (a *layerApplier) finishDirs() error {
 	for _, d := range slices.Backward(a.dirs) {
 		fd, err := a.root.open(d.path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-			continue
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, errEscapes) {
+			continue // replaced later in the layer; nothing of it is left to finish
 		}
 		if err != nil {
-			return fmt.Errorf("unpack %s: entry %q: %w", a.source, d.path, unsafeIf("directory", err))
+			return fmt.Errorf("unpack %s: entry %q: %w", a.source, d.path, err)
 		}
 		err = unix.Fchmod(fd, d.mode)
 		if err == nil {
