@@ -27,7 +27,7 @@ func (k entryKind) String() string {
 
 // container reads one container entry (or an image's label) at path.
 func (d *decoder) container(n ast.Node, fpath string, kind entryKind) *Container {
-	c := &Container{fields: map[string]position{}}
+	c := &Container{path: fpath, fields: map[string]position{}}
 	// An entry's position is that of its first key: the mapping itself
 	// reports the position of its first ':'.
 	c.at = d.firstKeyPos(n)

@@ -99,6 +99,21 @@ func (d *decoder) firstKeyPos(n ast.Node) position {
 	return d.pos(n)
 }
 
+// registerAnchors records the anchors under a node that is not decoded
+// (an unknown key, trust), so that aliases to them still resolve.
+func (d *decoder) registerAnchors(n ast.Node) {
+	ast.Walk(anchorVisitor{d}, n)
+}
+
+type anchorVisitor struct{ d *decoder }
+
+func (v anchorVisitor) Visit(n ast.Node) ast.Visitor {
+	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil && a.Name.GetToken() != nil {
+		v.d.anchors[a.Name.GetToken().Value] = a.Value
+	}
+	return v
+}
+
 // resolve follows anchors, aliases and tags to the node that holds the
 // value. tag is the explicit tag, if any, so that !!str can be honoured.
 func (d *decoder) resolve(n ast.Node, path string) (_ ast.Node, tag string) {
@@ -315,9 +330,10 @@ func (d *decoder) mapping(n ast.Node, path string) ([]entry, bool) {
 	}
 	var out []entry
 	seen := map[string]position{}
+	var merges []ast.Node
 	for _, mv := range values {
 		if _, merge := mv.Key.(*ast.MergeKeyNode); merge {
-			out = append(out, d.merge(mv.Value, path, seen)...)
+			merges = append(merges, mv.Value)
 			continue
 		}
 		key, ok := d.scalar(mv.Key, path)
@@ -331,6 +347,11 @@ func (d *decoder) mapping(n ast.Node, path string) ([]entry, bool) {
 		}
 		seen[key.text] = at
 		out = append(out, entry{key.text, at, mv.Value})
+	}
+	// Keys written in the mapping win over merged ones, wherever the "<<"
+	// stands.
+	for _, m := range merges {
+		out = append(out, d.merge(m, path, seen)...)
 	}
 	return out, true
 }
@@ -376,6 +397,7 @@ func (d *decoder) object(n ast.Node, path string, fs fields) (map[string]positio
 		read, known := fs[e.key]
 		if !known {
 			d.errorf(e.keyAt, join(path, e.key), "unknown key (%s)", suggest(e.key, keysOf(fs)))
+			d.registerAnchors(e.value)
 			continue
 		}
 		given[e.key] = e.keyAt

@@ -89,7 +89,7 @@ func decodeSpec(file string, data []byte, p *problems) *Spec {
 			*dst = append(*dst, d.container(item, path, kind))
 		})
 	}
-	d.object(body, "", fields{
+	given, _ := d.object(body, "", fields{
 		"kernel": func(n ast.Node, path string) { s.Kernel = d.kernel(n, path) },
 		"init": section(func(item ast.Node, path string) {
 			if ref, ok := d.str(item, path); ok {
@@ -113,10 +113,11 @@ func decodeSpec(file string, data []byte, p *problems) *Spec {
 				s.Volumes = append(s.Volumes, v)
 			}
 		}),
-		"trust": func(n ast.Node, path string) {
-			d.warnf(d.pos(n), path, "unused: minikit does not verify images with Docker Content Trust; pin images by digest instead")
-		},
+		"trust": func(n ast.Node, path string) { d.registerAnchors(n) },
 	})
+	if at, ok := given["trust"]; ok {
+		d.warnf(at, "trust", "unused: minikit does not verify images with Docker Content Trust; pin images by digest instead")
+	}
 	return s
 }
 
@@ -150,7 +151,7 @@ func (d *decoder) kernel(n ast.Node, fpath string) Kernel {
 }
 
 func (d *decoder) fileEntry(n ast.Node, fpath string) (File, bool) {
-	f := File{at: d.firstKeyPos(n)}
+	f := File{at: d.firstKeyPos(n), path: fpath}
 	var directory, optional *bool
 	before := len(d.errs)
 	nonEmpty := func(dst *string, what string) func(ast.Node, string) {
@@ -240,7 +241,7 @@ func (d *decoder) fileEntry(n ast.Node, fpath string) (File, bool) {
 var platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 
 func (d *decoder) volumeEntry(n ast.Node, fpath string) (Volume, bool) {
-	v := Volume{at: d.firstKeyPos(n)}
+	v := Volume{at: d.firstKeyPos(n), path: fpath}
 	var readonly *bool
 	before := len(d.errs)
 	given, ok := d.object(n, fpath, fields{
@@ -294,12 +295,12 @@ func (d *decoder) volumeEntry(n ast.Node, fpath string) (Volume, bool) {
 // references to services, containers and volumes, and dependency cycles.
 func (s *Spec) check(p *problems) {
 	services := map[string]*Container{}
-	for i, c := range s.Services {
+	for _, c := range s.Services {
 		if c.Name == "" {
 			continue
 		}
 		if first, dup := services[c.Name]; dup {
-			p.errorf(c.fieldAt("name"), index("services", i)+".name",
+			p.errorf(c.fieldAt("name"), c.path+".name",
 				"duplicate service name %q (first at %s; services run side by side, so names must be unique)", c.Name, first.fieldAt("name"))
 			continue
 		}
@@ -307,9 +308,9 @@ func (s *Spec) check(p *problems) {
 	}
 
 	volumes := map[string]Volume{}
-	for i, v := range s.Volumes {
+	for _, v := range s.Volumes {
 		if first, dup := volumes[v.Name]; dup && v.Name != "" {
-			p.errorf(v.at, index("volumes", i)+".name", "duplicate volume name %q (first at %s)", v.Name, first.at)
+			p.errorf(v.at, v.path+".name", "duplicate volume name %q (first at %s)", v.Name, first.at)
 			continue
 		}
 		volumes[v.Name] = v
@@ -324,14 +325,14 @@ func (s *Spec) check(p *problems) {
 			p.errorf(at, field, "%q is neither a number, root, nor the name of a container in this spec", id.Name)
 		}
 	}
-	for i, f := range s.Files {
-		checkID(f.UID, f.at, index("files", i)+".uid")
-		checkID(f.GID, f.at, index("files", i)+".gid")
+	for _, f := range s.Files {
+		checkID(f.UID, f.at, f.path+".uid")
+		checkID(f.GID, f.at, f.path+".gid")
 	}
 
 	for _, sec := range s.sections() {
-		for i, c := range sec.entries {
-			path := index(sec.name, i)
+		for _, c := range sec.entries {
+			path := c.path
 			checkID(c.UID, c.fieldAt("uid"), path+".uid")
 			checkID(c.GID, c.fieldAt("gid"), path+".gid")
 			for j := range c.AdditionalGids {
@@ -342,14 +343,14 @@ func (s *Spec) check(p *problems) {
 		}
 	}
 
-	for i, c := range s.Services {
+	for _, c := range s.Services {
 		for j, dep := range c.DependsOn {
 			f := index("dependsOn", j)
 			switch _, ok := services[dep]; {
 			case dep == c.Name:
-				p.errorf(c.fieldAt(f), index("services", i)+"."+f, "a service cannot depend on itself")
+				p.errorf(c.fieldAt(f), c.path+"."+f, "a service cannot depend on itself")
 			case !ok:
-				p.errorf(c.fieldAt(f), index("services", i)+"."+f, "%q is not a service in this spec (allowed: %s)", dep, quoteList(sortedKeys(services)...))
+				p.errorf(c.fieldAt(f), c.path+"."+f, "%q is not a service in this spec (allowed: %s)", dep, quoteList(sortedKeys(services)...))
 			}
 		}
 	}
@@ -404,8 +405,7 @@ func (s *Spec) checkCycles(services map[string]*Container, p *problems) {
 			case visiting:
 				cycle := append(slices.Clone(stack[slices.Index(stack, dep):]), dep)
 				c := services[cycle[0]]
-				i := slices.Index(s.Services, c)
-				p.errorf(c.fieldAt("dependsOn"), index("services", i)+".dependsOn",
+				p.errorf(c.fieldAt("dependsOn"), c.path+".dependsOn",
 					"dependency cycle: %s (services must start in some order)", strings.Join(cycle, " → "))
 			case unvisited:
 				visit(dep)

@@ -68,7 +68,8 @@ type File struct {
 	UID       *ID     `yaml:"uid,omitempty" json:"uid,omitempty"`           // nil means root
 	GID       *ID     `yaml:"gid,omitempty" json:"gid,omitempty"`           // nil means root
 
-	at position
+	at   position
+	path string
 }
 
 // FileMode is the file's permissions: Mode when given, else 0700 for a
@@ -104,7 +105,8 @@ type Volume struct {
 	Format    string   `yaml:"format,omitempty" json:"format,omitempty"` // "filesystem" (default) or "oci"
 	Platforms []string `yaml:"platforms,omitempty" json:"platforms,omitempty"`
 
-	at position
+	at   position
+	path string
 }
 
 // VolumesDir is where volumes live in a built image, as in LinuxKit: a
@@ -195,6 +197,7 @@ type Container struct {
 
 	// where the entry and its fields were written, for messages
 	at     position
+	path   string // field path in its file, such as services[2]
 	fields map[string]position
 }
 
