@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// runner starts containers from bundles through libcontainer.
+type runner struct {
+	stateDir string // libcontainer's state, on tmpfs
+	rootsDir string // writable overlays for containers without a read-only root
+	reaper   *reaper
+}
+
+// container is one started container.
+type container struct {
+	id      string
+	c       *libcontainer.Container
+	proc    *libcontainer.Process
+	pid     int
+	spec    *specs.Spec
+	cleanup func()
+	r       *runner
+}
+
+func readSpec(bundle string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
+	}
+	if spec.Process == nil || spec.Root == nil {
+		return nil, fmt.Errorf("%s: no process or root", filepath.Join(bundle, "config.json"))
+	}
+	return &spec, nil
+}
+
+// start creates and starts the container described by bundle. Its output
+// goes to out. The caller must call wait.
+func (r *runner) start(id, bundle string, out io.Writer) (*container, error) {
+	spec, err := readSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := readRuntime(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.prepare(); err != nil {
+		return nil, fmt.Errorf("runtime section of %s: %w", id, err)
+	}
+	root, cleanup, err := r.rootfs(id, bundle, spec)
+	if err != nil {
+		return nil, err
+	}
+	spec.Root.Path = root
+	if spec.Linux != nil && spec.Linux.CgroupsPath == "" {
+		spec.Linux.CgroupsPath = "/minikit/" + id
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:   id,
+		Spec:         spec,
+		NoNewKeyring: true,
+	})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("convert spec of %s: %w", id, err)
+	}
+	// A container of the same name from an earlier run (a restart) goes first.
+	if old, err := libcontainer.Load(r.stateDir, id); err == nil {
+		_ = old.Destroy()
+	}
+	c, err := libcontainer.Create(r.stateDir, id, cfg)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("create container %s: %w", id, err)
+	}
+	p := &libcontainer.Process{
+		Args:   spec.Process.Args,
+		Env:    spec.Process.Env,
+		Cwd:    spec.Process.Cwd,
+		UID:    int(spec.Process.User.UID),
+		GID:    int(spec.Process.User.GID),
+		Stdout: out,
+		Stderr: out,
+		Init:   true,
+	}
+	for _, g := range spec.Process.User.AdditionalGids {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
+
+	release := r.reaper.holdStart()
+	err = c.Run(p)
+	var pid int
+	if err == nil {
+		pid, err = p.Pid()
+	}
+	if err == nil {
+		r.reaper.own(pid)
+	}
+	release()
+	if err != nil {
+		_ = c.Destroy()
+		cleanup()
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	return &container{id: id, c: c, proc: p, pid: pid, spec: spec, cleanup: cleanup, r: r}, nil
+}
+
+// wait waits for the container's init to exit, destroys the container and
+// returns the exit code (128+signal for a killed process).
+func (c *container) wait() (int, error) {
+	state, err := c.proc.Wait()
+	c.r.reaper.disown(c.pid)
+	code := -1
+	if state != nil {
+		code = exitCode(state.Sys().(syscall.WaitStatus))
+		err = nil // a non-zero exit is a result, not a failure to wait
+	}
+	// Anything else left in the container (a pid: host container's
+	// children, say) goes with it.
+	_ = c.c.Signal(unix.SIGKILL)
+	if derr := c.c.Destroy(); derr != nil && err == nil {
+		err = fmt.Errorf("destroy %s: %w", c.id, derr)
+	}
+	c.cleanup()
+	return code, err
+}
+
+func (c *container) signal(sig os.Signal) error {
+	return c.proc.Signal(sig)
+}
+
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// rootfs returns the root for the container: the bundle's rootfs itself
+// when it is read-only, else an overlay with a tmpfs upper layer, since the
+// image's root filesystem is read-only.
+func (r *runner) rootfs(id, bundle string, spec *specs.Spec) (string, func(), error) {
+	lower := spec.Root.Path
+	if !filepath.IsAbs(lower) {
+		lower = filepath.Join(bundle, lower)
+	}
+	if spec.Root.Readonly {
+		return lower, func() {}, nil
+	}
+	dir := filepath.Join(r.rootsDir, id)
+	_ = unmountOverlay(dir)
+	_ = os.RemoveAll(dir)
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "rootfs")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", nil, err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return "", nil, fmt.Errorf("writable root for %s: overlay: %w (is the overlay module loaded?)", id, err)
+	}
+	return merged, func() {
+		_ = unmountOverlay(dir)
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
+func unmountOverlay(dir string) error {
+	err := unix.Unmount(filepath.Join(dir, "rootfs"), unix.MNT_DETACH)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// reaper collects orphans without stealing the exit status of a child that
+// some other part of init waits for.
+//
+// libcontainer's helper processes are init's own children (nsexec clones
+// them with CLONE_PARENT) and libcontainer waits on them itself, so while a
+// container is being started no unknown child may be reaped: starts hold
+// mu for reading and a reaping pass holds it for writing. After a start the
+// container's init pid is marked as owned before the read lock is dropped,
+// and only zombies that nobody owns are ever reaped.
+type reaper struct {
+	mu      sync.RWMutex
+	ownedMu sync.Mutex
+	owned   map[int]bool
+	self    int
+	procDir string
+}
+
+func newReaper() *reaper {
+	return &reaper{owned: map[int]bool{}, self: os.Getpid(), procDir: "/proc"}
+}
+
+// holdStart keeps orphan reaping paused until the returned func is called.
+func (r *reaper) holdStart() (release func()) {
+	r.mu.RLock()
+	return r.mu.RUnlock
+}
+
+func (r *reaper) own(pid int) {
+	r.ownedMu.Lock()
+	r.owned[pid] = true
+	r.ownedMu.Unlock()
+}
+
+func (r *reaper) disown(pid int) {
+	r.ownedMu.Lock()
+	delete(r.owned, pid)
+	r.ownedMu.Unlock()
+}
+
+func (r *reaper) isOwned(pid int) bool {
+	r.ownedMu.Lock()
+	defer r.ownedMu.Unlock()
+	return r.owned[pid]
+}
+
+// reapOrphans reaps every zombie child of ours that nobody owns and
+// returns their pids.
+func (r *reaper) reapOrphans() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var reaped []int
+	for _, pid := range r.zombieChildren() {
+		if r.isOwned(pid) {
+			continue
+		}
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if err == nil && got == pid {
+			reaped = append(reaped, pid)
+		}
+	}
+	return reaped
+}
+
+// zombieChildren scans /proc rather than calling waitid(P_ALL, WNOWAIT),
+// which would keep returning the same owned zombie and hide the others.
+func (r *reaper) zombieChildren() []int {
+	entries, err := os.ReadDir(r.procDir)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(r.procDir + "/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		state, ppid, ok := parseStat(stat)
+		if ok && state == 'Z' && ppid == r.self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// parseStat reads the state and parent pid from /proc/PID/stat. The command
+// name may hold spaces and parentheses, so fields are counted from the last
+// ')'.
+func parseStat(stat []byte) (state byte, ppid int, ok bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return 0, 0, false
+	}
+	fields := bytes.Fields(stat[i+1:])
+	if len(fields) < 2 || len(fields[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return 0, 0, false
+	}
+	return fields[0][0], ppid, true
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		stat  string
+		state byte
+		ppid  int
+		ok    bool
+	}{
+		{"42 (sh) S 1 42 42 0", 'S', 1, true},
+		{"43 (a) b) (c) Z 7 43 43", 'Z', 7, true},
+		{"garbage", 0, 0, false},
+	}
+	for _, tt := range tests {
+		state, ppid, ok := parseStat([]byte(tt.stat))
+		if state != tt.state || ppid != tt.ppid || ok != tt.ok {
+			t.Errorf("parseStat(%q) = %c, %d, %v; want %c, %d, %v", tt.stat, state, ppid, ok, tt.state, tt.ppid, tt.ok)
+		}
+	}
+}
+
+// An owned child's exit status must survive a reaping pass, while an
+// unowned zombie is collected.
+func TestReaperLeavesOwnedChildrenAlone(t *testing.T) {
+	r := newReaper()
+	owned := exec.Command("/bin/sh", "-c", "exit 7")
+	orphan := exec.Command("/bin/true")
+	if err := owned.Start(); err != nil {
+		t.Skipf("no /bin/sh: %v", err)
+	}
+	r.own(owned.Process.Pid)
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitZombie(t, owned.Process.Pid)
+	waitZombie(t, orphan.Process.Pid)
+
+	reaped := r.reapOrphans()
+	if len(reaped) != 1 || reaped[0] != orphan.Process.Pid {
+		t.Fatalf("reaped %v, want only the orphan %d", reaped, orphan.Process.Pid)
+	}
+	err := owned.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Fatalf("owned child's Wait = %v, want exit status 7", err)
+	}
+}
+
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err == nil {
+			if state, _, ok := parseStat(stat); ok && state == 'Z' {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pid %d never became a zombie", pid)
+}

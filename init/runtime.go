@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minikit/minikit/internal/bundle"
+	"golang.org/x/sys/unix"
+)
+
+// runtimeSection is a bundle's runtime.json: work done in the root
+// namespace around the container's start.
+type runtimeSection struct{ *bundle.Runtime }
+
+func readRuntime(dir string) (runtimeSection, error) {
+	rt, err := bundle.ReadRuntime(dir)
+	return runtimeSection{rt}, err
+}
+
+// prepare does what must exist before the container starts.
+func (rt runtimeSection) prepare() error {
+	for _, d := range rt.Mkdir {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", d, err)
+		}
+	}
+	for _, cg := range rt.Cgroups {
+		if err := os.MkdirAll(filepath.Join("/sys/fs/cgroup", cg), 0o755); err != nil {
+			return fmt.Errorf("cgroup %s: %w", cg, err)
+		}
+	}
+	for _, m := range rt.Mounts {
+		if err := mountRuntime(m); err != nil {
+			return err
+		}
+	}
+	if len(rt.Interfaces) > 0 {
+		return fmt.Errorf("runtime.interfaces is not supported yet")
+	}
+	return nil
+}
+
+// bindNamespaces binds the started container's namespaces to the paths
+// the spec names, so other containers can join them.
+func (rt runtimeSection) bindNamespaces(pid int) error {
+	ns := rt.BindNS
+	for kind, path := range map[string]string{
+		"cgroup": ns.Cgroup, "ipc": ns.Ipc, "mnt": ns.Mnt, "net": ns.Net,
+		"pid": ns.Pid, "user": ns.User, "uts": ns.Uts,
+	} {
+		if path == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o444); err == nil {
+			f.Close()
+		}
+		src := fmt.Sprintf("/proc/%d/ns/%s", pid, kind)
+		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s namespace to %s: %w", kind, path, err)
+		}
+	}
+	return nil
+}
+
+var mountFlags = map[string]uintptr{
+	"ro": unix.MS_RDONLY, "rw": 0, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV,
+	"noexec": unix.MS_NOEXEC, "bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC,
+	"relatime": unix.MS_RELATIME, "noatime": unix.MS_NOATIME, "sync": unix.MS_SYNCHRONOUS,
+	"remount": unix.MS_REMOUNT,
+}
+
+var propagationFlags = map[string]uintptr{
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+}
+
+// splitMountOptions turns OCI mount options into mount(2) flags, the
+// propagation to set afterwards, and the filesystem's own data.
+func splitMountOptions(opts []string) (flags, propagation uintptr, data string) {
+	var rest []string
+	for _, o := range opts {
+		if f, ok := mountFlags[o]; ok {
+			flags |= f
+		} else if p, ok := propagationFlags[o]; ok {
+			propagation |= p
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return flags, propagation, strings.Join(rest, ",")
+}
+
+func mountRuntime(m bundle.Mount) error {
+	flags, propagation, data := splitMountOptions(m.Options)
+	if err := os.MkdirAll(m.Destination, 0o755); err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	if err := unix.Mount(m.Source, m.Destination, m.Type, flags, data); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
+	}
+	if propagation != 0 {
+		if err := unix.Mount("", m.Destination, "", propagation, ""); err != nil {
+			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minikit/minikit/internal/bundle"
+	"golang.org/x/sys/unix"
+)
+
+// killGrace is how long processes left after the services stopped get
+// between SIGTERM and SIGKILL.
+const killGrace = 2 * time.Second
+
+// shutdown stops everything in order and then powers off or reboots. It
+// never returns.
+func (in *initSys) shutdown(action string) {
+	slog.Info("shutdown: " + action)
+	ctx := context.Background()
+
+	var wg sync.WaitGroup
+	for _, s := range in.services {
+		wg.Add(1)
+		in.goSafe("stop "+s.name, func() {
+			defer wg.Done()
+			s.stop(ctx)
+		})
+	}
+	wg.Wait()
+	slog.Info("shutdown: services stopped")
+
+	in.runToCompletion(ctx, "onshutdown", bundle.OnshutdownDir)
+
+	// Whatever is left: SIGTERM (and SIGCONT, so stopped processes see
+	// it), a grace period, then SIGKILL.
+	_ = unix.Kill(-1, unix.SIGTERM)
+	_ = unix.Kill(-1, unix.SIGCONT)
+	deadline := time.Now().Add(killGrace)
+	for time.Now().Before(deadline) && len(in.reaper.zombieChildren())+countChildren() > 0 {
+		in.reaper.reapOrphans()
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = unix.Kill(-1, unix.SIGKILL)
+	in.reaper.reapOrphans()
+
+	unix.Sync()
+	unmountAll()
+	unix.Sync()
+	slog.Info("shutdown: " + action + " now")
+	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
+	if action == "reboot" {
+		cmd = unix.LINUX_REBOOT_CMD_RESTART
+	}
+	for {
+		if err := unix.Reboot(cmd); err != nil {
+			slog.Error("reboot(2) failed", "err", err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// countChildren counts our live children, zombies included.
+func countChildren() int {
+	n := 0
+	entries, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	for _, e := range entries {
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if _, ppid, ok := parseStat(stat); ok && ppid == self {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// unmountAll unmounts in reverse order of /proc/self/mountinfo, falling
+// back to a read-only remount where a filesystem is still busy.
+func unmountAll() {
+	targets := mountTargets()
+	for i := len(targets) - 1; i >= 0; i-- {
+		t := targets[i]
+		if t == "/" || t == "/proc" || t == "/dev" || t == "/sys" {
+			continue
+		}
+		if err := unix.Unmount(t, 0); err != nil {
+			if rerr := unix.Mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); rerr != nil {
+				slog.Debug("cannot unmount", "target", t, "err", err)
+			}
+		}
+	}
+}
+
+func mountTargets() []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var targets []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			targets = append(targets, unescapeMountPath(fields[4]))
+		}
+	}
+	return targets
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v byte
+			ok := true
+			for _, c := range s[i+1 : i+4] {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + byte(c-'0')
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,193 @@
+package rootfs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// IsInitramfs reports whether / is still the kernel's initramfs (fstype
+// "rootfs"). pivot_root(2) refuses to move that root away, so containers
+// cannot start until MoveToTmpfs has run. It needs /proc mounted.
+func IsInitramfs() (bool, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return rootIsInitramfs(f)
+}
+
+func rootIsInitramfs(mountinfo io.Reader) (bool, error) {
+	sc := bufio.NewScanner(mountinfo)
+	fstype := ""
+	for sc.Scan() {
+		// 1 1 0:1 / / rw - rootfs rootfs rw
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 10 || fields[4] != "/" {
+			continue
+		}
+		for i, f := range fields {
+			if f == "-" && i+1 < len(fields) {
+				fstype = fields[i+1] // the last mount on / is the one we see
+			}
+		}
+	}
+	return fstype == "rootfs", sc.Err()
+}
+
+// MoveToTmpfs copies the initramfs into a fresh tmpfs mounted at newroot,
+// frees the initramfs copy, moves the tmpfs onto / and chroots into it. The
+// caller then re-executes itself so that it runs from the new root.
+//
+// Mount points found below / (/proc, /dev, …) are skipped, so unmount or
+// move them first.
+func MoveToTmpfs(newroot string) error {
+	if err := os.MkdirAll(newroot, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("root", newroot, "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", newroot, err)
+	}
+	var rootStat unix.Stat_t
+	if err := unix.Lstat("/", &rootStat); err != nil {
+		return err
+	}
+	c := copier{dev: rootStat.Dev, skip: newroot, links: map[uint64]string{}}
+	if err := c.copyTree("/", newroot); err != nil {
+		return fmt.Errorf("copy initramfs to %s: %w", newroot, err)
+	}
+	// Free the initramfs pages: nothing refers to them any more.
+	c.removeTree("/")
+	if err := os.Chdir(newroot); err != nil {
+		return err
+	}
+	if err := unix.Mount(newroot, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", newroot, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot into new root: %w", err)
+	}
+	return os.Chdir("/")
+}
+
+type copier struct {
+	dev   uint64
+	skip  string
+	links map[uint64]string // inode → first copy, to keep hard links
+}
+
+func (c *copier) copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == c.skip {
+			return filepath.SkipDir
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return err
+		}
+		if st.Dev != c.dev {
+			return filepath.SkipDir // another mount
+		}
+		target := filepath.Join(dst, path)
+		if err := c.copyEntry(path, target, &st); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+func (c *copier) copyEntry(src, dst string, st *unix.Stat_t) error {
+	mode := st.Mode & 0o7777
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		if src == "/" {
+			return os.Chmod(dst, os.FileMode(mode))
+		}
+		if err := unix.Mkdir(dst, mode); err != nil && !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+	case unix.S_IFLNK:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, dst); err != nil {
+			return err
+		}
+	case unix.S_IFREG:
+		if first, ok := c.links[st.Ino]; ok && st.Nlink > 1 {
+			return os.Link(first, dst)
+		}
+		if err := copyFile(src, dst, mode); err != nil {
+			return err
+		}
+		if st.Nlink > 1 {
+			c.links[st.Ino] = dst
+		}
+	default: // devices, fifos, sockets
+		if err := unix.Mknod(dst, st.Mode, int(st.Rdev)); err != nil {
+			return err
+		}
+	}
+	if err := unix.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		// chown clears setuid bits; put the mode back.
+		if err := unix.Chmod(dst, mode); err != nil {
+			return err
+		}
+	}
+	ts := []unix.Timespec{st.Atim, st.Mtim}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func copyFile(src, dst string, mode uint32) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(mode))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// removeTree deletes what copyTree copied, staying on the initramfs. Errors
+// are ignored: whatever stays only costs memory.
+func (c *copier) removeTree(root string) {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		path := filepath.Join(root, e.Name())
+		if path == c.skip {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Lstat(path, &st) != nil || st.Dev != c.dev {
+			continue
+		}
+		if e.IsDir() {
+			c.removeTree(path)
+			_ = unix.Rmdir(path)
+			continue
+		}
+		_ = unix.Unlink(path)
+	}
+}
