@@ -1,0 +1,143 @@
+package packer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/tools/images"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// containers writes every onboot, onshutdown and service entry as an OCI
+// bundle where init looks for it.
+func (b *build) containers() error {
+	phases := []struct {
+		kind, dir string
+		list      []*imagespec.Container
+		numbered  bool
+	}{
+		{"onboot", bundle.OnbootDir, b.Spec.Onboot, true},
+		{"onshutdown", bundle.OnshutdownDir, b.Spec.Onshutdown, true},
+		{"service", bundle.ServicesDir, b.Spec.Services, false},
+	}
+	for _, p := range phases {
+		for i, c := range p.list {
+			name := c.Name
+			if p.numbered {
+				name = fmt.Sprintf("%03d-%s", i, c.Name)
+			}
+			dir := filepath.Join(b.staging, p.dir, name)
+			if err := b.bundle(c, p.kind, dir); err != nil {
+				return fmt.Errorf("%s %s (%s): %w", p.kind, c.Name, c.Image, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *build) bundle(c *imagespec.Container, kind, dir string) error {
+	img, err := b.Store.Resolve(b.ctx, c.Image)
+	if err != nil {
+		return err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("read image config: %w", err)
+	}
+	spec, rt, err := imagespec.OCISpec(c, cfg.Config, kind)
+	if err != nil {
+		return err
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return err
+	}
+	if err := images.Unpack(img, rootfs, images.UnpackOptions{}); err != nil {
+		return err
+	}
+	spec.Root.Path = "rootfs"
+	if err := b.mountpoints(rootfs, spec); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if !rt.IsZero() {
+		data, err := json.MarshalIndent(rt, "", "\t")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "runtime.json"), append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountpoints creates, inside a container's root, every mount point its
+// spec needs. At run time the image's root is read-only and runc could not
+// create them. A bind of a file needs a file to mount on: the source is
+// looked up in the image being built, and a source that is not there (on
+// a tmpfs at run time, say) is taken to be a directory unless the spec
+// marks the mount as a file.
+func (b *build) mountpoints(rootfs string, spec *specs.Spec) error {
+	for _, m := range spec.Mounts {
+		target := filepath.Join(rootfs, filepath.Clean("/"+m.Destination))
+		if _, err := os.Lstat(target); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return fmt.Errorf("mount point %s: %w", m.Destination, err)
+		}
+		if isFileBind(b.staging, m) {
+			if err := os.WriteFile(target, nil, 0o644); err != nil {
+				return fmt.Errorf("mount point %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		if err := os.Mkdir(target, 0o755); err != nil {
+			return fmt.Errorf("mount point %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}
+
+func isFileBind(root string, m specs.Mount) bool {
+	if m.Type != "bind" && !hasOption(m.Options, "bind") && !hasOption(m.Options, "rbind") {
+		return false
+	}
+	if fi, err := os.Stat(filepath.Join(root, filepath.Clean("/"+m.Source))); err == nil {
+		return !fi.IsDir()
+	}
+	// Sources created at run time: guess from the usual suspects.
+	base := filepath.Base(m.Source)
+	return strings.HasSuffix(base, ".sock") || strings.HasSuffix(base, ".conf") ||
+		base == "resolv.conf" || base == "hosts" || base == "hostname"
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// idOf returns a file's numeric owner; names of containers are resolved
+// by the spec.
+func idOf(b *build, id *imagespec.ID) int {
+	if id == nil {
+		return 0
+	}
+	return int(id.Num)
+}

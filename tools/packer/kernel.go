@@ -1,0 +1,123 @@
+package packer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/rootfs/kmod"
+	"github.com/minikit/minikit/tools/images"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// kernel resolves the kernel image and returns the kernel binary and the
+// modules tree (lib/modules/VERSION; "" when the image has none). Both are
+// unpacked once per image digest into the cache, since the modules tarball
+// is large and never changes for a given digest.
+func (b *build) kernel() (kernel, modules string, err error) {
+	ref := b.Spec.Kernel.Image
+	img, err := b.Store.Resolve(b.ctx, ref)
+	if err != nil {
+		return "", "", fmt.Errorf("kernel image %s: %w", ref, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return "", "", fmt.Errorf("kernel image %s: %w", ref, err)
+	}
+	tarName := b.Spec.Kernel.TarName()
+	dir := filepath.Join(b.CacheDir, "kernels", digest.Hex+"-"+strings.ReplaceAll(tarName, "/", "_"))
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+		b.Log.Info("unpacking kernel image", "image", ref)
+		if err := unpackKernel(img, tarName, dir); err != nil {
+			return "", "", fmt.Errorf("kernel image %s: %w", ref, err)
+		}
+	}
+	kernel = filepath.Join(dir, "image", b.Spec.Kernel.BinaryName())
+	if _, err := os.Stat(kernel); err != nil {
+		return "", "", fmt.Errorf("kernel image %s has no %s (set kernel.binary)", ref, b.Spec.Kernel.BinaryName())
+	}
+	versions, _ := filepath.Glob(filepath.Join(dir, "modules/lib/modules/*"))
+	switch len(versions) {
+	case 0:
+		return kernel, "", nil
+	case 1:
+		return kernel, versions[0], nil
+	}
+	return "", "", fmt.Errorf("kernel image %s: %s holds modules of several kernels", ref, tarName)
+}
+
+func unpackKernel(img v1.Image, tarName, dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, d := range []string{"image", "modules"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := images.Unpack(img, filepath.Join(tmp, "image"), images.UnpackOptions{}); err != nil {
+		return err
+	}
+	if tarName != "" {
+		f, err := os.Open(filepath.Join(tmp, "image", tarName))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err == nil {
+			err = images.UnpackTar(f, filepath.Join(tmp, "modules"), images.UnpackOptions{})
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", tarName, err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(dir) // an incomplete earlier attempt
+	return os.Rename(tmp, dir)
+}
+
+// alwaysModules are loaded whenever the kernel has them: overlay gives
+// containers without a read-only root their writable layer.
+var alwaysModules = []string{"overlay"}
+
+// modules copies the modules the spec lists, with their dependencies, into
+// the root and writes the load order for init.
+func (b *build) modules(tree string) ([]string, error) {
+	idx, err := kmod.NewIndex(tree)
+	if err != nil {
+		return nil, err
+	}
+	names := append([]string{}, b.Spec.Kernel.Modules...)
+	for _, m := range alwaysModules {
+		if _, err := idx.Resolve([]string{m}); err == nil {
+			names = append(names, m)
+		}
+	}
+	resolved, err := idx.Resolve(names)
+	if err != nil {
+		return nil, fmt.Errorf("kernel.modules: %w", err)
+	}
+	paths, err := idx.Copy(resolved, b.staging)
+	if err != nil {
+		return nil, err
+	}
+	list := filepath.Join(b.staging, bundle.ModulesList)
+	if err := os.MkdirAll(filepath.Dir(list), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(list, kmod.FormatList(paths), 0o644); err != nil {
+		return nil, err
+	}
+	b.Log.Info("kernel modules", "count", len(paths), "version", idx.Version())
+	return paths, nil
+}
