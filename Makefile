@@ -1,0 +1,65 @@
+# minikit: `make run` sets up and boots the default image; `make test` sets
+# up and runs every test, including the ones that boot images in qemu.
+
+GO      ?= go
+BUILD   := build
+OUT     := out
+# PID 1 embeds libcontainer, whose nsenter is C: cgo, linked statically.
+STATIC  := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '-s -w -extldflags -static'
+PURE    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
+GOFILES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+STAMPS  := $(BUILD)/stamps
+DEFAULT := image-spec/examples/minikit.yml
+
+.PHONY: all deps kernel images run test test-unit test-qemu fuzz bench clean
+all: bin/minikit bin/svcctl bin/init
+
+bin/init: $(GOFILES)
+	$(STATIC) -o $@ ./init
+bin/minikit: $(GOFILES)
+	$(PURE) -o $@ ./tools/minikit
+bin/svcctl: $(GOFILES)
+	$(PURE) -o $@ ./tools/svcctl
+
+deps:
+	scripts/deps.sh
+
+kernel: $(BUILD)/kernel/version
+$(BUILD)/kernel/version:
+	scripts/kernel.sh $(BUILD)/kernel
+
+# Each base image is re-imported only when what it is made of changed.
+images: $(STAMPS)/kernel $(STAMPS)/init $(STAMPS)/busybox
+$(STAMPS)/kernel: $(BUILD)/kernel/version scripts/images.sh | bin/minikit
+	scripts/images.sh kernel $(BUILD) && mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/init: bin/init bin/svcctl bin/minikit scripts/images.sh
+	scripts/images.sh init $(BUILD) && mkdir -p $(STAMPS) && touch $@
+$(STAMPS)/busybox: /bin/busybox bin/minikit scripts/images.sh
+	scripts/images.sh busybox $(BUILD) && mkdir -p $(STAMPS) && touch $@
+
+$(OUT)/minikit-kernel: $(DEFAULT) images
+	bin/minikit build -o $(OUT) $(DEFAULT)
+
+run: deps
+	$(MAKE) $(OUT)/minikit-kernel
+	bin/minikit run $(OUT)/minikit
+
+# Unit tests run anywhere; the qemu and root tests run here for real:
+# MINIKIT_REQUIRE_* turns their skips into failures.
+test: deps
+	$(MAKE) all images
+	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 $(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+test-unit:
+	$(GO) test -short ./...
+
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./image-spec/
+
+bench: all images
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin $(OUT) $(BUILD)/rootfs $(STAMPS)
