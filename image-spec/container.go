@@ -304,6 +304,15 @@ func (d *decoder) container(n ast.Node, fpath string, kind entryKind) *Container
 	if !ok || kind == kindLabel {
 		return c
 	}
+	// As in LinuxKit, a full list replaces the image label's and its .add
+	// form is then dropped; say so rather than lose it silently.
+	for _, key := range []string{"binds", "capabilities"} {
+		if _, full := given[key]; full {
+			if at, add := given[key+".add"]; add {
+				d.warnf(at, join(fpath, key+".add"), "ignored: %s is given too and replaces the image's list entirely (move these into %s)", key, key)
+			}
+		}
+	}
 	if _, ok := given["name"]; !ok {
 		d.errorf(c.at, join(fpath, "name"), "is missing (every entry needs a name)")
 	}

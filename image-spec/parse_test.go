@@ -191,6 +191,22 @@ trust:
 	}
 }
 
+func TestParseWarnsWhenAnAddFormIsOverridden(t *testing.T) {
+	_, warns := mustParse(t, service("    binds: [/a:/a]\n    binds.add: [/b:/b]\n    capabilities: [CAP_KILL]\n    capabilities.add: [CAP_CHOWN]\n"))
+	want := []string{
+		"t.yml:5:5: services[0].binds.add: ignored: binds is given too",
+		"t.yml:7:5: services[0].capabilities.add: ignored: capabilities is given too",
+	}
+	if len(warns) != len(want) {
+		t.Fatalf("got %v, want %d warnings", warns, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(warns[i].String(), w) {
+			t.Errorf("got %s, want %s…", warns[i], w)
+		}
+	}
+}
+
 func TestFileModeDefaults(t *testing.T) {
 	tests := []struct {
 		name string
