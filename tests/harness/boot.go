@@ -46,10 +46,14 @@ type Machine struct {
 
 // Boot starts the image whose files are prefix-kernel, prefix-initrd.img
 // and prefix-cmdline (prefix is DIR/NAME as given to minikit build -o DIR).
-// It skips the test, saying why, when qemu or any of the files is missing,
-// unless MINIKIT_REQUIRE_QEMU=1 asks for a failure instead.
+// It skips the test, saying why, when qemu or any of the files is missing
+// or in go test -short, unless MINIKIT_REQUIRE_QEMU=1 asks for a failure
+// instead.
 func Boot(t testing.TB, prefix string, opts ...Option) *Machine {
 	t.Helper()
+	if testing.Short() {
+		unavailable(t, "booting %s in qemu is not a short test", prefix)
+	}
 	if _, err := qemu.LookPath(""); err != nil {
 		unavailable(t, "%v", err)
 	}

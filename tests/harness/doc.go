@@ -8,7 +8,8 @@
 // the exact qemu command line are, a kernel panic fails the test as soon as
 // it appears, and a test that forgets to wait for its machine fails too.
 //
-// Without qemu or a built image the tests skip, unless the environment sets
+// Without qemu or a built image, and under go test -short, the tests skip,
+// unless the environment sets
 // MINIKIT_REQUIRE_QEMU=1 (as CI does): then they fail, so that a broken CI
 // setup cannot pass by skipping everything. MINIKIT_TEST_LOGS names a
 // directory that keeps the console logs after the run.
