@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,17 +18,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// hostRootEnv names a directory that holds a system's /containers tree.
+// When it is set, init runs in host test mode: as PID 1 of a new PID and
+// mount namespace on a development machine, over that tree, without
+// touching the machine's own root, modules or power state.
+const hostRootEnv = "MINIKIT_HOST_ROOT"
+
+// rootSwitchEnv carries the root switch's timing across the re-exec.
+const rootSwitchEnv = "MINIKIT_ROOT_SWITCH"
+
 // initSys is the running PID 1.
 type initSys struct {
+	root     string // "" on a real system; the tree's directory in host test mode
 	runner   *runner
 	reaper   *reaper
 	outputs  *outputs
+	timeline *timeline
 	services []*service
 	opts     cmdline
+
 	shutdownReq chan string // "poweroff" or "reboot"
 }
 
-// run is PID 1's life: it returns only when init could not even start.
+func (in *initSys) hostMode() bool { return in.root != "" }
+
+// path maps a path of the on-disk contract into this system's tree.
+func (in *initSys) path(p string) string { return filepath.Join("/", in.root, p) }
+
+// run is PID 1's life. On a real system it never returns; in host test
+// mode it returns the exit status once the system has shut down.
 func run() int {
 	// Signals first: a terminating signal not passed to Notify kills the
 	// Go runtime, and PID 1 exiting panics the kernel. SIGURG is the
@@ -39,11 +59,16 @@ func run() int {
 	slog.SetDefault(slog.New(newConsoleHandler(console, slog.LevelInfo)))
 
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "init: must run as PID 1")
+		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
 		return 1
 	}
-	in := &initSys{reaper: newReaper(), shutdownReq: make(chan string, 1)}
-	in.outputs = &outputs{console: console, logDir: "/var/log"}
+	in := &initSys{
+		root:        os.Getenv(hostRootEnv),
+		reaper:      newReaper(),
+		timeline:    newTimeline(),
+		shutdownReq: make(chan string, 1),
+	}
+	in.outputs = &outputs{console: console, logDir: in.path("/var/log")}
 	defer func() {
 		if r := recover(); r != nil {
 			in.fatal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
@@ -52,70 +77,130 @@ func run() int {
 	if err := in.boot(); err != nil {
 		in.fatal(err)
 	}
-	in.loop(sigs)
-	return 0
+	return in.loop(sigs)
 }
 
 // boot takes the system from the kernel's hand-off to running services.
 func (in *initSys) boot() error {
-	start := time.Now()
-	slog.Info("minikit init starting", "kernel_to_init", sinceBoot().Round(time.Millisecond))
-	if err := rootfs.SyscallMounter.Mount(rootfs.SyscallMounter{}, rootfs.EarlyMounts[0]); err != nil {
-		return fmt.Errorf("mount /proc: %w", err)
+	handoff := sinceBoot()
+	slog.Info("minikit init starting", "kernel_to_init", handoff.Round(time.Millisecond))
+	if in.hostMode() {
+		if err := in.hostSetup(); err != nil {
+			return err
+		}
+	} else {
+		switched, err := in.systemSetup()
+		if err != nil || switched {
+			return err
+		}
+	}
+	in.opts = parseCmdline(readFile("/proc/cmdline"))
+	if in.opts.debug {
+		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, slog.LevelDebug)))
+	}
+	logNamespaces()
+
+	in.runner = &runner{
+		stateDir:     in.path("/run/minikit/runc"),
+		rootsDir:     in.path("/run/minikit/rootfs"),
+		cgroupPrefix: "/minikit",
+		reaper:       in.reaper,
+	}
+	if in.hostMode() {
+		// Containers of several test runs must not share cgroups.
+		in.runner.cgroupPrefix = fmt.Sprintf("/minikit-test-%d", os.Getppid())
+	}
+	end := in.timeline.begin("onboot")
+	ok := in.runToCompletion(context.Background(), "onboot", in.path(bundle.OnbootDir))
+	end()
+	if !ok {
+		return fmt.Errorf("a required onboot container failed")
+	}
+	slog.Info("onboot done")
+	end = in.timeline.begin("services started")
+	in.startServices(in.path(bundle.ServicesDir))
+	end()
+	if err := in.serveControl(in.path(ControlSocket)); err != nil {
+		slog.Error("no control socket", "err", err)
+	}
+	return nil
+}
+
+// systemSetup prepares a real system's root: it moves the initramfs onto
+// a tmpfs (then re-executes init and reports switched), mounts the pseudo
+// filesystems, makes / read-only and loads the kernel modules.
+func (in *initSys) systemSetup() (switched bool, err error) {
+	in.timeline.add(Phase{Name: "kernel", End: sinceBoot()})
+	start := sinceBoot()
+	if err := (rootfs.SyscallMounter{}).Mount(rootfs.EarlyMounts[0]); err != nil {
+		return false, fmt.Errorf("mount /proc: %w", err)
 	}
 	initramfs, err := rootfs.IsInitramfs()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if initramfs {
 		// pivot_root cannot leave the initramfs: move it onto a tmpfs
 		// and start again from there.
 		_ = unix.Unmount("/proc", unix.MNT_DETACH)
 		if err := rootfs.MoveToTmpfs("/.newroot"); err != nil {
-			return err
+			return false, err
 		}
-		slog.Info("root moved onto tmpfs", "duration", time.Since(start).Round(time.Millisecond))
-		return unix.Exec("/sbin/init", os.Args, os.Environ())
+		env := append(os.Environ(), fmt.Sprintf("%s=%d,%d", rootSwitchEnv, start, sinceBoot()))
+		return true, unix.Exec("/sbin/init", os.Args, env)
 	}
+	if s, e, ok := strings.Cut(os.Getenv(rootSwitchEnv), ","); ok {
+		a, _ := strconv.ParseInt(s, 10, 64)
+		b, _ := strconv.ParseInt(e, 10, 64)
+		in.timeline.add(Phase{Name: "root switch", Start: time.Duration(a), End: time.Duration(b)})
+		os.Unsetenv(rootSwitchEnv) // containers inherit nothing of it
+	}
+	end := in.timeline.begin("early mounts")
 	optErrs, err := rootfs.MountAll(rootfs.SyscallMounter{}, rootfs.EarlyMounts)
 	for _, e := range optErrs {
 		slog.Warn("optional mount failed", "err", e)
 	}
 	if err != nil {
-		return err
-	}
-	in.opts = parseCmdline(readFile("/proc/cmdline"))
-	if in.opts.debug {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, slog.LevelDebug)))
+		return false, err
 	}
 	// The kernel sends SIGINT on Ctrl-Alt-Del instead of rebooting at once.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
 	if err := rootfs.RemountReadOnly(); err != nil {
-		return err
+		return false, err
 	}
-	slog.Info("filesystems mounted; / is read-only", "duration", time.Since(start).Round(time.Millisecond))
+	end()
+	slog.Info("filesystems mounted; / is read-only")
 
+	end = in.timeline.begin("modules")
 	in.loadModules()
+	end()
 	in.watchPowerButton()
 	if lo, err := netlink.LinkByName("lo"); err == nil {
 		_ = netlink.LinkSetUp(lo)
 	}
-	logNamespaces()
+	return false, nil
+}
 
-	in.runner = &runner{stateDir: "/run/minikit/runc", rootsDir: "/run/minikit/rootfs", reaper: in.reaper}
-	if !in.runToCompletion(context.Background(), "onboot", bundle.OnbootDir) {
-		return fmt.Errorf("a required onboot container failed")
+// hostSetup gives host test mode a /proc of its own PID namespace, in a
+// mount namespace whose changes do not reach the machine.
+func (in *initSys) hostSetup() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("host mode: make mounts private (is init in a new mount namespace?): %w", err)
 	}
-	slog.Info("onboot done", "duration", time.Since(start).Round(time.Millisecond))
-	in.startServices(bundle.ServicesDir)
-	if err := in.serveControl(ControlSocket); err != nil {
-		slog.Error("no control socket", "err", err)
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("host mode: mount /proc: %w", err)
 	}
+	for _, d := range []string{"/run/minikit", "/var/log"} {
+		if err := os.MkdirAll(in.path(d), 0o755); err != nil {
+			return err
+		}
+	}
+	slog.Info("host test mode", "root", in.root)
 	return nil
 }
 
 // loop handles signals and shutdown requests until the system goes down.
-func (in *initSys) loop(sigs chan os.Signal) {
+func (in *initSys) loop(sigs chan os.Signal) int {
 	tick := time.NewTicker(5 * time.Second) // a safety net for coalesced SIGCHLDs
 	defer tick.Stop()
 	for {
@@ -140,7 +225,7 @@ func (in *initSys) loop(sigs chan os.Signal) {
 					in.reaper.reapOrphans()
 				}
 			}()
-			in.shutdown(action)
+			return in.shutdown(action)
 		}
 	}
 }
@@ -172,24 +257,50 @@ func (in *initSys) fatal(err error) {
 	case "reboot":
 		in.shutdownNow("reboot")
 	case "shell":
-		slog.Error("no emergency shell in this image; powering off")
+		emergencyShell()
 	}
 	in.shutdownNow("poweroff")
 }
 
+// emergencyShell runs /bin/sh on the console if the image has one; the
+// system powers off when it exits.
+func emergencyShell() {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		slog.Error("minikit.onfail=shell: this image has no /bin/sh")
+		return
+	}
+	slog.Error("starting an emergency shell; the system powers off when it exits")
+	p, err := os.StartProcess("/bin/sh", []string{"sh"}, &os.ProcAttr{
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=linux"},
+		Sys:   &unix.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	})
+	if err != nil {
+		slog.Error("emergency shell", "err", err)
+		return
+	}
+	_, _ = p.Wait()
+}
+
 func (in *initSys) shutdownNow(action string) {
-	if in.runner == nil {
-		unix.Sync()
-		cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
-		if action == "reboot" {
-			cmd = unix.LINUX_REBOOT_CMD_RESTART
+	if in.runner == nil || in.hostMode() {
+		if in.hostMode() {
+			os.Exit(1)
 		}
+		unix.Sync()
 		for {
-			_ = unix.Reboot(cmd)
+			_ = unix.Reboot(rebootCmd(action))
 			time.Sleep(time.Second)
 		}
 	}
 	in.shutdown(action)
+}
+
+func rebootCmd(action string) int {
+	if action == "reboot" {
+		return unix.LINUX_REBOOT_CMD_RESTART
+	}
+	return unix.LINUX_REBOOT_CMD_POWER_OFF
 }
 
 // cmdline holds init's options from the kernel command line.

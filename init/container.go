@@ -17,9 +17,10 @@ import (
 
 // runner starts containers from bundles through libcontainer.
 type runner struct {
-	stateDir string // libcontainer's state, on tmpfs
-	rootsDir string // writable overlays for containers without a read-only root
-	reaper   *reaper
+	stateDir     string // libcontainer's state, on tmpfs
+	rootsDir     string // writable overlays for containers without a read-only root
+	cgroupPrefix string // parent cgroup of every container without a cgroupsPath
+	reaper       *reaper
 }
 
 // container is one started container.
@@ -68,7 +69,7 @@ func (r *runner) start(id, bundle string, out io.Writer) (*container, error) {
 	}
 	spec.Root.Path = root
 	if spec.Linux != nil && spec.Linux.CgroupsPath == "" {
-		spec.Linux.CgroupsPath = "/minikit/" + id
+		spec.Linux.CgroupsPath = r.cgroupPrefix + "/" + id
 	}
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:   id,

@@ -53,8 +53,10 @@ func (in *initSys) runOnce(ctx context.Context, phase, name, dir string) (int, e
 	out, closeOut := in.outputs.forContainer(name)
 	defer closeOut()
 	started := time.Now()
+	end := in.timeline.begin(phase + " " + name)
 	c, err := in.runner.start(phase+"-"+name, dir, out)
 	if err != nil {
+		end()
 		slog.Error(phase+" "+name+" failed to start", "container", name, "err", err)
 		return -1, err
 	}
@@ -68,6 +70,7 @@ func (in *initSys) runOnce(ctx context.Context, phase, name, dir string) (int, e
 		}
 	}
 	code, err := c.wait()
+	end()
 	d := time.Since(started).Round(time.Millisecond)
 	slog.Info(phase+" "+name+" exited "+strconv.Itoa(code)+" in "+d.String(),
 		"container", name, "exit", code, "duration", d)

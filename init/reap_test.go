@@ -67,3 +67,31 @@ func waitZombie(t *testing.T, pid int) {
 	}
 	t.Fatalf("pid %d never became a zombie", pid)
 }
+
+// While a container start is in flight, no unknown child may be reaped:
+// it may be one of libcontainer's helpers, which libcontainer waits for.
+func TestReaperWaitsWhileAStartIsInFlight(t *testing.T) {
+	r := newReaper()
+	helper := exec.Command("/bin/true")
+	if err := helper.Start(); err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	waitZombie(t, helper.Process.Pid)
+
+	release := r.holdStart()
+	reaped := make(chan []int, 1)
+	go func() { reaped <- r.reapOrphans() }()
+	select {
+	case got := <-reaped:
+		t.Fatalf("reaped %v while a start was in flight", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The "libcontainer" side collects its own child.
+	if err := helper.Wait(); err != nil {
+		t.Fatalf("the in-flight start lost its child's status: %v", err)
+	}
+	release()
+	if got := <-reaped; len(got) != 0 {
+		t.Errorf("reaped %v after the start; its child was already collected", got)
+	}
+}

@@ -17,9 +17,10 @@ import (
 // between SIGTERM and SIGKILL.
 const killGrace = 2 * time.Second
 
-// shutdown stops everything in order and then powers off or reboots. It
-// never returns.
-func (in *initSys) shutdown(action string) {
+// shutdown stops everything in order and then powers off or reboots. On a
+// real system it never returns; in host test mode it returns the exit
+// status for init (0 for poweroff, 1 for reboot).
+func (in *initSys) shutdown(action string) int {
 	slog.Info("shutdown: " + action)
 	ctx := context.Background()
 
@@ -34,7 +35,7 @@ func (in *initSys) shutdown(action string) {
 	wg.Wait()
 	slog.Info("shutdown: services stopped")
 
-	in.runToCompletion(ctx, "onshutdown", bundle.OnshutdownDir)
+	in.runToCompletion(ctx, "onshutdown", in.path(bundle.OnshutdownDir))
 
 	// Whatever is left: SIGTERM (and SIGCONT, so stopped processes see
 	// it), a grace period, then SIGKILL.
@@ -48,16 +49,18 @@ func (in *initSys) shutdown(action string) {
 	_ = unix.Kill(-1, unix.SIGKILL)
 	in.reaper.reapOrphans()
 
+	slog.Info("shutdown: " + action + " now")
+	if in.hostMode() {
+		if action == "reboot" {
+			return 1
+		}
+		return 0
+	}
 	unix.Sync()
 	unmountAll()
 	unix.Sync()
-	slog.Info("shutdown: " + action + " now")
-	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
-	if action == "reboot" {
-		cmd = unix.LINUX_REBOOT_CMD_RESTART
-	}
 	for {
-		if err := unix.Reboot(cmd); err != nil {
+		if err := unix.Reboot(rebootCmd(action)); err != nil {
 			slog.Error("reboot(2) failed", "err", err)
 		}
 		time.Sleep(time.Second)
