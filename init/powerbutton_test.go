@@ -16,7 +16,7 @@ func inputEvent(typ, code uint16, value int32) []byte {
 
 func TestWaitPowerKey(t *testing.T) {
 	var stream bytes.Buffer
-	stream.Write(inputEvent(evKey, 30, 1))      // 'a' pressed
+	stream.Write(inputEvent(evKey, 30, 1))       // 'a' pressed
 	stream.Write(inputEvent(evKey, keyPower, 0)) // power released: not a press
 	stream.Write(inputEvent(0, 0, 0))            // sync
 	if waitPowerKey(bytes.NewReader(stream.Bytes())) {

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/rootfs/kmod"
 	"github.com/minikit/minikit/tools/images"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // kernel resolves the kernel image and returns the kernel binary and the
