@@ -9,8 +9,8 @@
 // it appears, and a test that forgets to wait for its machine fails too.
 //
 // Without qemu or a built image, and under go test -short, the tests skip,
-// unless the environment sets
-// MINIKIT_REQUIRE_QEMU=1 (as CI does): then they fail, so that a broken CI
-// setup cannot pass by skipping everything. MINIKIT_TEST_LOGS names a
-// directory that keeps the console logs after the run.
+// unless the environment sets MINIKIT_REQUIRE_QEMU=1 (as CI does): then
+// they fail, so that a broken CI setup cannot pass by skipping everything.
+// MINIKIT_TEST_LOGS names a directory that keeps the console logs after
+// the run.
 package harness

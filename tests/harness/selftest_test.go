@@ -96,3 +96,16 @@ func TestMachineExitsWithTheWayTheGuestStopped(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBusyboxBootToPoweroff is the cost of one VM in a test: qemu's
+// start, the kernel's boot to /init, and a clean poweroff. It is the floor
+// under every test that boots an image.
+func BenchmarkBusyboxBootToPoweroff(b *testing.B) {
+	prefix := BusyboxImage(b, "poweroff -f\n", "quiet")
+	for b.Loop() {
+		m := Boot(b, prefix, small...)
+		if exit := m.WaitExit(exitTimeout); !exit.Clean() {
+			b.Fatalf("exit = %v, want a clean poweroff", exit)
+		}
+	}
+}
