@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,13 @@ echo "selftest first"
 echo "selftest answer=42"
 poweroff -f
 `, "quiet")
-	m := Boot(t, prefix, small...)
+	m := Boot(t, prefix, append(small, WithForward(22))...)
+
+	// The forward is on the command line with the port HostAddr names.
+	_, port, _ := strings.Cut(m.HostAddr(22), "127.0.0.1:")
+	if want := "hostfwd=tcp:127.0.0.1:" + port + "-:22"; port == "" || !strings.Contains(m.VM().CommandLine(), want) {
+		t.Errorf("HostAddr(22) = %s, but the command line lacks %s:\n%s", m.HostAddr(22), want, m.VM().CommandLine())
+	}
 
 	answer := m.Expect(`selftest answer=(\d+)`, bootTimeout)
 	if got := answer.Groups[1]; got != "42" {
