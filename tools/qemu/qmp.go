@@ -127,8 +127,9 @@ func (q *qmpClient) read(dec *json.Decoder) {
 	}
 }
 
-// execute runs one QMP command and waits for its reply.
-func (q *qmpClient) execute(ctx context.Context, command string) error {
+// execute runs one QMP command, with its arguments if any, and waits for
+// its reply.
+func (q *qmpClient) execute(ctx context.Context, command string, args ...map[string]any) error {
 	q.cmdMu.Lock()
 	defer q.cmdMu.Unlock()
 	q.nextID++
@@ -138,7 +139,11 @@ func (q *qmpClient) execute(ctx context.Context, command string) error {
 	case <-q.replies:
 	default:
 	}
-	req, err := json.Marshal(map[string]any{"execute": command, "id": id})
+	msg := map[string]any{"execute": command, "id": id}
+	if len(args) > 0 {
+		msg["arguments"] = args[0]
+	}
+	req, err := json.Marshal(msg)
 	if err != nil {
 		return err
 	}

@@ -296,7 +296,16 @@ func (vm *VM) Quit() error {
 	return err
 }
 
-func (vm *VM) command(name string) error {
+// CtrlAltDel presses Ctrl-Alt-Del on the guest's keyboard.
+func (vm *VM) CtrlAltDel() error {
+	keys := []map[string]string{}
+	for _, k := range []string{"ctrl", "alt", "delete"} {
+		keys = append(keys, map[string]string{"type": "qcode", "data": k})
+	}
+	return vm.command("send-key", map[string]any{"keys": keys})
+}
+
+func (vm *VM) command(name string, args ...map[string]any) error {
 	select {
 	case <-vm.exited:
 		return fmt.Errorf("qmp %s: qemu has already exited", name)
@@ -304,7 +313,7 @@ func (vm *VM) command(name string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	return vm.qmp.execute(ctx, name)
+	return vm.qmp.execute(ctx, name, args...)
 }
 
 // Kill ends qemu at once without asking the guest; Wait reports ExitKilled
