@@ -1,0 +1,75 @@
+package netconf_test
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/minikit/minikit/netconf"
+)
+
+func TestFormatResolvConf(t *testing.T) {
+	got := netconf.FormatResolvConf(map[string]netconf.DNS{
+		"eth1": {Servers: mustAddrs("10.0.1.3", "10.0.0.3"), Domain: "b.test", Search: []string{"a.test."}},
+		"eth0": {Servers: mustAddrs("10.0.0.3"), Domain: "a.test"},
+		"eth2": {},
+	})
+	want := "# Written by dhcpcd from eth0, eth1; it is rewritten whenever a lease changes.\n" +
+		"search a.test b.test\n" +
+		"nameserver 10.0.0.3\n" +
+		"nameserver 10.0.1.3\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestResolvConfFollowsInterfaces(t *testing.T) {
+	dir := t.TempDir()
+	r := &netconf.ResolvConf{Path: filepath.Join(dir, "run", "resolv.conf")}
+	read := func() string {
+		t.Helper()
+		data, err := os.ReadFile(r.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if err := r.Set("eth0", netconf.DNS{Servers: []netip.Addr{netip.MustParseAddr("10.0.2.3")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "# Written by dhcpcd from eth0; it is rewritten whenever a lease changes.\nnameserver 10.0.2.3\n" {
+		t.Errorf("after Set(eth0):\n%s", got)
+	}
+	if err := r.Remove("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "# Written by dhcpcd; it is rewritten whenever a lease changes.\n" {
+		t.Errorf("after Remove(eth0):\n%s", got)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(r.Path))
+	if len(entries) != 1 {
+		t.Errorf("the directory holds %d files, want only resolv.conf (no temporary files left)", len(entries))
+	}
+}
+
+func TestWriteFileAtomicReplacesAndKeepsMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := netconf.WriteFileAtomic(path, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if string(data) != "new" || fi.Mode().Perm() != 0o644 {
+		t.Errorf("file holds %q with mode %v, want \"new\" with 0644", data, fi.Mode().Perm())
+	}
+	if err := netconf.WriteFileAtomic(filepath.Join(path, "under-a-file"), nil, 0o644); err == nil {
+		t.Errorf("writing under a regular file succeeded")
+	}
+}
