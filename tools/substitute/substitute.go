@@ -1,0 +1,89 @@
+// Package substitute maps the images of LinuxKit's own packages to the
+// minikit images that replace them, so that LinuxKit's specs build
+// unchanged. pkg/README.md documents the table.
+package substitute
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Entry is one row of the table.
+type Entry struct {
+	LinuxKit string // repository, such as linuxkit/getty
+	Minikit  string // the replacing image, NAME:TAG; "" for dropped
+	Recipe   string // where the replacement is made
+	// InitOnly: dropped only when listed under init:, where LinuxKit
+	// needs runc and containerd to run services and minikit's init does
+	// not. Elsewhere (as a service) the image is replaced by Minikit.
+	InitOnly bool
+}
+
+// Table is every LinuxKit package minikit replaces, any tag or digest.
+var Table = []Entry{
+	{LinuxKit: "linuxkit/kernel", Minikit: "minikit/kernel:6.1", Recipe: "scripts/images.sh kernel (Debian's 6.1 kernel)"},
+	{LinuxKit: "linuxkit/init", Minikit: "minikit/init:dev", Recipe: "scripts/images.sh init"},
+	{LinuxKit: "linuxkit/runc", InitOnly: true, Recipe: "not needed: minikit's init runs containers itself"},
+	{LinuxKit: "linuxkit/containerd", Minikit: "minikit/containerd:dev", InitOnly: true, Recipe: "pkg/containerd"},
+	{LinuxKit: "linuxkit/getty", Minikit: "minikit/getty:dev", Recipe: "pkg/getty"},
+	{LinuxKit: "linuxkit/dhcpcd", Minikit: "minikit/dhcpcd:dev", Recipe: "services/dhcpcd"},
+	{LinuxKit: "linuxkit/sshd", Minikit: "minikit/sshd:dev", Recipe: "pkg/sshd"},
+	{LinuxKit: "linuxkit/sysctl", Minikit: "minikit/sysctl:dev", Recipe: "pkg/sysctl"},
+	{LinuxKit: "linuxkit/rngd", Minikit: "minikit/rngd:dev", Recipe: "pkg/rngd"},
+	{LinuxKit: "linuxkit/format", Minikit: "minikit/format:dev", Recipe: "pkg/format"},
+	{LinuxKit: "linuxkit/mount", Minikit: "minikit/mount:dev", Recipe: "pkg/mount"},
+	{LinuxKit: "linuxkit/modprobe", Minikit: "minikit/modprobe:dev", Recipe: "pkg/modprobe"},
+	{LinuxKit: "linuxkit/ca-certificates", Minikit: "minikit/ca-certificates:dev", Recipe: "pkg/ca-certificates"},
+}
+
+// Substitute returns the minikit image that replaces ref, an image of a
+// kernel, onboot, onshutdown or service entry, and a note saying so for
+// the build's output. ok is false when ref is not one of LinuxKit's
+// packages in the table: use ref as it is.
+func Substitute(ref string) (newRef string, note string, ok bool) {
+	return lookup(ref, false)
+}
+
+// SubstituteInit is Substitute for an image listed under init:. There
+// linuxkit/runc and linuxkit/containerd are accepted and dropped: ok is
+// true, newRef is "" and the note says they are not needed, since
+// minikit's init runs the services itself.
+func SubstituteInit(ref string) (newRef string, note string, ok bool) {
+	return lookup(ref, true)
+}
+
+func lookup(ref string, init bool) (string, string, bool) {
+	repo, ok := repository(ref)
+	if !ok {
+		return "", "", false
+	}
+	for _, e := range Table {
+		if e.LinuxKit != repo {
+			continue
+		}
+		if e.InitOnly && init || e.Minikit == "" {
+			if !init {
+				return "", "", false // linuxkit/runc as a service: nothing to offer
+			}
+			return "", fmt.Sprintf("%s: not needed, minikit's init runs the services itself", ref), true
+		}
+		return e.Minikit, fmt.Sprintf("%s → %s (%s)", ref, e.Minikit, e.Recipe), true
+	}
+	return "", "", false
+}
+
+// repository is ref's repository in LinuxKit's spelling (linuxkit/getty),
+// whatever tag or digest it has and whether or not it names Docker Hub.
+func repository(ref string) (string, bool) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", false
+	}
+	repo := r.Context()
+	if repo.RegistryStr() != name.DefaultRegistry {
+		return "", false
+	}
+	return strings.TrimPrefix(repo.RepositoryStr(), "library/"), true
+}

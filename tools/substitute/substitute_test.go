@@ -1,0 +1,83 @@
+package substitute
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	imagespec "github.com/minikit/minikit/image-spec"
+)
+
+func TestSubstitute(t *testing.T) {
+	tests := []struct {
+		name, ref, want string
+		ok              bool
+	}{
+		{"a pinned getty becomes minikit's", "linuxkit/getty:a86d74c8f89be8956330c3b115b0b1f2e09ef6e0", "minikit/getty:dev", true},
+		{"any tag of the kernel becomes Debian's", "linuxkit/kernel:6.12.59", "minikit/kernel:6.1", true},
+		{"Docker Hub spelled out is the same", "docker.io/linuxkit/sshd:08e5d4a46603eff485d5d1b14001cc932a530858", "minikit/sshd:dev", true},
+		{"a digest is accepted", "linuxkit/rngd@sha256:" + strings.Repeat("a", 64), "minikit/rngd:dev", true},
+		{"no tag at all", "linuxkit/ca-certificates", "minikit/ca-certificates:dev", true},
+		{"containerd as a service is minikit's containerd", "linuxkit/containerd:v1", "minikit/containerd:dev", true},
+		{"a package minikit lacks is left alone", "linuxkit/metadata:4bbf406678d376e1ae9c9efae6ca2421f63fb4ff", "", false},
+		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
+		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
+		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, note, ok := Substitute(tt.ref)
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("Substitute(%q) = %q, %v; want %q, %v", tt.ref, got, ok, tt.want, tt.ok)
+			}
+			if ok && !strings.Contains(note, tt.ref) || ok && !strings.Contains(note, tt.want) {
+				t.Errorf("note %q does not name %q and %q", note, tt.ref, tt.want)
+			}
+		})
+	}
+}
+
+func TestSubstituteInitDropsRuncAndContainerd(t *testing.T) {
+	for _, ref := range []string{"linuxkit/runc:9442aa234715e751a16144f1d4ae3fd1a00fd492", "linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e"} {
+		got, note, ok := SubstituteInit(ref)
+		if !ok || got != "" {
+			t.Errorf("SubstituteInit(%q) = %q, %v; want dropped", ref, got, ok)
+		}
+		if !strings.Contains(note, "not needed") {
+			t.Errorf("SubstituteInit(%q) note %q does not say it is not needed", ref, note)
+		}
+	}
+	if got, _, ok := SubstituteInit("linuxkit/init:b5506cc74a6812dc40982cacfd2f4328f8a4b12a"); !ok || got != "minikit/init:dev" {
+		t.Errorf("SubstituteInit(linuxkit/init) = %q, %v; want minikit/init:dev", got, ok)
+	}
+}
+
+// The examples that must build unchanged name only images the table
+// replaces.
+func TestExamplesNeedNoOtherLinuxKitImage(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "linuxkit-examples")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("LinuxKit's examples are not beside the checkout: %v", err)
+	}
+	for _, name := range []string{"minimal.yml", "getty.yml", "sshd.yml"} {
+		spec, _, err := imagespec.ParseFiles(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		check := func(ref string, sub func(string) (string, string, bool)) {
+			if _, _, ok := sub(ref); !ok {
+				t.Errorf("%s: no substitute for %s", name, ref)
+			}
+		}
+		check(spec.Kernel.Image, Substitute)
+		for _, ref := range spec.Init {
+			check(ref, SubstituteInit)
+		}
+		for _, list := range [][]*imagespec.Container{spec.Onboot, spec.Services, spec.Onshutdown} {
+			for _, c := range list {
+				check(c.Image, Substitute)
+			}
+		}
+	}
+}
