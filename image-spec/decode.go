@@ -25,7 +25,17 @@ type decoder struct {
 	file    string
 	anchors map[string]ast.Node
 	depth   int
+	aliases int // aliases followed so far, bounded by maxAliases
 }
+
+// exhausted reports whether the file used up its aliases; what is read
+// after that is not what was written, so it is not checked further.
+func (d *decoder) exhausted() bool { return d.aliases > maxAliases }
+
+// maxAliases bounds how many aliases one file may expand to. Aliases and
+// merge keys that refer to each other grow exponentially ("billion
+// laughs"); a real spec uses a handful.
+const maxAliases = 10000
 
 func newDecoder(file string, p *problems) *decoder {
 	return &decoder{problems: p, file: file, anchors: map[string]ast.Node{}}
@@ -34,6 +44,10 @@ func newDecoder(file string, p *problems) *decoder {
 // parseYAML parses data into the body of its single document. A nil body
 // with no error means the document is empty.
 func (d *decoder) parseYAML(data []byte) (body ast.Node, ok bool) {
+	if line, col, deep := tooDeep(data); deep {
+		d.errorf(position{d.file, line, col}, "", "brackets nested more than %d deep", maxFlowDepth)
+		return nil, false
+	}
 	f, err := safeParse(data)
 	if err != nil {
 		var ye yaml.Error
@@ -58,6 +72,50 @@ func (d *decoder) parseYAML(data []byte) (body ast.Node, ok bool) {
 		d.errorf(d.firstKeyPos(docs[1].Body), "", "a second YAML document (one spec a file; give several files to merge them)")
 	}
 	return docs[0].Body, true
+}
+
+// maxFlowDepth bounds the nesting of [ and { in a file. The parser takes
+// time quadratic in that depth (a line of 100,000 "[" takes most of a
+// minute), and no spec needs more than a few levels.
+const maxFlowDepth = 1000
+
+// tooDeep finds where [ and { first nest deeper than maxFlowDepth, outside
+// quotes and comments. It only looks at brackets, so it is a bound, not a
+// parser: brackets in block scalars count too.
+func tooDeep(data []byte) (line, col int, deep bool) {
+	depth, line, col := 0, 1, 0
+	var quote byte
+	comment := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		col++
+		switch {
+		case c == '\n':
+			line, col, comment = line+1, 0, false
+			if quote == '"' || quote == '\'' {
+				continue // quoted strings may span lines
+			}
+		case comment:
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+				col++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			comment = i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'
+		case c == '[' || c == '{':
+			if depth++; depth > maxFlowDepth {
+				return line, col, true
+			}
+		case c == ']' || c == '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return 0, 0, false
 }
 
 // safeParse runs the YAML parser and turns a panic inside it into an
@@ -123,6 +181,12 @@ func (d *decoder) resolve(n ast.Node, path string) (_ ast.Node, tag string) {
 			d.anchors[t.Name.GetToken().Value] = t.Value
 			n = t.Value
 		case *ast.AliasNode:
+			if d.aliases++; d.aliases > maxAliases {
+				if d.aliases == maxAliases+1 {
+					d.errorf(d.pos(n), path, "aliases expand to more than %d values (anchors that refer to each other grow exponentially)", maxAliases)
+				}
+				return nil, ""
+			}
 			name := t.Value.GetToken().Value
 			target, ok := d.anchors[name]
 			if !ok {
@@ -310,6 +374,9 @@ type entry struct {
 func (d *decoder) mapping(n ast.Node, path string) ([]entry, bool) {
 	d.depth++
 	defer func() { d.depth-- }()
+	if d.exhausted() {
+		return nil, false
+	}
 	if d.depth > maxDepth {
 		d.errorf(d.pos(n), path, "nested more than %d deep", maxDepth)
 		return nil, false
@@ -353,7 +420,7 @@ func (d *decoder) mapping(n ast.Node, path string) ([]entry, bool) {
 	for _, m := range merges {
 		out = append(out, d.merge(m, path, seen)...)
 	}
-	return out, true
+	return out, !d.exhausted()
 }
 
 // merge expands a "<<: *anchor" (or a list of them): keys already present

@@ -2,6 +2,7 @@ package imagespec
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,16 @@ func parseErrors(t *testing.T, src string) Errors {
 	return errs
 }
 
+// laughs is a spec whose merge keys double at each of n levels.
+func laughs(n int) string {
+	var b strings.Builder
+	b.WriteString("services:\n  - &a0 {name: a, image: b}\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "  - &a%d {<<: [*a%d, *a%d], name: x%d}\n", i, i-1, i-1, i)
+	}
+	return b.String()
+}
+
 func TestParseReportsEachMistakeWithItsPosition(t *testing.T) {
 	tests := []struct {
 		name string
@@ -41,6 +52,8 @@ func TestParseReportsEachMistakeWithItsPosition(t *testing.T) {
 		{"unknown top-level key, with the nearest", "kernal:\n  image: k:1\n", `1:1: kernal: unknown key (did you mean "kernel"?`},
 		{"unknown entry key, with the nearest", service("    capabilites: [CAP_CHOWN]\n"), `4:5: services[0].capabilites: unknown key (did you mean "capabilities"?`},
 		{"duplicate key", service("    env: [A=1]\n    env: [B=2]\n"), "5:5: services[0].env: duplicate key (first given at line 4)"},
+		{"brackets nested too deep", "services: " + strings.Repeat("[", 5000), "1:1011: brackets nested more than 1000 deep"},
+		{"aliases that grow exponentially", laughs(30), "3:15: services[12]: aliases expand to more than 10000 values"},
 		{"alias to no anchor", service("    env: *nothing\n"), "4:10: services[0].env: alias *nothing refers to no anchor &nothing defined before it"},
 
 		// types
