@@ -35,6 +35,7 @@ type initSys struct {
 	outputs  *outputs
 	timeline *timeline
 	services []*service
+	sup      *supervisor
 	opts     cmdline
 
 	shutdownReq chan string // "poweroff" or "reboot"
@@ -69,6 +70,7 @@ func run() int {
 		shutdownReq: make(chan string, 1),
 	}
 	in.outputs = &outputs{console: console, logDir: in.path("/var/log")}
+	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
 			in.fatal(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
@@ -77,7 +79,7 @@ func run() int {
 	if err := in.boot(); err != nil {
 		in.fatal(err)
 	}
-	return in.loop(sigs)
+	return in.loop()
 }
 
 // boot takes the system from the kernel's hand-off to running services.
@@ -199,8 +201,10 @@ func (in *initSys) hostSetup() error {
 	return nil
 }
 
-// loop handles signals and shutdown requests until the system goes down.
-func (in *initSys) loop(sigs chan os.Signal) int {
+// handleSignals reaps orphans on SIGCHLD and turns the signals users
+// expect of a container OS into shutdown requests. It runs from the start
+// of boot, so that orphans of onboot containers are reaped as they die.
+func (in *initSys) handleSignals(sigs chan os.Signal) {
 	tick := time.NewTicker(5 * time.Second) // a safety net for coalesced SIGCHLDs
 	defer tick.Stop()
 	for {
@@ -218,16 +222,13 @@ func (in *initSys) loop(sigs chan os.Signal) int {
 			}
 		case <-tick.C:
 			in.reaper.reapOrphans()
-		case action := <-in.shutdownReq:
-			// Keep reaping while shutting down.
-			go func() {
-				for range sigs {
-					in.reaper.reapOrphans()
-				}
-			}()
-			return in.shutdown(action)
 		}
 	}
+}
+
+// loop waits for a shutdown request and carries it out.
+func (in *initSys) loop() int {
+	return in.shutdown(<-in.shutdownReq)
 }
 
 func (in *initSys) requestShutdown(action string) {

@@ -52,9 +52,14 @@ func TestReapingKeepsEveryExitStatus(t *testing.T) {
 		}
 	}
 	// Orphans that outlive their container are reaped too.
-	time.Sleep(200 * time.Millisecond)
-	if z := zombiesOf(h.cmd.Process.Pid); len(z) > 0 {
-		t.Errorf("zombies left under init: %v", z)
+	deadline := time.Now().Add(30 * time.Second)
+	z := zombiesOf(h.cmd.Process.Pid)
+	for len(z) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		z = zombiesOf(h.cmd.Process.Pid)
+	}
+	if len(z) > 0 {
+		t.Errorf("%d zombies left under init, such as %v", len(z), z[:min(len(z), 10)])
 	}
 	if code := h.stop(30 * time.Second); code != 0 {
 		t.Errorf("init exited %d after SIGTERM, want 0", code)
