@@ -1,0 +1,185 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+)
+
+// DefaultRequest is the options the client asks for unless told
+// otherwise: what Lease.Settings applies.
+var DefaultRequest = []dhcpv4.OptionCode{
+	dhcpv4.OptionSubnetMask,
+	dhcpv4.OptionRouter,
+	dhcpv4.OptionDomainNameServer,
+	dhcpv4.OptionDomainName,
+	dhcpv4.OptionInterfaceMTU,
+	dhcpv4.OptionBroadcastAddress,
+	dhcpv4.OptionIPAddressLeaseTime,
+	dhcpv4.OptionRenewTimeValue,
+	dhcpv4.OptionRebindingTimeValue,
+	dhcpv4.OptionDNSDomainSearchList,
+	dhcpv4.OptionClasslessStaticRoute,
+}
+
+// Config is what a client on one interface needs.
+type Config struct {
+	// Interface is the link's name.
+	Interface string
+	// ClientID is sent as option 61; nil sends the hardware address with
+	// its type (1, Ethernet), as dhcpcd's "clientid" does, so that a
+	// restarted client gets its lease back.
+	ClientID []byte
+	// Hostname, when set, is sent as option 12 (dhcpcd's "hostname").
+	Hostname string
+	// Request lists the options to ask for; nil asks for DefaultRequest.
+	Request []dhcpv4.OptionCode
+	// Previous is an address to ask for when discovering, such as the
+	// one a previous run of the client held.
+	Previous netip.Addr
+	// Release sends a RELEASE for the lease when Run's context ends.
+	Release bool
+	// Logger receives the protocol's details at debug level; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// conn is what Run needs of nclient4.Client.
+type conn interface {
+	SendAndRead(ctx context.Context, dest *net.UDPAddr, msg *dhcpv4.DHCPv4, match nclient4.Matcher) (*dhcpv4.DHCPv4, error)
+	Release(lease *nclient4.Lease, modifiers ...dhcpv4.Modifier) error
+	InterfaceAddr() net.HardwareAddr
+	Close() error
+}
+
+// Run keeps a lease on cfg.Interface until ctx ends, calling handle with
+// each Event as it happens (handle runs on Run's goroutine; the client
+// waits for it). It returns nil when ctx ends and an error when it cannot
+// work on the interface at all.
+func Run(ctx context.Context, cfg Config, handle func(Event)) error {
+	// The client's own retransmission replaces nclient4's: one try per
+	// call, bounded by the context's deadline.
+	c, err := nclient4.New(cfg.Interface, nclient4.WithRetry(1), nclient4.WithTimeout(24*time.Hour))
+	if err != nil {
+		return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
+	}
+	return run(ctx, cfg, c, time.Now, handle)
+}
+
+func run(ctx context.Context, cfg Config, c conn, now func() time.Time, handle func(Event)) error {
+	defer c.Close()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("iface", cfg.Interface)
+	m := newMachine(cfg, c.InterfaceAddr())
+	for ctx.Err() == nil {
+		st, err := m.next(now())
+		if err != nil {
+			return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
+		}
+		var reply *dhcpv4.DHCPv4
+		if st.send == nil {
+			if !sleepUntil(ctx, st.until) {
+				break
+			}
+		} else {
+			log.Debug("send", "type", st.send.MessageType().String(), "to", st.to, "phase", m.phase.String(), "try", m.tries+1)
+			reply, err = exchange(ctx, c, st)
+			if ctx.Err() != nil {
+				break
+			}
+			if err != nil {
+				// The link may be down; try again at the next
+				// retransmission rather than at once.
+				log.Debug("exchange failed", "err", err)
+				if !sleepUntil(ctx, st.until) {
+					break
+				}
+			}
+			if reply != nil {
+				from, _ := addr4(reply.ServerIdentifier())
+				log.Debug("received", "type", reply.MessageType().String(), "from", from, "address", reply.YourIPAddr)
+			}
+		}
+		for _, ev := range m.handle(now(), reply) {
+			handle(ev)
+		}
+	}
+	if cfg.Release {
+		release(cfg, c, m, log, handle)
+	}
+	return nil
+}
+
+func release(cfg Config, c conn, m *machine, log *slog.Logger, handle func(Event)) {
+	if !m.held() {
+		return
+	}
+	lease := m.lease
+	mods := []dhcpv4.Modifier{}
+	if m.clientID != nil {
+		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(m.clientID)))
+	}
+	if err := c.Release(&nclient4.Lease{ACK: lease.ack}, mods...); err != nil {
+		log.Warn("release failed", "err", err)
+	}
+	handle(Event{Kind: Released, Lease: lease})
+}
+
+func newMachine(cfg Config, hw net.HardwareAddr) *machine {
+	m := &machine{
+		hw:       hw,
+		clientID: cfg.ClientID,
+		hostname: cfg.Hostname,
+		request:  cfg.Request,
+		previous: cfg.Previous,
+		jitter:   func() float64 { return rand.Float64()*2 - 1 },
+	}
+	if m.clientID == nil && len(hw) > 0 {
+		m.clientID = append([]byte{1}, hw...) // 1: Ethernet, RFC 2132 9.14
+	}
+	if m.request == nil {
+		m.request = DefaultRequest
+	}
+	return m
+}
+
+// exchange sends the step's message and waits for a reply it accepts
+// until the step's deadline; no reply by then is (nil, nil).
+func exchange(ctx context.Context, c conn, st step) (*dhcpv4.DHCPv4, error) {
+	wait, cancel := context.WithDeadline(ctx, st.until)
+	defer cancel()
+	to := &net.UDPAddr{IP: net.IP(st.to.AsSlice()), Port: nclient4.ServerPort}
+	reply, err := c.SendAndRead(wait, to, st.send, nclient4.Matcher(st.accept))
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nclient4.ErrNoResponse) {
+		return nil, nil
+	}
+	return reply, err
+}
+
+// sleepUntil waits until t (for ever when t is zero) and reports whether
+// ctx is still live.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	if t.IsZero() {
+		<-ctx.Done()
+		return false
+	}
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,110 @@
+package dhcp
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+)
+
+// fakeConn answers through a fakeServer at once, as if on a fast link.
+type fakeConn struct {
+	t   *testing.T
+	srv *fakeServer
+
+	mu       sync.Mutex
+	sent     []*dhcpv4.DHCPv4
+	released []*dhcpv4.DHCPv4
+	closed   bool
+}
+
+func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.DHCPv4, match nclient4.Matcher) (*dhcpv4.DHCPv4, error) {
+	c.mu.Lock()
+	c.sent = append(c.sent, msg)
+	c.mu.Unlock()
+	var reply *dhcpv4.DHCPv4
+	switch msg.MessageType() {
+	case dhcpv4.MessageTypeDiscover:
+		reply = c.srv.offer(c.t, msg)
+	case dhcpv4.MessageTypeRequest:
+		reply = c.srv.ack(c.t, msg)
+	}
+	if reply == nil || !match(reply) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return reply, nil
+}
+
+func (c *fakeConn) Release(l *nclient4.Lease, mods ...dhcpv4.Modifier) error {
+	r, err := dhcpv4.NewReleaseFromACK(l.ACK, mods...)
+	c.mu.Lock()
+	c.released = append(c.released, r)
+	c.mu.Unlock()
+	return err
+}
+
+func (c *fakeConn) InterfaceAddr() net.HardwareAddr { return testHW }
+
+func (c *fakeConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return nil
+}
+
+func TestRunReportsBoundThenReleasesOnStop(t *testing.T) {
+	srv := newFakeServer()
+	srv.lease = time.Hour // no renewal during the test
+	conn := &fakeConn{t: t, srv: srv}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, Config{Interface: "eth0", Release: true}, conn, time.Now, func(e Event) { events <- e })
+	}()
+	if e := <-events; e.Kind != Bound || e.Lease.Address.Addr().String() != "10.0.0.50" {
+		t.Fatalf("first event %+v, want Bound to 10.0.0.50", e)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v after its context ended", err)
+	}
+	if e := <-events; e.Kind != Released {
+		t.Errorf("event after stopping: %+v, want Released", e)
+	}
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.released) != 1 || !conn.released[0].ClientIPAddr.Equal(srv.yiaddr) ||
+		string(conn.released[0].Options.Get(dhcpv4.OptionClientIdentifier)) != string(append([]byte{1}, testHW...)) {
+		t.Errorf("releases sent: %v, want one for 10.0.0.50 with the client identifier", conn.released)
+	}
+	if !conn.closed {
+		t.Errorf("the connection was not closed")
+	}
+}
+
+func TestRunWithoutReleaseKeepsTheLease(t *testing.T) {
+	srv := newFakeServer()
+	srv.lease = time.Hour
+	conn := &fakeConn{t: t, srv: srv}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event, 10)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, Config{Interface: "eth0"}, conn, time.Now, func(e Event) { events <- e }) }()
+	<-events
+	cancel()
+	<-done
+	select {
+	case e := <-events:
+		t.Errorf("event after stopping without release: %+v", e)
+	default:
+	}
+	if len(conn.released) != 0 {
+		t.Errorf("a RELEASE was sent though Config.Release is false")
+	}
+}
