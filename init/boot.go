@@ -97,8 +97,8 @@ func (in *initSys) boot() error {
 		}
 	}
 	in.opts = parseCmdline(readFile("/proc/cmdline"))
-	if in.opts.debug {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, slog.LevelDebug)))
+	if in.opts.level != slog.LevelInfo {
+		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, in.opts.level)))
 	}
 	logNamespaces()
 
@@ -304,21 +304,35 @@ func rebootCmd(action string) int {
 	return unix.LINUX_REBOOT_CMD_POWER_OFF
 }
 
-// cmdline holds init's options from the kernel command line.
+// cmdline holds init's options from the kernel command line:
+// minikit.onfail=poweroff|reboot|shell says what a fatal boot error does,
+// minikit.loglevel=debug|info|warn|error sets init's log level, and
+// minikit.debug is minikit.loglevel=debug.
 type cmdline struct {
-	onfail string // poweroff, reboot, shell
-	debug  bool
+	onfail string
+	level  slog.Level
 }
 
 func parseCmdline(s string) cmdline {
-	c := cmdline{onfail: "poweroff"}
+	c := cmdline{onfail: "poweroff", level: slog.LevelInfo}
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
 		case "minikit.onfail":
-			c.onfail = v
+			switch v {
+			case "poweroff", "reboot", "shell":
+				c.onfail = v
+			default:
+				slog.Warn("minikit.onfail: unknown value, using poweroff", "value", v)
+			}
+		case "minikit.loglevel":
+			if err := c.level.UnmarshalText([]byte(v)); err != nil {
+				slog.Warn("minikit.loglevel: unknown level", "value", v)
+			}
 		case "minikit.debug":
-			c.debug = v == "" || v == "1" || v == "true"
+			if v == "" || v == "1" || v == "true" {
+				c.level = slog.LevelDebug
+			}
 		}
 	}
 	return c
