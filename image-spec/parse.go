@@ -1,7 +1,6 @@
 package imagespec
 
 import (
-	"fmt"
 	"os"
 	"path"
 	"regexp"
@@ -454,6 +453,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
-
-// String prints a position-free summary, for logs.
-func (c *Container) String() string { return fmt.Sprintf("%s (%s)", c.Name, c.Image) }

@@ -201,6 +201,9 @@ type Container struct {
 	fields map[string]position
 }
 
+// String names the entry and its image, for logs.
+func (c *Container) String() string { return c.Name + " (" + c.Image + ")" }
+
 // Pos is where the entry was written, as FILE:LINE:COL.
 func (c *Container) Pos() string { return c.at.String() }
 
