@@ -49,15 +49,17 @@ func (b *build) bundle(c *imagespec.Container, kind, dir string) error {
 	if err != nil {
 		return fmt.Errorf("read image config: %w", err)
 	}
-	spec, rt, err := imagespec.OCISpec(c, cfg.Config, kind)
-	if err != nil {
-		return err
-	}
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
 	if err := images.Unpack(img, rootfs, images.UnpackOptions{}); err != nil {
+		return err
+	}
+	// Unpacked first: an image user given by name is looked up in the
+	// image's own /etc/passwd.
+	spec, rt, err := imagespec.Translate(c, cfg.Config, kind, imagespec.Options{IDs: b.ids, Rootfs: os.DirFS(rootfs)})
+	if err != nil {
 		return err
 	}
 	spec.Root.Path = "rootfs"
@@ -133,11 +135,14 @@ func hasOption(opts []string, o string) bool {
 	return false
 }
 
-// idOf returns a file's numeric owner; names of containers are resolved
-// by the spec.
+// idOf returns a file's numeric owner: a number as written, or the id the
+// spec gives the container of that name.
 func idOf(b *build, id *imagespec.ID) int {
 	if id == nil {
 		return 0
+	}
+	if id.Name != "" {
+		return int(b.ids[id.Name])
 	}
 	return int(id.Num)
 }

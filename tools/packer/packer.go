@@ -46,6 +46,7 @@ type build struct {
 	ctx     context.Context
 	staging string // the root filesystem being assembled
 	work    string // scratch space, removed at the end
+	ids     map[string]uint32
 }
 
 // Build assembles the system described by opts.Spec.
@@ -64,7 +65,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work}
+	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work, ids: opts.Spec.IDs()}
 	if err := os.Mkdir(b.staging, 0o755); err != nil {
 		return nil, err
 	}
