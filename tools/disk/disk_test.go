@@ -1,0 +1,172 @@
+package disk
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// image is a sparse file of size bytes.
+func image(t *testing.T, size int64) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "disk.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestABlankDiskIsEmpty(t *testing.T) {
+	f := image(t, 8<<20)
+	if !Empty(f) {
+		t.Error("a zeroed disk is not Empty")
+	}
+}
+
+func TestWriteMBRMakesOneLinuxPartition(t *testing.T) {
+	f := image(t, 64<<20)
+	if err := WriteMBR(f, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !HasPartitionTable(f) || Empty(f) {
+		t.Fatal("after WriteMBR the disk has no partition table")
+	}
+	if fs, ok := Probe(f); ok {
+		t.Errorf("a partition table probed as filesystem %+v", fs)
+	}
+	// What sfdisk reads back, when it is here.
+	if _, err := exec.LookPath("sfdisk"); err == nil {
+		out, err := exec.Command("sfdisk", "--dump", f.Name()).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sfdisk cannot read the table: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "start=        2048, size=      129024, type=83") {
+			t.Errorf("sfdisk reads another table:\n%s", out)
+		}
+	}
+}
+
+func TestWriteMBRRefusesATinyDisk(t *testing.T) {
+	f := image(t, 512*1024)
+	if err := WriteMBR(f, 512*1024); err == nil {
+		t.Fatal("WriteMBR made a partition on a 512 KiB disk")
+	}
+}
+
+func TestProbeReadsExt4LabelAndUUID(t *testing.T) {
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		t.Skip("no mkfs.ext4 on this machine (Debian package e2fsprogs)")
+	}
+	f := image(t, 16<<20)
+	out, err := exec.Command(mkfs, "-q", "-F", "-L", "minikit-data", "-U", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", f.Name()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	fs, ok := Probe(f)
+	want := Filesystem{Type: "ext4", Label: "minikit-data", UUID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
+	if !ok || fs != want {
+		t.Fatalf("Probe = %+v, %v; want %+v", fs, ok, want)
+	}
+	if Empty(f) || HasPartitionTable(f) {
+		t.Error("a filesystem without partition table: Empty or HasPartitionTable is wrong")
+	}
+}
+
+func TestAFATBootSectorIsNoPartitionTable(t *testing.T) {
+	f := image(t, 1<<20)
+	sb := make([]byte, 512)
+	copy(sb[71:82], "BOOT       ")
+	copy(sb[82:90], "FAT32   ")
+	sb[510], sb[511] = 0x55, 0xAA
+	f.WriteAt(sb, 0)
+	fs, ok := Probe(f)
+	if !ok || fs.Type != "vfat" || fs.Label != "BOOT" {
+		t.Errorf("Probe = %+v, %v; want vfat labelled BOOT", fs, ok)
+	}
+	if HasPartitionTable(f) {
+		t.Error("a FAT boot sector was taken for an MBR")
+	}
+}
+
+func TestProbeFindsSwap(t *testing.T) {
+	f := image(t, 1<<20)
+	f.WriteAt([]byte("SWAPSPACE2"), 4096-10)
+	if fs, ok := Probe(f); !ok || fs.Type != "swap" {
+		t.Errorf("Probe = %+v, %v; want swap", fs, ok)
+	}
+}
+
+func TestPartitionName(t *testing.T) {
+	for disk, want := range map[string]string{"sda": "sda1", "vdb": "vdb1", "nvme0n1": "nvme0n1p1", "mmcblk0": "mmcblk0p1"} {
+		if got := PartitionName(disk, 1); got != want {
+			t.Errorf("PartitionName(%s, 1) = %s, want %s", disk, got, want)
+		}
+	}
+}
+
+// fakeSys lays out class/block as the kernel does: links into a devices
+// tree where a partition's directory is inside its disk's.
+func fakeSys(t *testing.T) string {
+	t.Helper()
+	sys := t.TempDir()
+	add := func(dir, dev, size, partition string) {
+		p := filepath.Join(sys, "devices", dir)
+		os.MkdirAll(p, 0o755)
+		os.WriteFile(filepath.Join(p, "dev"), []byte(dev+"\n"), 0o644)
+		os.WriteFile(filepath.Join(p, "size"), []byte(size+"\n"), 0o644)
+		if partition != "" {
+			os.WriteFile(filepath.Join(p, "partition"), []byte(partition+"\n"), 0o644)
+		}
+		os.MkdirAll(filepath.Join(sys, "class/block"), 0o755)
+		os.Symlink(p, filepath.Join(sys, "class/block", filepath.Base(dir)))
+	}
+	add("vdb", "254:16", "2048", "")
+	add("vda", "254:0", "4096", "")
+	add("vda/vda2", "254:2", "1024", "2")
+	add("vda/vda1", "254:1", "1024", "1")
+	add("loop0", "7:0", "0", "")
+	add("sr0", "11:0", "0", "")
+	return sys
+}
+
+func TestListOrdersDisksThenTheirPartitions(t *testing.T) {
+	devs, err := List(fakeSys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range devs {
+		names = append(names, d.Name)
+	}
+	want := []string{"vda", "vda1", "vda2", "vdb"}
+	if len(names) != len(want) {
+		t.Fatalf("List = %v, want %v (loop and optical drives left out)", names, want)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("List = %v, want %v", names, want)
+		}
+	}
+	if d := devs[1]; !d.Partition || d.Disk != "vda" || d.Number != 1 || d.Dev != "254:1" || d.Size != 1024*512 {
+		t.Errorf("vda1 = %+v", d)
+	}
+}
+
+func TestMountedReadsMajorMinor(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mountinfo")
+	os.WriteFile(p, []byte("36 35 254:1 / /var rw,relatime shared:1 - ext4 /dev/vda1 rw\n22 1 0:21 / /proc rw - proc proc rw\n"), 0o644)
+	m, err := Mounted(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m["254:1"] || m["254:0"] {
+		t.Errorf("Mounted = %v; want 254:1 and not 254:0", m)
+	}
+}
