@@ -1,6 +1,7 @@
 package imagespec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -50,6 +51,16 @@ func (d *decoder) parseYAML(data []byte) (body ast.Node, ok bool) {
 	}
 	f, err := safeParse(data)
 	if err != nil {
+		if fixed, lines := indentStrayComments(data); len(lines) > 0 {
+			if f2, err2 := safeParse(fixed); err2 == nil {
+				for _, l := range lines {
+					d.warnf(position{d.file, l, 1}, "", "a comment at column 0 inside a block scalar ends it in YAML (LinuxKit rejects this file); minikit reads the line as part of the text")
+				}
+				f, err = f2, nil
+			}
+		}
+	}
+	if err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil && ye.GetToken().Position != nil {
 			tp := ye.GetToken().Position
@@ -72,6 +83,42 @@ func (d *decoder) parseYAML(data []byte) (body ast.Node, ok bool) {
 		d.errorf(d.firstKeyPos(docs[1].Body), "", "a second YAML document (one spec a file; give several files to merge them)")
 	}
 	return docs[0].Body, true
+}
+
+// indentStrayComments indents each comment line that starts at column 0
+// but sits between more-indented lines, to the indentation of the line
+// after it. Some LinuxKit examples comment out a line of a "|" block this
+// way; YAML ends the block there and the file does not parse. Indented,
+// the line stays in the text, where the file it becomes (resolv.conf,
+// say) reads it as a comment, which is what its author meant. Line
+// numbers are kept. It returns the fixed data and the lines it changed.
+func indentStrayComments(data []byte) ([]byte, []int) {
+	lines := bytes.Split(data, []byte("\n"))
+	indent := func(l []byte) int { return len(l) - len(bytes.TrimLeft(l, " ")) }
+	var changed []int
+	for i, l := range lines {
+		if !bytes.HasPrefix(l, []byte("#")) || i == 0 {
+			continue
+		}
+		prev, next := -1, -1
+		for j := i - 1; j >= 0; j-- {
+			if len(bytes.TrimSpace(lines[j])) > 0 && !bytes.HasPrefix(lines[j], []byte("#")) {
+				prev = indent(lines[j])
+				break
+			}
+		}
+		for j := i + 1; j < len(lines); j++ {
+			if len(bytes.TrimSpace(lines[j])) > 0 && !bytes.HasPrefix(lines[j], []byte("#")) {
+				next = indent(lines[j])
+				break
+			}
+		}
+		if prev > 0 && next > 0 {
+			lines[i] = append(bytes.Repeat([]byte(" "), next), l...)
+			changed = append(changed, i+1)
+		}
+	}
+	return bytes.Join(lines, []byte("\n")), changed
 }
 
 // maxFlowDepth bounds the nesting of [ and { in a file. The parser takes
