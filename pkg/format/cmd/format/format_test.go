@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/minikit/minikit/tools/disk"
+)
+
+// machine is a fake /sys and /dev with two disks: vda holding a partition
+// table already, vdb blank; files stand in for the device nodes.
+type machine struct {
+	sys, dev string
+	made     []string // mkfs calls: "TYPE LABEL DEVICE"
+}
+
+func newMachine(t *testing.T) *machine {
+	t.Helper()
+	m := &machine{sys: t.TempDir(), dev: t.TempDir()}
+	for i, name := range []string{"vda", "vdb"} {
+		p := filepath.Join(m.sys, "class/block", name)
+		os.MkdirAll(p, 0o755)
+		os.WriteFile(filepath.Join(p, "dev"), []byte{'2', '5', '4', ':', byte('0' + i)}, 0o644)
+		os.WriteFile(filepath.Join(p, "size"), []byte("131072\n"), 0o644) // 64 MiB
+		f, _ := os.Create(filepath.Join(m.dev, name))
+		f.Truncate(64 << 20)
+		if name == "vda" {
+			disk.WriteMBR(f, 64<<20)
+		}
+		f.Close()
+	}
+	return m
+}
+
+func (m *machine) formatter() *formatter {
+	return &formatter{
+		sys: m.sys, dev: m.dev, mountinfo: filepath.Join(m.sys, "no-mountinfo"),
+		fsType: "ext4", label: "data",
+		log:     slog.New(slog.DiscardHandler),
+		waitFor: time.Second,
+		// The kernel would make the partition's node: do as it does.
+		rereadPartitions: func(d *os.File) error {
+			return os.WriteFile(d.Name()+"1", nil, 0o644)
+		},
+		mkfs: func(fsType, label, device string) error {
+			m.made = append(m.made, fsType+" "+label+" "+device)
+			return nil
+		},
+	}
+}
+
+func read(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[:4096]
+}
+
+func TestFormatTakesTheFirstEmptyDisk(t *testing.T) {
+	m := newMachine(t)
+	vdaBefore := read(t, filepath.Join(m.dev, "vda"))
+	if err := m.formatter().formatFirstEmpty(); err != nil {
+		t.Fatal(err)
+	}
+	want := "ext4 data " + filepath.Join(m.dev, "vdb1")
+	if len(m.made) != 1 || m.made[0] != want {
+		t.Fatalf("mkfs calls = %q, want [%q]", m.made, want)
+	}
+	vdb, _ := os.Open(filepath.Join(m.dev, "vdb"))
+	defer vdb.Close()
+	if !disk.HasPartitionTable(vdb) {
+		t.Error("vdb has no partition table after format")
+	}
+	if !bytes.Equal(read(t, filepath.Join(m.dev, "vda")), vdaBefore) {
+		t.Error("vda, which held a partition table, was written to")
+	}
+}
+
+func TestFormatWithoutAnEmptyDiskFails(t *testing.T) {
+	m := newMachine(t)
+	f := m.formatter()
+	if err := f.formatFirstEmpty(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.formatFirstEmpty(); err == nil {
+		t.Fatal("a second format found an empty disk; both disks now hold tables")
+	}
+}
+
+func TestFormatDeviceKeepsDataUnlessForced(t *testing.T) {
+	m := newMachine(t)
+	f := m.formatter()
+	vda := filepath.Join(m.dev, "vda")
+	if err := f.formatDevice(vda, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.made) != 0 {
+		t.Fatalf("format /dev/vda without -force made a filesystem: %q", m.made)
+	}
+	if err := f.formatDevice(vda, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.made) != 1 {
+		t.Fatalf("format -force /dev/vda made no filesystem")
+	}
+}

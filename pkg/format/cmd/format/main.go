@@ -1,0 +1,45 @@
+// Command format prepares a persistent disk, as LinuxKit's format package
+// does at onboot: it gives the first empty disk (no partition table, no
+// filesystem) one partition and makes a filesystem on it.
+//
+// usage: format [-type ext4] [-label LABEL] [-force] [DEVICE]
+//
+// With DEVICE, that disk is formatted, unless it already holds a partition
+// table or a filesystem: onboot runs at every boot, and the data of the
+// last boot must survive it. -force formats it all the same.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+)
+
+func main() {
+	fsType := flag.String("type", "ext4", "filesystem to make (mkfs.TYPE must be in the image)")
+	label := flag.String("label", "", "filesystem label")
+	force := flag.Bool("force", false, "format DEVICE even if it holds data")
+	flag.Bool("verbose", false, "accepted for compatibility: every step is logged")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: format [-type ext4] [-label LABEL] [-force] [DEVICE]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	f := &formatter{sys: "/sys", dev: "/dev", mountinfo: "/proc/self/mountinfo", fsType: *fsType, label: *label, log: log}
+	var err error
+	switch flag.NArg() {
+	case 0:
+		err = f.formatFirstEmpty()
+	case 1:
+		err = f.formatDevice(flag.Arg(0), *force)
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Error("format", "err", err)
+		os.Exit(1)
+	}
+}
