@@ -64,24 +64,43 @@ type conn interface {
 // each Event as it happens (handle runs on Run's goroutine; the client
 // waits for it). It returns nil when ctx ends and an error when it cannot
 // work on the interface at all.
+//
+// It needs CAP_NET_RAW for the raw socket that talks before the interface
+// has an address, and CAP_NET_BIND_SERVICE for the UDP socket on port 68
+// that renews, rebinds and releases from the leased address.
 func Run(ctx context.Context, cfg Config, handle func(Event)) error {
 	// The client's own retransmission replaces nclient4's: one try per
 	// call, bounded by the context's deadline.
-	c, err := nclient4.New(cfg.Interface, nclient4.WithRetry(1), nclient4.WithTimeout(24*time.Hour))
+	opts := []nclient4.ClientOpt{nclient4.WithRetry(1), nclient4.WithTimeout(24 * time.Hour)}
+	raw, err := nclient4.New(cfg.Interface, opts...)
 	if err != nil {
 		return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
 	}
-	return run(ctx, cfg, c, time.Now, handle)
+	udp, err := listenUDP(cfg.Interface)
+	if err != nil {
+		raw.Close()
+		return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
+	}
+	leased, err := nclient4.NewWithConn(udp, raw.InterfaceAddr(), opts...)
+	if err != nil {
+		raw.Close()
+		udp.Close()
+		return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
+	}
+	return run(ctx, cfg, raw, leased, time.Now, handle)
 }
 
-func run(ctx context.Context, cfg Config, c conn, now func() time.Time, handle func(Event)) error {
-	defer c.Close()
+// run drives the machine over raw (for messages sent before there is an
+// address) and leased (for those sent from it).
+func run(ctx context.Context, cfg Config, raw, leased conn, now func() time.Time, handle func(Event)) error {
+	defer raw.Close()
+	defer leased.Close()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("iface", cfg.Interface)
-	m := newMachine(cfg, c.InterfaceAddr())
+	m := newMachine(cfg, raw.InterfaceAddr())
 	for ctx.Err() == nil {
 		st, err := m.next(now())
 		if err != nil {
@@ -94,6 +113,10 @@ func run(ctx context.Context, cfg Config, c conn, now func() time.Time, handle f
 			}
 		} else {
 			log.Debug("send", "type", st.send.MessageType().String(), "to", st.to, "phase", m.phase.String(), "try", m.tries+1)
+			c := raw
+			if st.fromLease {
+				c = leased
+			}
 			reply, err = exchange(ctx, c, st)
 			if ctx.Err() != nil {
 				break
@@ -116,7 +139,7 @@ func run(ctx context.Context, cfg Config, c conn, now func() time.Time, handle f
 		}
 	}
 	if cfg.Release {
-		release(cfg, c, m, log, handle)
+		release(cfg, leased, m, log, handle)
 	}
 	return nil
 }

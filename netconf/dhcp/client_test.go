@@ -60,12 +60,12 @@ func (c *fakeConn) Close() error {
 func TestRunReportsBoundThenReleasesOnStop(t *testing.T) {
 	srv := newFakeServer()
 	srv.lease = time.Hour // no renewal during the test
-	conn := &fakeConn{t: t, srv: srv}
+	raw, conn := &fakeConn{t: t, srv: srv}, &fakeConn{t: t, srv: srv}
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan Event, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, Config{Interface: "eth0", Release: true}, conn, time.Now, func(e Event) { events <- e })
+		done <- run(ctx, Config{Interface: "eth0", Release: true}, raw, conn, time.Now, func(e Event) { events <- e })
 	}()
 	if e := <-events; e.Kind != Bound || e.Lease.Address.Addr().String() != "10.0.0.50" {
 		t.Fatalf("first event %+v, want Bound to 10.0.0.50", e)
@@ -83,8 +83,34 @@ func TestRunReportsBoundThenReleasesOnStop(t *testing.T) {
 		string(conn.released[0].Options.Get(dhcpv4.OptionClientIdentifier)) != string(append([]byte{1}, testHW...)) {
 		t.Errorf("releases sent: %v, want one for 10.0.0.50 with the client identifier", conn.released)
 	}
-	if !conn.closed {
-		t.Errorf("the connection was not closed")
+	if len(raw.released) != 0 {
+		t.Errorf("a RELEASE went through the raw socket, from 0.0.0.0")
+	}
+	if !conn.closed || !raw.closed {
+		t.Errorf("the connections were not closed")
+	}
+}
+
+func TestRenewalGoesOutFromTheLeasedAddress(t *testing.T) {
+	srv := newFakeServer()
+	srv.t1, srv.t2 = time.Second, 2*time.Second
+	raw, leased := &fakeConn{t: t, srv: srv}, &fakeConn{t: t, srv: srv}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan Event, 10)
+	go run(ctx, Config{Interface: "eth0"}, raw, leased, time.Now, func(e Event) { events <- e })
+	if e := <-events; e.Kind != Bound {
+		t.Fatalf("first event %+v, want Bound", e)
+	}
+	if e := <-events; e.Kind != Renewed {
+		t.Fatalf("second event %+v, want Renewed", e)
+	}
+	raw.mu.Lock()
+	defer raw.mu.Unlock()
+	leased.mu.Lock()
+	defer leased.mu.Unlock()
+	if len(raw.sent) != 2 || len(leased.sent) != 1 || !leased.sent[0].ClientIPAddr.Equal(srv.yiaddr) {
+		t.Errorf("raw socket sent %d messages, leased %d; want DISCOVER and REQUEST raw, the renewal from the lease", len(raw.sent), len(leased.sent))
 	}
 }
 
@@ -95,7 +121,9 @@ func TestRunWithoutReleaseKeepsTheLease(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan Event, 10)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, Config{Interface: "eth0"}, conn, time.Now, func(e Event) { events <- e }) }()
+	go func() {
+		done <- run(ctx, Config{Interface: "eth0"}, conn, conn, time.Now, func(e Event) { events <- e })
+	}()
 	<-events
 	cancel()
 	<-done

@@ -35,10 +35,15 @@ var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // reply it accepts until a deadline, or (send nil) only wait. A zero
 // until means waiting for ever (an infinite lease).
 type step struct {
-	send   *dhcpv4.DHCPv4
-	to     netip.Addr
-	accept func(*dhcpv4.DHCPv4) bool
-	until  time.Time
+	send *dhcpv4.DHCPv4
+	to   netip.Addr
+	// fromLease says the message goes out from the leased address, as
+	// renewing and rebinding do (RFC 2131, 4.4.5), rather than from
+	// 0.0.0.0 through a raw socket: a server's kernel drops a unicast
+	// packet from 0.0.0.0 as a martian.
+	fromLease bool
+	accept    func(*dhcpv4.DHCPv4) bool
+	until     time.Time
 }
 
 // machine is the client's state: a plain value that next and handle move
@@ -121,10 +126,10 @@ func (m *machine) next(now time.Time) (step, error) {
 		}
 		if m.phase == renewing {
 			// RFC 2131, 4.4.5: renewing asks the lease's own server.
-			return step{send: m.msg, to: m.lease.Server, accept: ackOrNakFrom(m.lease.Server),
+			return step{send: m.msg, to: m.lease.Server, fromLease: true, accept: ackOrNakFrom(m.lease.Server),
 				until: earliest(m.interval(now), m.lease.Rebind)}, nil
 		}
-		return step{send: m.msg, to: broadcast, accept: ackOrNakFrom(netip.Addr{}),
+		return step{send: m.msg, to: broadcast, fromLease: true, accept: ackOrNakFrom(netip.Addr{}),
 			until: earliest(m.interval(now), m.lease.Expires)}, nil
 	}
 	return step{}, fmt.Errorf("dhcp: unknown phase %d", m.phase)
