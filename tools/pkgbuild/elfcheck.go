@@ -111,8 +111,12 @@ func CheckLibraries(root string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	for i := range missing {
-		missing[i].Hint = hostPackage(missing[i].Library)
+	hints := map[string]string{} // dpkg-query takes a while: once per library
+	for i, m := range missing {
+		if _, ok := hints[m.Library]; !ok {
+			hints[m.Library] = hostPackage(m.Library)
+		}
+		missing[i].Hint = hints[m.Library]
 	}
 	return &MissingLibrariesError{Missing: missing}
 }

@@ -307,6 +307,16 @@ func (p *recipeParser) position(at string) (int, int) {
 	return 1, 1
 }
 
+// source is the text written at the YAML path at, or def.
+func (p *recipeParser) source(at, def string) string {
+	if yp, err := yaml.PathString(at); err == nil && p.ast != nil {
+		if n, err := yp.FilterFile(p.ast); err == nil && n != nil && n.GetToken() != nil {
+			return n.GetToken().Value
+		}
+	}
+	return def
+}
+
 // imagePath checks a path inside the image: absolute, clean, not /.
 func (p *recipeParser) imagePath(at, field, s string) string {
 	switch {
@@ -360,7 +370,7 @@ func (p *recipeParser) mode(at, field string, v any) os.FileMode {
 		}
 		return os.FileMode(n) | modeBits(n)
 	default:
-		p.errorf(at, field, "%v is a number: write the mode as a quoted octal string, such as \"0755\"", v)
+		p.errorf(at, field, "%s is a number: write the mode as a quoted octal string, such as \"0755\"", p.source(at, fmt.Sprint(v)))
 		return 0
 	}
 }
