@@ -46,7 +46,7 @@ func TestParseReadsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := []struct {
-		what     string
+		what      string
 		got, want any
 	}{
 		{"ref", r.Ref(), "minikit/example:v1"},
