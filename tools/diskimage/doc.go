@@ -1,0 +1,14 @@
+// Package diskimage writes bootable images around a kernel, its initrd and
+// its command line: ISOs (isolinux for BIOS, GRUB for UEFI, made with
+// xorriso), raw disks with a partition table (syslinux on a FAT partition
+// for BIOS, GRUB on an EFI system partition for UEFI) and qcow2 copies of
+// them.
+//
+// Every writer is reproducible: the same inputs and the same Epoch give the
+// same bytes whatever the machine's clock, time zone or umask. Identifiers
+// that tools would otherwise draw at random (volume serials, disk GUIDs)
+// are derived from the content.
+//
+// The bootloaders and filesystem tools come from Debian's packages; a
+// missing one is reported as a *MissingError that names the package.
+package diskimage

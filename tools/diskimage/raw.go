@@ -1,0 +1,174 @@
+package diskimage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Layout of the raw disks: one partition from 1 MiB, where every
+// partitioning tool has put the first partition for years (aligned for any
+// flash erase block), and for GPT 1 MiB at the end for the backup table.
+const (
+	partitionStart = 1 << 20 / sectorSize // sectors
+	gptTail        = 1 << 20 / sectorSize
+	// minFAT32 keeps the boot partition comfortably above FAT32's
+	// smallest size (65525 clusters); the unused part of a raw image is a
+	// hole in the file and of a qcow2 image not stored at all.
+	minFAT32 = 64 << 20
+)
+
+// WriteRaw writes a raw disk image at dest that boots b on fw.
+//
+// For BIOS the disk has an MBR partition table with syslinux's MBR code
+// and one active FAT32 partition on which syslinux is installed. For UEFI
+// it has a GPT with one EFI system partition (FAT32) holding GRUB as
+// EFI/BOOT/BOOTX64.EFI. Either way the kernel, initrd and bootloader
+// configuration are plain files on the FAT partition, where a user can
+// change the command line.
+//
+// The file is sparse; dest is written under a temporary name and renamed
+// when complete.
+func WriteRaw(ctx context.Context, dest string, fw Firmware, b Boot) error {
+	if err := Check(Raw, fw); err != nil {
+		return err
+	}
+	im, err := newImage(b, dest)
+	if err != nil {
+		return err
+	}
+	defer im.close()
+	tmp := filepath.Join(im.scratch, "disk.img")
+	if err := im.writeRaw(ctx, tmp, fw); err != nil {
+		return fmt.Errorf("write %s: %w", dest, err)
+	}
+	return rename(tmp, dest)
+}
+
+func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
+	files := []fatFile{{src: im.Kernel, dest: kernelPath}, {src: im.Initrd, dest: initrdPath}}
+	switch fw {
+	case BIOS:
+		cfg, err := im.writeScratch("syslinux.cfg", syslinuxConfig(im.Cmdline))
+		if err != nil {
+			return err
+		}
+		files = append(files, fatFile{src: cfg, dest: "boot/syslinux/syslinux.cfg"})
+	case EFI:
+		grub, err := im.grubEFI(ctx)
+		if err != nil {
+			return err
+		}
+		cfg, err := im.writeScratch("grub.cfg", grubConfig(im.Cmdline))
+		if err != nil {
+			return err
+		}
+		marker, err := im.writeScratch("marker", "minikit\n")
+		if err != nil {
+			return err
+		}
+		files = append(files,
+			fatFile{src: grub, dest: "EFI/BOOT/BOOTX64.EFI"},
+			fatFile{src: cfg, dest: grubCfg},
+			fatFile{src: marker, dest: im.marker()})
+	default:
+		return fmt.Errorf("unknown firmware %q", fw)
+	}
+	sizes, err := fileSizes(files)
+	if err != nil {
+		return err
+	}
+	// syslinux's ldlinux.sys and ldlinux.c32 take about 200 KiB more,
+	// well inside fatSize's margin.
+	fat := filepath.Join(im.scratch, "boot.fat")
+	spec := fatSpec{
+		size:   fatSize(sizes, minFAT32),
+		fat32:  true,
+		hidden: partitionStart,
+		label:  "MINIKIT",
+		serial: im.serial("fat serial"),
+		files:  files,
+	}
+	if err := im.writeFAT(ctx, fat, spec); err != nil {
+		return err
+	}
+	fatSectors := uint64(spec.size / sectorSize)
+
+	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	switch fw {
+	case BIOS:
+		if err := run(ctx, im.fatTime(), needSyslinux, "--install", "--directory", "/boot/syslinux", fat); err != nil {
+			return fmt.Errorf("install syslinux: %w", err)
+		}
+		code, err := os.ReadFile(needMBR.what)
+		if err != nil {
+			return err
+		}
+		sector0, err := mbr(code, im.serial("disk signature"), []mbrPartition{{
+			bootable: true, kind: mbrTypeFAT32LBA, start: partitionStart, sectors: uint32(fatSectors),
+		}})
+		if err != nil {
+			return err
+		}
+		if err := f.Truncate(int64(partitionStart+fatSectors) * sectorSize); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(sector0, 0); err != nil {
+			return err
+		}
+	case EFI:
+		total := partitionStart + fatSectors + gptTail
+		if err := f.Truncate(int64(total) * sectorSize); err != nil {
+			return err
+		}
+		esp := gptPartition{
+			typeGUID: gptTypeESP,
+			guid:     uuidFrom(im.derive("esp guid")),
+			first:    partitionStart,
+			last:     partitionStart + fatSectors - 1,
+			name:     "EFI system partition",
+		}
+		if err := writeGPT(f, total, uuidFrom(im.derive("disk guid")), []gptPartition{esp}); err != nil {
+			return err
+		}
+	}
+	if err := copySparse(f, fat, partitionStart*sectorSize); err != nil {
+		return fmt.Errorf("copy the boot partition into the disk: %w", err)
+	}
+	return f.Close()
+}
+
+// copySparse copies the file at src into w at offset, skipping blocks of
+// zeros: w is a fresh sparse file that reads zeros there already, and an
+// image mostly empty stays mostly a hole.
+func copySparse(w io.WriterAt, src string, offset int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	buf := make([]byte, 64<<10)
+	zero := make([]byte, len(buf))
+	for pos := int64(0); ; {
+		n, err := io.ReadFull(in, buf)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := w.WriteAt(buf[:n], offset+pos); werr != nil {
+				return werr
+			}
+		}
+		pos += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
