@@ -1,0 +1,188 @@
+package pkgbuild
+
+import (
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// recipesDir is where the project's recipes live, from this package.
+const recipesDir = "../../pkg"
+
+func recipeDirs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(recipesDir, "*", RecipeFile))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recipes under %s: %v", recipesDir, err)
+	}
+	var dirs []string
+	for _, f := range files {
+		dirs = append(dirs, filepath.Dir(f))
+	}
+	return dirs
+}
+
+func TestEveryRecipeParses(t *testing.T) {
+	for _, dir := range recipeDirs(t) {
+		r, err := Load(dir)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if want := "minikit/" + filepath.Base(dir); r.Image != want {
+			t.Errorf("%s names image %s; want %s, after its directory", r.File, r.Image, want)
+		}
+	}
+}
+
+// recipeChecks run in the built image, each a command in a chroot of its
+// tree or a file that must (or must not) be there.
+var recipeChecks = map[string]struct {
+	run      [][]string
+	files    []string
+	notFiles []string // globs
+}{
+	"getty": {
+		run:   [][]string{{"/bin/sh", "-n", "/usr/bin/rungetty.sh"}, {"/bin/sh", "-c", "getty 2>&1 | grep -q 'Usage: getty'"}},
+		files: []string{"/etc/securetty", "/usr/libexec/getty/autologin", "/bin/login"},
+	},
+	"sshd": {
+		run:      [][]string{{"/bin/sh", "-n", "/usr/libexec/minikit/sshd-start"}}, // OpenSSH needs /dev: TestSSHDLoginWithKey runs it
+		files:    []string{"/usr/sbin/sshd", "/usr/bin/ssh-keygen", "/etc/ssh/sshd_config", "/usr/lib/openssh/sftp-server"},
+		notFiles: []string{"/etc/ssh/ssh_host_*"},
+	},
+	"containerd": {
+		run:   [][]string{{"/usr/bin/containerd", "--version"}, {"/usr/bin/ctr", "--version"}, {"/usr/sbin/runc", "--version"}},
+		files: []string{"/usr/bin/containerd-shim-runc-v2"},
+	},
+	"sysctl": {
+		files: []string{"/usr/bin/sysctl", "/etc/sysctl.d/00-kspp.conf"},
+	},
+	"format": {
+		run:   [][]string{{"/sbin/mkfs.ext4", "-V"}},
+		files: []string{"/usr/bin/format"},
+	},
+	"mount":    {files: []string{"/usr/bin/mountie"}},
+	"modprobe": {files: []string{"/usr/sbin/modprobe"}},
+	"rngd": {
+		run:   [][]string{{"/usr/lib/rng-tools5/rngd", "--version"}},
+		files: []string{"/usr/sbin/rngd"},
+	},
+	"ca-certificates": {
+		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
+		notFiles: []string{"/bin", "/lib", "/sbin"},
+	},
+}
+
+// Every recipe builds from scratch, and what it builds works.
+func TestEveryRecipeBuilds(t *testing.T) {
+	needRootAndApt(t)
+	st := openStore(t)
+	for _, dir := range recipeDirs(t) {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			res := build(t, dir, st, false)
+			t.Logf("built %s@%s in %s", res.Ref, res.Digest, time.Since(start).Round(time.Millisecond))
+			root, cfg := unpack(t, st, res.Ref)
+			if cfg.Labels[LabelRecipeHash] != res.Hash {
+				t.Errorf("label %s = %q, want %q", LabelRecipeHash, cfg.Labels[LabelRecipeHash], res.Hash)
+			}
+			checks, ok := recipeChecks[name]
+			if !ok {
+				t.Fatalf("recipe %s has no checks in recipeChecks", name)
+			}
+			for _, f := range checks.files {
+				if !existsIn(root, f) {
+					t.Errorf("%s is not in the image", f)
+				}
+			}
+			for _, pattern := range checks.notFiles {
+				if m, _ := filepath.Glob(filepath.Join(root, pattern)); len(m) > 0 {
+					t.Errorf("%s is in the image: %v", pattern, m)
+				}
+			}
+			for _, cmd := range checks.run {
+				out, err := exec.Command("chroot", append([]string{root}, cmd...)...).CombinedOutput()
+				if err != nil {
+					t.Errorf("chroot %s: %v\n%s", strings.Join(cmd, " "), err, out)
+				}
+			}
+		})
+	}
+}
+
+// The sshd image makes its host keys at its first start and lets root in
+// with the key a spec puts in /root/.ssh, and no password.
+func TestSSHDLoginWithKey(t *testing.T) {
+	needRootAndApt(t)
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("no ssh client on this machine (Debian package openssh-client)")
+	}
+	st := openStore(t)
+	res := build(t, filepath.Join(recipesDir, "sshd"), st, false)
+	root, _ := unpack(t, st, res.Ref)
+
+	for _, m := range []struct{ dir, fstype, src string }{{"dev", "", "/dev"}, {"proc", "proc", "proc"}, {"run", "tmpfs", "tmpfs"}} {
+		target := filepath.Join(root, m.dir)
+		os.MkdirAll(target, 0o755)
+		flags := uintptr(0)
+		if m.fstype == "" {
+			flags = unix.MS_BIND | unix.MS_REC
+		}
+		if err := unix.Mount(m.src, target, m.fstype, flags, ""); err != nil {
+			t.Fatalf("mount %s: %v", target, err)
+		}
+		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+	}
+	key := filepath.Join(t.TempDir(), "id")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	os.MkdirAll(filepath.Join(root, "root/.ssh"), 0o700)
+	os.WriteFile(filepath.Join(root, "root/.ssh/authorized_keys"), pub, 0o600)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	var log strings.Builder
+	sshd := exec.Command("chroot", root, "/usr/libexec/minikit/sshd-start", "-p", fmt.Sprint(port), "-o", "ListenAddress=127.0.0.1")
+	sshd.Stdout, sshd.Stderr = &log, &log
+	if err := sshd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sshd.Process.Kill(); sshd.Wait() })
+
+	ssh := func(opts ...string) ([]byte, error) {
+		args := append([]string{"-p", fmt.Sprint(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"}, opts...)
+		return exec.Command("ssh", append(args, "root@127.0.0.1", "echo in; id -u")...).CombinedOutput()
+	}
+	var out []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if out, err = ssh("-i", key); err == nil {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(string(out), "in\n0") {
+		t.Fatalf("ssh with the key: %v\n%s\nsshd:\n%s", err, out, log.String())
+	}
+	if out, err := ssh("-o", "PubkeyAuthentication=no", "-o", "PasswordAuthentication=yes"); err == nil {
+		t.Errorf("ssh without the key got in:\n%s", out)
+	}
+	keys, _ := fs.Glob(os.DirFS(root), "run/ssh/ssh_host_*_key")
+	if len(keys) == 0 {
+		t.Errorf("no host keys made in /run/ssh; sshd said:\n%s", log.String())
+	}
+}
