@@ -23,10 +23,24 @@ func sinceBoot() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// initLogName is the name of init's own log, beside the services' logs:
+// `svcctl logs init`, /var/log/init.log.
+const initLogName = "init"
+
+// initLog is init's own log, kept like a service's (a ring, and a file
+// once /var/log can be written). It is a package variable because records
+// are logged before anything else of init exists; every consoleHandler
+// writes to it.
+var initLog = newLogSink(initLogName)
+
+// consoleMu keeps whole lines whole on the console, which init's log and
+// the services' output share.
+var consoleMu sync.Mutex
+
 // consoleHandler writes records as "[   1.234] message key=value …", the
-// shape of the kernel's own log, so both read alike on a serial console.
+// shape of the kernel's own log, so both read alike on a serial console,
+// and keeps them in init's log.
 type consoleHandler struct {
-	mu    *sync.Mutex
 	out   io.Writer
 	level slog.Leveler
 	attrs []slog.Attr
@@ -34,7 +48,7 @@ type consoleHandler struct {
 }
 
 func newConsoleHandler(out io.Writer, level slog.Leveler) *consoleHandler {
-	return &consoleHandler{mu: new(sync.Mutex), out: out, level: level, clock: sinceBoot}
+	return &consoleHandler{out: out, level: level, clock: sinceBoot}
 }
 
 func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {
@@ -43,7 +57,9 @@ func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {
 
 func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "[%9.3f] ", h.clock().Seconds())
+	boot := h.clock()
+	fmt.Fprintf(&b, "[%9.3f] ", boot.Seconds())
+	stampLen := b.Len()
 	if r.Level >= slog.LevelWarn {
 		b.WriteString(r.Level.String())
 		b.WriteByte(' ')
@@ -64,9 +80,10 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		write(a)
 	}
 	r.Attrs(write)
+	initLog.write(time.Now(), boot, []string{b.String()[stampLen:]})
 	b.WriteByte('\n')
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
 	_, err := h.out.Write(b.Bytes())
 	return err
 }
@@ -78,42 +95,3 @@ func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *consoleHandler) WithGroup(string) slog.Handler { return h }
-
-// lineWriter hands each complete line written to it to emit. A container's
-// stdout and stderr go through one, so a partial line never interleaves
-// with another service's output.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  []byte
-	emit func(line string)
-}
-
-const maxLine = 4096
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			if len(w.buf) >= maxLine { // a runaway line is cut, not buffered forever
-				w.emit(string(w.buf))
-				w.buf = w.buf[:0]
-			}
-			return len(p), nil
-		}
-		w.emit(string(bytes.TrimRight(w.buf[:i], "\r")))
-		w.buf = w.buf[i+1:]
-	}
-}
-
-// Flush emits a final line that had no newline.
-func (w *lineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-}

@@ -1,43 +1,336 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 )
 
-// outputs routes container output: each line goes to the console, tagged
-// with the container's name, and to /var/log/NAME.log.
+// outputs routes the output of containers. Each container's stdout and
+// stderr share a pipe that a goroutine of init reads as fast as it can;
+// every line, stamped with the time it was read, goes to
+//
+//   - the log's ring, in memory, for `svcctl logs`;
+//   - /var/log/NAME.log, rotated by size;
+//   - the console, as "NAME: line", unless the console is behind: a
+//     serial console takes ~10 KB/s, so lines it cannot take are counted
+//     and dropped there (they stay in the ring and the file).
+//
+// Nothing on the way waits for the console, so a service that writes as
+// fast as it can is slowed only by init reading, and init's memory stays
+// within the bounds of the rings, the console queue and one read buffer
+// per running container.
 type outputs struct {
-	mu      sync.Mutex // one line at a time on the console
 	console io.Writer
-	logDir  string
+	logDir  string // "" keeps logs in memory only
+
+	once    sync.Once
+	queue   *consoleQueue
+	mu      sync.Mutex
+	sinks   map[string]*logSink
+	initLog bool // init's own log was given its file
+}
+
+// Bounds of the way to the console.
+const (
+	maxLine          = 4096 // a longer line is cut into pieces of this size
+	consoleQueueLen  = 256  // lines waiting for the console
+	consoleLineMax   = 1024 // the console shows at most this much of a line
+	readBufferSize   = 64 << 10
+	drainTimeout     = time.Second // how long to wait for a container's last output
+	consoleFlushWait = time.Second // how long to wait for the console to catch up
+)
+
+func (o *outputs) init() {
+	o.once.Do(func() {
+		o.sinks = map[string]*logSink{}
+		if o.console != nil {
+			o.queue = newConsoleQueue(o.console, consoleQueueLen)
+			go o.queue.run()
+		}
+	})
 }
 
 // forContainer returns the writer for one container's stdout and stderr,
-// and a func that flushes and closes it once the container has exited.
+// an *os.File so that libcontainer hands the pipe to the container and
+// copies nothing itself, and a func that closes it once the container has
+// exited and waits (briefly) for its last lines.
 func (o *outputs) forContainer(name string) (io.Writer, func()) {
-	var file *os.File
-	if o.logDir != "" {
-		if err := os.MkdirAll(o.logDir, 0o755); err == nil {
-			file, _ = os.OpenFile(filepath.Join(o.logDir, name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	sink := o.sink(name)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		slog.Error("no pipe for the output of "+name+"; it is discarded", "container", name, "err", err)
+		return nil, func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sink.consume(pr)
+	}()
+	return pw, func() {
+		pw.Close()
+		select {
+		case <-done:
+		case <-time.After(drainTimeout):
+			// Something the container left behind holds the pipe open;
+			// stop reading rather than wait for it.
+		}
+		pr.Close()
+		<-done
+		if o.queue != nil {
+			o.queue.flush(consoleFlushWait)
 		}
 	}
-	w := &lineWriter{emit: func(line string) {
-		stamp := fmt.Sprintf("[%9.3f] ", sinceBoot().Seconds())
-		o.mu.Lock()
-		fmt.Fprintf(o.console, "%s%s: %s\n", stamp, name, line)
-		o.mu.Unlock()
-		if file != nil {
-			fmt.Fprintf(file, "%s%s\n", stamp, line)
+}
+
+// sink returns the log called name, creating it at first use. "init" is
+// init's own log, which gets its file here.
+func (o *outputs) sink(name string) *logSink {
+	o.init()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if name == initLogName {
+		if !o.initLog && o.logDir != "" {
+			o.initLog = true
+			initLog.attachFile(newRotatingFile(filepath.Join(o.logDir, name+".log")))
 		}
-	}}
-	return w, func() {
-		w.Flush()
-		if file != nil {
-			file.Close()
+		return initLog
+	}
+	s := o.sinks[name]
+	if s == nil {
+		s = newLogSink(name)
+		s.console = o.queue
+		if o.logDir != "" {
+			if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+				slog.Warn("no log directory", "dir", o.logDir, "err", err)
+			}
+			s.file = newRotatingFile(filepath.Join(o.logDir, name+".log"))
 		}
+		o.sinks[name] = s
+	}
+	return s
+}
+
+// lookup returns the log called name, or nil.
+func (o *outputs) lookup(name string) *logSink {
+	if name == initLogName {
+		return o.sink(name)
+	}
+	o.init()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sinks[name]
+}
+
+// names lists every log, init's included.
+func (o *outputs) names() []string {
+	o.init()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	names := append(sortedKeys(o.sinks), initLogName)
+	slices.Sort(names)
+	return names
+}
+
+// logSink is one named log: a service's, an onboot container's or init's.
+type logSink struct {
+	name    string
+	ring    *logRing
+	console *consoleQueue // nil: not shown on the console
+
+	mu      sync.Mutex // serializes writers of the file and the console
+	file    *rotatingFile
+	dropped int // lines the console could not take since it last could
+	batch   []byte
+}
+
+func newLogSink(name string) *logSink {
+	return &logSink{name: name, ring: newLogRing(ringBytes, ringLines)}
+}
+
+// consume reads r until it ends, in lines.
+func (s *logSink) consume(r io.Reader) {
+	buf := make([]byte, readBufferSize)
+	var sp splitter
+	var lines []string
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			lines = lines[:0]
+			sp.feed(buf[:n], func(l []byte) { lines = append(lines, string(l)) })
+			// One stamp for what one read returned: those lines arrived
+			// together, and the clock is not free.
+			s.write(time.Now(), sinceBoot(), lines)
+		}
+		if err != nil {
+			if last := sp.rest(); last != "" {
+				s.write(time.Now(), sinceBoot(), []string{last})
+			}
+			return
+		}
+	}
+}
+
+// write records lines read at one moment.
+func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	s.ring.add(wall, boot, lines...)
+	stamp := fmt.Sprintf("[%9.3f] ", boot.Seconds())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file != nil {
+		s.batch = s.batch[:0]
+		for _, l := range lines {
+			s.batch = append(s.batch, stamp...)
+			s.batch = append(s.batch, l...)
+			s.batch = append(s.batch, '\n')
+		}
+		s.file.write(s.batch)
+		if cap(s.batch) > 4*readBufferSize {
+			s.batch = nil // a burst of many short lines; do not keep its buffer
+		}
+	}
+	if s.console != nil {
+		for _, l := range lines {
+			s.toConsole(stamp, l)
+		}
+	}
+}
+
+// toConsole offers a line to the console; s.mu is held.
+func (s *logSink) toConsole(stamp, line string) {
+	if s.dropped > 0 {
+		where := "svcctl logs " + s.name
+		if s.file != nil {
+			where = s.file.path
+		}
+		note := fmt.Sprintf("%s%s: (%d lines not shown on the console; see %s)", stamp, s.name, s.dropped, where)
+		if !s.console.offer(note) {
+			s.dropped++
+			return
+		}
+		s.dropped = 0
+	}
+	if len(line) > consoleLineMax {
+		line = line[:consoleLineMax] + "…"
+	}
+	if !s.console.offer(stamp + s.name + ": " + line) {
+		s.dropped++
+	}
+}
+
+// attachFile gives the log its file and writes what the ring holds so far
+// into it, for a log that began before /var/log could be written.
+func (s *logSink) attachFile(f *rotatingFile) {
+	backlog := s.ring.tail(-1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b bytes.Buffer
+	for _, l := range backlog {
+		fmt.Fprintf(&b, "[%9.3f] %s\n", l.Boot.Seconds(), l.Line)
+	}
+	if b.Len() > 0 {
+		f.write(b.Bytes())
+	}
+	s.file = f
+}
+
+// splitter cuts a byte stream into lines without their "\n" (or "\r\n").
+// A line longer than maxLine is cut into pieces rather than buffered
+// without bound.
+type splitter struct{ partial []byte }
+
+func (sp *splitter) feed(p []byte, emit func([]byte)) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			sp.partial = append(sp.partial, p...)
+			for len(sp.partial) >= maxLine {
+				emit(sp.partial[:maxLine])
+				sp.partial = append(sp.partial[:0], sp.partial[maxLine:]...)
+			}
+			return
+		}
+		line := p[:i]
+		if len(sp.partial) > 0 {
+			sp.partial = append(sp.partial, line...)
+			line = sp.partial
+		}
+		for len(line) > maxLine {
+			emit(line[:maxLine])
+			line = line[maxLine:]
+		}
+		emit(bytes.TrimSuffix(line, []byte{'\r'}))
+		sp.partial = sp.partial[:0]
+		p = p[i+1:]
+	}
+}
+
+// rest returns a last line that had no newline.
+func (sp *splitter) rest() string {
+	s := string(sp.partial)
+	sp.partial = nil
+	return s
+}
+
+// consoleQueue writes lines to the console from one goroutine, so that
+// nobody who offers a line waits for a slow console.
+type consoleQueue struct {
+	w     io.Writer
+	items chan consoleItem
+}
+
+type consoleItem struct {
+	line    string
+	flushed chan struct{} // a flush mark instead of a line
+}
+
+func newConsoleQueue(w io.Writer, n int) *consoleQueue {
+	return &consoleQueue{w: w, items: make(chan consoleItem, n)}
+}
+
+// offer queues a line unless the queue is full; it never blocks.
+func (q *consoleQueue) offer(line string) bool {
+	select {
+	case q.items <- consoleItem{line: line}:
+		return true
+	default:
+		return false
+	}
+}
+
+// flush waits, up to timeout, until the lines queued before it are out.
+func (q *consoleQueue) flush(timeout time.Duration) {
+	mark := make(chan struct{})
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case q.items <- consoleItem{flushed: mark}:
+	case <-t.C:
+		return
+	}
+	select {
+	case <-mark:
+	case <-t.C:
+	}
+}
+
+func (q *consoleQueue) run() {
+	for it := range q.items {
+		if it.flushed != nil {
+			close(it.flushed)
+			continue
+		}
+		consoleMu.Lock()
+		_, _ = io.WriteString(q.w, it.line+"\n")
+		consoleMu.Unlock()
 	}
 }

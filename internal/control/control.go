@@ -1,0 +1,123 @@
+// Package control is the contract between init's control API and its
+// clients (svcctl, tests): where the socket is, the JSON that travels over
+// it, and a small client. The API is HTTP with JSON on a unix socket, so
+// `curl --unix-socket /run/minikit/control.sock http://init/v1/services`
+// works as well as svcctl does.
+package control
+
+import (
+	"time"
+)
+
+// Socket is where init serves its control API. Only root may use it.
+const Socket = "/run/minikit/control.sock"
+
+// NotifyDir holds each notify service's sd_notify socket, one per service
+// (NotifyDir/NAME). The same path is bound into the service's container
+// and named by NOTIFY_SOCKET there.
+const NotifyDir = "/run/minikit/notify"
+
+// The API's endpoints. {name} is a service's name, or for logs any name
+// that has logs: a service, an onboot container ("000-NAME") or "init".
+const (
+	PathServices = "/v1/services"                 // GET: []Service
+	PathService  = "/v1/services/{name}"          // GET: Service
+	PathAction   = "/v1/services/{name}/{action}" // POST start, stop, restart: Service
+	PathLogs     = "/v1/logs/{name}"              // GET ?lines=N&follow=true: LogLine, one JSON object a line
+	PathAnalyze  = "/v1/analyze"                  // GET: Analysis
+	PathPoweroff = "/v1/poweroff"                 // POST: 202 Accepted
+	PathReboot   = "/v1/reboot"                   // POST: 202 Accepted
+)
+
+// Service states.
+const (
+	StateStarting = "starting" // waiting for its dependencies, or being created
+	StateRunning  = "running"  // its process runs (a notify service has not said READY=1 yet)
+	StateReady    = "ready"    // a notify service said READY=1
+	StateExited   = "exited"   // it ended and its policy does not restart it
+	StateBackoff  = "backoff"  // it ended and waits before its restart
+	StateStopping = "stopping" // asked to stop, its process has not exited yet
+	StateStopped  = "stopped"  // stopped on request
+	StateFailed   = "failed"   // crash-looped, failed to start, or exited non-zero for good
+)
+
+// Service is the state of one service, as list and status report it.
+type Service struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Ready tells whether services that depend on this one may start:
+	// it is running (ready, for a notify service).
+	Ready    bool `json:"ready"`
+	Pid      int  `json:"pid,omitempty"`
+	Restarts int  `json:"restarts"`
+	// Since is when the service entered its state.
+	Since time.Time `json:"since"`
+	// Started is when its current process started (zero when none runs).
+	Started time.Time `json:"started,omitzero"`
+	// UptimeSeconds is how long its current process has run.
+	UptimeSeconds float64 `json:"uptimeSeconds,omitempty"`
+	// Status is the last STATUS= the service sent over sd_notify.
+	Status string `json:"status,omitempty"`
+	// LastExit is the exit status of its last process (128+N for signal N).
+	LastExit *int `json:"lastExit,omitempty"`
+	// Error says why the service failed or waits, when it does.
+	Error     string   `json:"error,omitempty"`
+	Restart   string   `json:"restart"` // always, on-failure, never
+	DependsOn []string `json:"dependsOn,omitempty"`
+	Notify    bool     `json:"notify,omitempty"`
+	// Usage is read from the service's cgroup while it runs.
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// Usage is a running service's resource use and limits, from its cgroup.
+// A limit of 0 means none.
+type Usage struct {
+	Cgroup      string `json:"cgroup"`
+	MemoryBytes uint64 `json:"memoryBytes"`
+	MemoryLimit uint64 `json:"memoryLimit,omitempty"`
+	CPUMicros   uint64 `json:"cpuMicros"`
+	Pids        uint64 `json:"pids"`
+	PidsLimit   uint64 `json:"pidsLimit,omitempty"`
+}
+
+// LogLine is one line of a service's (or init's) output.
+type LogLine struct {
+	// Seq numbers the lines of one log from 1; a jump tells that lines
+	// were dropped from the ring before they could be read.
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// Boot is the time since the kernel started, which is what the
+	// console and the files under /var/log show.
+	Boot time.Duration `json:"boot"`
+	Line string        `json:"line"`
+}
+
+// Phase is one timed step of boot, in time since the kernel started.
+type Phase struct {
+	Name  string        `json:"name"`
+	Start time.Duration `json:"start"`
+	End   time.Duration `json:"end"`
+}
+
+// ServiceTimes is when a service reached each step of its first start, in
+// time since the kernel started; zero for a step not reached.
+type ServiceTimes struct {
+	Name    string        `json:"name"`
+	Waiting time.Duration `json:"waiting,omitempty"` // began waiting for its dependencies
+	Started time.Duration `json:"started,omitempty"` // its process was started
+	Ready   time.Duration `json:"ready,omitempty"`   // it became ready
+}
+
+// Analysis is the boot timeline `svcctl analyze` shows.
+type Analysis struct {
+	Now      time.Duration  `json:"now"`
+	Phases   []Phase        `json:"phases"`
+	Services []ServiceTimes `json:"services"`
+}
+
+// Error is the body of every 4xx and 5xx answer.
+type Error struct {
+	Error string `json:"error"`
+	// Suggestions are known names close to an unknown one.
+	Suggestions []string `json:"suggestions,omitempty"`
+}
