@@ -49,12 +49,19 @@ func readSpec(bundle string) (*specs.Spec, error) {
 	return &spec, nil
 }
 
+// startOption changes a bundle's spec before its container is created,
+// for what init adds at run time (a service's notify socket).
+type startOption func(*specs.Spec)
+
 // start creates and starts the container described by bundle. Its output
 // goes to out. The caller must call wait.
-func (r *runner) start(id, bundle string, out io.Writer) (*container, error) {
+func (r *runner) start(id, bundle string, out io.Writer, opts ...startOption) (*container, error) {
 	spec, err := readSpec(bundle)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(spec)
 	}
 	rt, err := readRuntime(bundle)
 	if err != nil {

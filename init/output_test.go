@@ -187,4 +187,3 @@ func BenchmarkLogThroughput(b *testing.B) {
 	}
 	closeOut()
 }
-

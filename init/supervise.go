@@ -2,239 +2,444 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/minikit/minikit/internal/bundle"
-	"golang.org/x/sys/unix"
+	"github.com/minikit/minikit/internal/control"
 )
 
-// Restart policies, from the org.minikit.restart annotation.
-const (
-	restartAlways    = "always"
-	restartOnFailure = "on-failure"
-	restartNever     = "never"
-)
+// The supervisor runs every service container and keeps it in the state
+// its policy asks for. Each service has one goroutine, its loop, which
+// alone changes the service (lifecycle.go: idle, waiting for dependencies,
+// launching, running, stopping, backing off). Commands (start, stop,
+// restart) and sd_notify messages reach the loop over channels; readers
+// see a copy of its state under a mutex. What to do after an exit is the
+// restarter's decision (restart.go), apart from this mechanism; how a
+// bundle becomes a config and a container is in launch.go.
 
-// service is one supervised service container.
+// process is one run of a service: all the supervisor needs of a
+// container, so that tests can drive it with a fake.
+type process interface {
+	Pid() int
+	Signal(os.Signal) error
+	// Wait waits for the process to end and returns its exit status
+	// (128+N when signal N killed it).
+	Wait() (exit int, err error)
+}
+
+// usageReporter is a process that can tell its resource use.
+type usageReporter interface {
+	Usage() (*control.Usage, error)
+}
+
+// launcher starts a service's process, its output going to out.
+type launcher interface {
+	Launch(cfg *serviceConfig, out io.Writer) (process, error)
+}
+
+// clock is the supervisor's time, so tests can drive backoff, stop
+// timeouts and watchdogs without sleeping.
+type clock interface {
+	Now() time.Time
+	After(time.Duration) <-chan time.Time
+	// Boot is the time since the kernel started, for the boot timeline.
+	Boot() time.Duration
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Boot() time.Duration                    { return sinceBoot() }
+
+// supervisor holds the services of the system.
+type supervisor struct {
+	launcher launcher
+	clock    clock
+	outputs  *outputs
+	goSafe   func(what string, fn func())
+	// notifyDir is where the notify sockets are made, in init's mount
+	// namespace; inside containers they are under control.NotifyDir.
+	notifyDir string
+
+	services []*service // in the order of their names
+	byName   map[string]*service
+
+	mu      sync.Mutex
+	changed chan struct{} // closed, and replaced, when any service changes
+	closing bool          // shutting down: no more starts
+	quit    chan struct{} // closed to end every loop (tests)
+}
+
+func newSupervisor(l launcher, c clock, o *outputs) *supervisor {
+	return &supervisor{
+		launcher: l, clock: c, outputs: o,
+		goSafe:  func(_ string, fn func()) { go fn() },
+		byName:  map[string]*service{},
+		changed: make(chan struct{}),
+		quit:    make(chan struct{}),
+	}
+}
+
+// add registers a service; call it for all before run.
+func (sup *supervisor) add(cfg serviceConfig) *service {
+	s := &service{
+		name:  cfg.name,
+		cfg:   cfg,
+		sup:   sup,
+		cmds:  make(chan command, 8),
+		notes: make(chan notifyMsg, 16),
+		dead:  make(chan struct{}),
+	}
+	s.st = serviceState{state: control.StateStopped, since: sup.clock.Now()}
+	s.times.Name = cfg.name
+	sup.services = append(sup.services, s)
+	sup.byName[cfg.name] = s
+	return s
+}
+
+// run checks the dependencies, opens the notify sockets and starts every
+// service's loop; services not broken start at once, in parallel, each
+// waiting only for its own dependencies.
+func (sup *supervisor) run() {
+	slices.SortFunc(sup.services, func(a, b *service) int { return strings.Compare(a.name, b.name) })
+	deps := map[string][]string{}
+	for _, s := range sup.services {
+		deps[s.name] = s.cfg.dependsOn
+	}
+	for name, err := range dependencyErrors(deps) {
+		s := sup.byName[name]
+		s.cfg.err = errors.Join(s.cfg.err, err)
+	}
+	for _, s := range sup.services {
+		if s.cfg.notify && s.cfg.err == nil && sup.notifyDir != "" {
+			if err := s.openNotify(sup.notifyDir); err != nil {
+				s.cfg.err = err
+			}
+		}
+		if err := s.cfg.err; err != nil {
+			slog.Error("service "+s.name+" cannot start: "+err.Error(), "service", s.name)
+			s.update(func(st *serviceState) { st.state, st.err = control.StateFailed, err.Error() })
+		}
+	}
+	for _, s := range sup.services {
+		sup.goSafe("supervise "+s.name, func() {
+			defer close(s.dead)
+			s.loop(s.cfg.err == nil)
+		})
+	}
+}
+
+// service returns the service called name, or nil.
+func (sup *supervisor) service(name string) *service { return sup.byName[name] }
+
+// watch returns a channel that is closed at the next change of any
+// service.
+func (sup *supervisor) watch() <-chan struct{} {
+	sup.mu.Lock()
+	defer sup.mu.Unlock()
+	return sup.changed
+}
+
+func (sup *supervisor) broadcast() {
+	sup.mu.Lock()
+	close(sup.changed)
+	sup.changed = make(chan struct{})
+	sup.mu.Unlock()
+}
+
+// unready lists the dependencies in names that are not ready, with their
+// state.
+func (sup *supervisor) unready(names []string) []string {
+	var out []string
+	for _, n := range names {
+		d := sup.byName[n]
+		if d == nil {
+			out = append(out, n+" (unknown)")
+			continue
+		}
+		if st := d.state(); !d.satisfies(st) {
+			out = append(out, n+" ("+st.state+")")
+		}
+	}
+	return out
+}
+
+// stopAll stops every service, each before the services it depends on,
+// and refuses starts from then on. It returns when all have stopped or
+// ctx ends.
+func (sup *supervisor) stopAll(ctx context.Context) {
+	sup.refuseStarts()
+	deps := map[string][]string{}
+	for _, s := range sup.services {
+		deps[s.name] = s.cfg.dependsOn
+	}
+	for _, group := range stopOrder(deps) {
+		var wg sync.WaitGroup
+		for _, name := range group {
+			s := sup.byName[name]
+			wg.Add(1)
+			sup.goSafe("stop "+name, func() {
+				defer wg.Done()
+				_ = s.stop(ctx)
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// refuseStarts makes every later start or restart fail: the system is
+// shutting down.
+func (sup *supervisor) refuseStarts() {
+	sup.mu.Lock()
+	sup.closing = true
+	sup.mu.Unlock()
+}
+
+func (sup *supervisor) isClosing() bool {
+	sup.mu.Lock()
+	defer sup.mu.Unlock()
+	return sup.closing
+}
+
+// close ends every loop without stopping anything. For tests.
+func (sup *supervisor) close() {
+	close(sup.quit)
+	for _, s := range sup.services {
+		<-s.dead
+		if s.sock != nil {
+			_ = s.sock.close()
+		}
+	}
+}
+
+// service is one supervised service.
 type service struct {
-	name   string
-	bundle string
-	policy string
-	stopSignal  unix.Signal
-	stopTimeout time.Duration
+	name string
+	cfg  serviceConfig
+	sup  *supervisor
 
-	mu       sync.Mutex
+	cmds  chan command
+	notes chan notifyMsg
+	sock  *notifySocket
+	dead  chan struct{} // closed when the loop ends
+
+	mu    sync.Mutex // guards st, proc and times, which only the loop writes
+	st    serviceState
+	proc  process
+	times control.ServiceTimes
+
+	// Owned by the loop.
+	failures int       // failed runs in a row
+	waiting  []command // commands answered when the loop gets to them
+}
+
+// serviceState is a service's state as others may read it.
+type serviceState struct {
 	state    string
 	pid      int
 	restarts int
-	since    time.Time
-	cur      *container
-	stopping bool
-	done     chan struct{} // closed when the supervision loop ends
+	since    time.Time // when state was entered
+	started  time.Time // when the running process started
+	status   string    // STATUS= from sd_notify
+	exit     int
+	exited   bool // exit is set
+	err      string
 }
 
-// ServiceStatus is what the control API reports for a service.
-type ServiceStatus struct {
-	Name     string `json:"name"`
-	State    string `json:"state"`
-	Pid      int    `json:"pid,omitempty"`
-	Restarts int    `json:"restarts"`
-	Uptime   string `json:"uptime,omitempty"`
-}
-
-func loadService(name, dir string) (*service, error) {
-	spec, err := readSpec(dir)
-	if err != nil {
-		return nil, err
-	}
-	s := &service{name: name, bundle: dir, policy: restartAlways, stopSignal: unix.SIGTERM, stopTimeout: 10 * time.Second, state: "stopped"}
-	if p := annotation(spec, bundle.AnnotationRestart); p != "" {
-		s.policy = p
-	}
-	if v := annotation(spec, bundle.AnnotationStopSignal); v != "" {
-		if sig := unix.SignalNum(v); sig != 0 {
-			s.stopSignal = sig
-		}
-	}
-	if v := annotation(spec, bundle.AnnotationStopTimeout); v != "" {
-		if secs, err := strconv.Atoi(v); err == nil {
-			s.stopTimeout = time.Duration(secs) * time.Second
-		}
-	}
-	return s, nil
-}
-
-// shouldRestart is the restart decision, apart from the mechanism.
-func shouldRestart(policy string, exit int) bool {
-	switch policy {
-	case restartNever:
-		return false
-	case restartOnFailure:
-		return exit != 0
-	default:
-		return true
-	}
-}
-
-// backoff returns how long to wait before restart number n (from 1),
-// doubling from 100ms up to a cap of 10s.
-func backoff(n int) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < n && d < 10*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Second)
-}
-
-// stableAfter is how long a service must run before its backoff resets.
-const stableAfter = 10 * time.Second
-
-func (s *service) status() ServiceStatus {
+// state returns a copy of the service's state.
+func (s *service) state() serviceState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := ServiceStatus{Name: s.name, State: s.state, Pid: s.pid, Restarts: s.restarts}
-	if s.state == "running" {
-		st.Uptime = time.Since(s.since).Round(time.Second).String()
-	}
-	return st
+	return s.st
 }
 
-func (s *service) setState(state string, pid int) {
-	s.mu.Lock()
-	s.state, s.pid = state, pid
-	if state == "running" {
-		s.since = time.Now()
+// satisfies reports whether a dependent of s may start while s is in st:
+// s runs (and said READY=1, if it notifies), or it ran to a successful
+// end, as a one-shot setup service does.
+func (s *service) satisfies(st serviceState) bool {
+	switch st.state {
+	case control.StateReady:
+		return true
+	case control.StateRunning:
+		return !s.cfg.notify
+	case control.StateExited:
+		return st.exited && st.exit == 0
 	}
-	s.mu.Unlock()
+	return false
 }
 
-// supervise starts the service and keeps it running until stop is called.
-func (in *initSys) supervise(s *service) {
+// update changes the state under the lock and tells everyone who waits
+// for a change, if there was one. Only the loop calls it (and run, before
+// the loops start).
+func (s *service) update(change func(*serviceState)) {
 	s.mu.Lock()
-	s.done = make(chan struct{})
-	s.stopping = false
+	before := s.st
+	change(&s.st)
+	if s.st.state != before.state {
+		s.st.since = s.sup.clock.Now()
+	}
+	after := s.st
 	s.mu.Unlock()
-	defer close(s.done)
-	failures := 0
-	for {
-		s.setState("starting", 0)
-		out, closeOut := in.outputs.forContainer(s.name)
-		c, err := in.runner.start(s.name, s.bundle, out)
-		exit := -1
-		if err != nil {
-			slog.Error("service "+s.name+" failed to start", "service", s.name, "err", err)
-			closeOut()
-		} else {
-			s.mu.Lock()
-			s.cur = c
-			stopping := s.stopping
-			s.mu.Unlock()
-			if stopping { // stop raced with the start
-				_ = c.signal(s.stopSignal)
+	if after != before {
+		s.sup.broadcast()
+	}
+}
+
+// bootTimes is when the service first waited, started and was ready.
+func (s *service) bootTimes() control.ServiceTimes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.times
+}
+
+// status is the service's state for the control API.
+func (s *service) status() control.Service {
+	s.mu.Lock()
+	st, proc := s.st, s.proc
+	s.mu.Unlock()
+	out := control.Service{
+		Name:      s.name,
+		State:     st.state,
+		Ready:     s.satisfies(st) && st.state != control.StateExited,
+		Pid:       st.pid,
+		Restarts:  st.restarts,
+		Since:     st.since,
+		Status:    st.status,
+		Error:     st.err,
+		Restart:   s.cfg.restart.policy.String(),
+		DependsOn: s.cfg.dependsOn,
+		Notify:    s.cfg.notify,
+	}
+	if st.exited {
+		exit := st.exit
+		out.LastExit = &exit
+	}
+	if !st.started.IsZero() {
+		out.Started = st.started
+		out.UptimeSeconds = s.sup.clock.Now().Sub(st.started).Seconds()
+	}
+	if u, ok := proc.(usageReporter); ok {
+		if usage, err := u.Usage(); err == nil {
+			out.Usage = usage
+		}
+	}
+	return out
+}
+
+// Commands a service's loop takes.
+type commandKind int
+
+const (
+	cmdStart commandKind = iota
+	cmdStop
+	cmdRestart
+)
+
+func (k commandKind) String() string {
+	return [...]string{"start", "stop", "restart"}[k]
+}
+
+type command struct {
+	kind  commandKind
+	reply chan error // buffered; answered once
+}
+
+func (c command) answer(err error) { c.reply <- err }
+
+// errLoopEnded answers commands sent to a service whose loop is gone.
+var errLoopEnded = errors.New("the service's supervisor is gone")
+
+// do sends a command to the loop and waits until it took effect: a stop
+// until the process is gone, a start until the process was started (or
+// failed to start, or waits for dependencies).
+func (s *service) do(ctx context.Context, kind commandKind) error {
+	if kind != cmdStop && s.sup.isClosing() {
+		return errors.New("the system is shutting down")
+	}
+	c := command{kind: kind, reply: make(chan error, 1)}
+	select {
+	case s.cmds <- c:
+	case <-s.dead:
+		return errLoopEnded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-s.dead:
+		return errLoopEnded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *service) start(ctx context.Context) error   { return s.do(ctx, cmdStart) }
+func (s *service) restart(ctx context.Context) error { return s.do(ctx, cmdRestart) }
+
+// stop sends the stop signal, kills the process after the stop timeout,
+// and returns once it is gone (or ctx ends).
+func (s *service) stop(ctx context.Context) error { return s.do(ctx, cmdStop) }
+
+// answerWaiting answers the commands of the given kinds that wait.
+func (s *service) answerWaiting(err error, kinds ...commandKind) {
+	kept := s.waiting[:0]
+	for _, c := range s.waiting {
+		answered := false
+		for _, k := range kinds {
+			if c.kind == k {
+				c.answer(err)
+				answered = true
+				break
 			}
-			s.setState("running", c.pid)
-			slog.Info(fmt.Sprintf("service %s started (pid %d)", s.name, c.pid), "service", s.name, "pid", c.pid)
-			started := time.Now()
-			exit, err = c.wait()
-			closeOut()
-			if time.Since(started) > stableAfter {
-				failures = 0
+		}
+		if !answered {
+			kept = append(kept, c)
+		}
+	}
+	s.waiting = kept
+}
+
+// openNotify creates the service's sd_notify socket and passes what it
+// hears to the loop.
+func (s *service) openNotify(dir string) error {
+	sock, err := listenNotify(filepath.Join(dir, s.name))
+	if err != nil {
+		return err
+	}
+	s.sock = sock
+	s.cfg.notifyHost = sock.path
+	s.cfg.notifyPath = filepath.Join(control.NotifyDir, s.name)
+	s.sup.goSafe("notify "+s.name, func() {
+		sock.serve(func(m notifyMsg) {
+			select {
+			case s.notes <- m:
+			case <-s.dead:
 			}
-			slog.Info(fmt.Sprintf("service %s exited %d after %s", s.name, exit, time.Since(started).Round(time.Millisecond)),
-				"service", s.name, "exit", exit)
-		}
-		s.mu.Lock()
-		s.cur = nil
-		stopping := s.stopping
-		s.mu.Unlock()
-		if stopping {
-			s.setState("stopped", 0)
-			return
-		}
-		if !shouldRestart(s.policy, exit) {
-			s.setState("exited", 0)
-			return
-		}
-		failures++
-		wait := backoff(failures)
-		s.setState("backoff", 0)
-		s.mu.Lock()
-		s.restarts++
-		s.mu.Unlock()
-		if !in.sleepUnlessStopped(s, wait) {
-			s.setState("stopped", 0)
-			return
-		}
-	}
-}
-
-func (in *initSys) sleepUnlessStopped(s *service, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		stopping := s.stopping
-		s.mu.Unlock()
-		if stopping {
-			return false
-		}
-		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
-	}
-	return true
-}
-
-// stop sends the stop signal, waits up to the stop timeout, then kills.
-func (s *service) stop(ctx context.Context) {
-	s.mu.Lock()
-	s.stopping = true
-	c, done := s.cur, s.done
-	if c != nil {
-		s.state = "stopping"
-	}
-	s.mu.Unlock()
-	if done == nil {
-		return
-	}
-	if c != nil {
-		_ = c.signal(s.stopSignal)
-		select {
-		case <-done:
-			return
-		case <-time.After(s.stopTimeout):
-			slog.Warn("service "+s.name+" did not stop in time; killing it", "service", s.name)
-			_ = c.signal(unix.SIGKILL)
-		case <-ctx.Done():
-			_ = c.signal(unix.SIGKILL)
-		}
-	}
-	<-done
-}
-
-// startServices loads every service bundle and starts supervising each.
-func (in *initSys) startServices(dir string) {
-	for _, name := range bundlesIn(dir) {
-		s, err := loadService(name, filepath.Join(dir, name))
-		if err != nil {
-			slog.Error("service "+name+" cannot be loaded", "service", name, "err", err)
-			continue
-		}
-		in.services = append(in.services, s)
-	}
-	for _, s := range in.services {
-		in.goSafe("supervise "+s.name, func() { in.supervise(s) })
-	}
-}
-
-func (in *initSys) service(name string) *service {
-	for _, s := range in.services {
-		if s.name == name {
-			return s
-		}
-	}
+		})
+	})
 	return nil
 }
 
+// startServices loads every service bundle in dir and starts supervising
+// them all.
+func (in *initSys) startServices(dir string) {
+	in.outputs.sink(initLogName) // /var/log is writable now: init's log gets its file
+	sup := newSupervisor(containerLauncher{in.runner}, realClock{}, in.outputs)
+	sup.goSafe = in.goSafe
+	sup.notifyDir = in.path(control.NotifyDir)
+	for _, name := range bundlesIn(dir) {
+		sup.add(loadServiceConfig(name, filepath.Join(dir, name)))
+	}
+	sup.run()
+	in.sup = sup
+	in.services = sup.services
+}
