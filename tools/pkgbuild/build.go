@@ -3,6 +3,7 @@ package pkgbuild
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -82,6 +83,13 @@ func Build(ctx context.Context, r *Recipe, opts Options) (*Result, error) {
 	defer os.RemoveAll(work)
 	b := &builder{r: r, opts: opts, log: opts.Log.With("image", ref), work: work, rootDir: filepath.Join(work, "root")}
 	res, err := b.build(ctx, ref)
+	if errors.Is(err, errDownload) && os.Geteuid() == 0 {
+		// Stale package lists: refresh them once and resolve again.
+		if uerr := aptUpdate(ctx, b.log); uerr == nil {
+			os.RemoveAll(b.rootDir)
+			res, err = b.build(ctx, ref)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s (%s): %w", ref, r.File, err)
 	}

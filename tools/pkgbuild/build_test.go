@@ -1,6 +1,7 @@
 package pkgbuild
 
 import (
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/tools/images"
 )
 
 const reuseRecipe = `image: minikit/reuse-test
@@ -133,6 +135,38 @@ func TestBuildFailsOnAMissingLibrary(t *testing.T) {
 	for _, want := range []string{"/usr/bin/ssh needs libc.so.6, which the image lacks", "/usr/bin/ssh needs /lib64/ld-linux-x86-64.so.2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+// BenchmarkUpToDate is what `minikit pkg build` costs when nothing
+// changed: building the Go programs (from the go build cache) and hashing.
+// Goal: well under a second per recipe, so that `make images` can run
+// every recipe at every call.
+func BenchmarkUpToDate(b *testing.B) {
+	dir, err := os.MkdirTemp(".", "_recipe-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "build.yml"), []byte(reuseRecipe), 0o644)
+	os.WriteFile(filepath.Join(dir, "motd"), []byte("hello\n"), 0o644)
+	st, err := images.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{Store: st, Log: slog.New(slog.DiscardHandler)}
+	if _, err := Build(b.Context(), r, opts); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := Build(b.Context(), r, opts)
+		if err != nil || !res.UpToDate {
+			b.Fatalf("Build = %+v, %v; want up to date", res, err)
 		}
 	}
 }

@@ -43,6 +43,10 @@ type debFile struct {
 
 func (d debFile) String() string { return d.Name + "=" + d.Version }
 
+// errDownload marks a failed `apt-get download`: most often package lists
+// older than the archive, which no longer has the version they name.
+var errDownload = errors.New("the archive did not serve the package")
+
 // aptOnce runs `apt-get update` at most once per process: a machine that
 // never fetched the package lists (a fresh CI machine) or whose lists name
 // files the archive no longer has gets them refreshed, once.
@@ -179,7 +183,7 @@ func fetchDebs(ctx context.Context, cache string, debs []debFile, log *slog.Logg
 	cmd := exec.CommandContext(ctx, "apt-get", args...)
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("download %s: apt-get: %w: %s", strings.Join(names, " "), err, bytes.TrimSpace(out))
+		return fmt.Errorf("download %s: apt-get: %w: %s: %w", strings.Join(names, " "), err, bytes.TrimSpace(out), errDownload)
 	}
 	for _, d := range missing {
 		got := filepath.Join(tmp, d.File)
