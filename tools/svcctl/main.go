@@ -1,5 +1,11 @@
-// Command svcctl inspects and steers the system containers of a running
-// minikit system through init's control socket.
+// Command svcctl inspects and steers the services of a running minikit
+// system through init's control socket. It is static, so binding it and
+// the socket's directory into a container is all a service (sshd, getty)
+// needs to use it:
+//
+//	binds:
+//	  - /run/minikit:/run/minikit
+//	  - /usr/bin/svcctl:/usr/bin/svcctl
 package main
 
 import (
@@ -10,20 +16,30 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
+	"os/signal"
 	"strings"
-	"text/tabwriter"
-	"time"
+	"syscall"
+
+	"github.com/minikit/minikit/internal/control"
 )
 
-const usage = `svcctl inspects and steers the system containers of a minikit system.
+const usage = `svcctl inspects and steers the services of a minikit system.
 
 Usage:
-  svcctl [-json] list              every service with its state
-  svcctl [-json] status NAME       one service
-  svcctl start|stop|restart NAME   change a service's state
-  svcctl poweroff | reboot         shut the system down
+  svcctl list [--json]                    every service: state, pid, restarts, uptime, memory
+  svcctl status [--json] NAME             one service in detail, and its last log lines
+  svcctl start|stop|restart NAME          change a service's state
+  svcctl logs [-f] [-n N] [--json] NAME   a log: a service's, an onboot container's, or init's
+  svcctl analyze [--json]                 the boot timeline
+  svcctl poweroff | reboot                shut the system down
+  svcctl notify KEY=VALUE...              from inside a notify service: tell init READY=1,
+                                          STATUS=…, WATCHDOG=1 (sd_notify, to $NOTIFY_SOCKET)
+
+Options anywhere: --socket PATH (default $MINIKIT_SOCKET or ` + control.Socket + `).
+
+Exit status: 0 done, 1 the request failed, 2 bad usage, 3 no such service
+or log, 4 init's control socket is not there.
 `
 
 // Exit codes scripts can rely on.
@@ -31,151 +47,243 @@ const (
 	exitOK       = 0
 	exitFailed   = 1 // the request failed
 	exitUsage    = 2
-	exitNotFound = 3 // no such service
+	exitNotFound = 3 // no such service or log
 	exitNoSocket = 4 // init's control socket is not there
 )
 
-type service struct {
-	Name     string `json:"name"`
-	State    string `json:"state"`
-	Pid      int    `json:"pid,omitempty"`
-	Restarts int    `json:"restarts"`
-	Uptime   string `json:"uptime,omitempty"`
-}
-
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// cli is one invocation.
+type cli struct {
+	out, errOut io.Writer
+	client      *control.Client
+	env         func(string) string
+}
+
+// errUsage is a usage mistake, already explained.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, out, errOut io.Writer, env func(string) string) int {
 	fs := flag.NewFlagSet("svcctl", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	fs.SetOutput(io.Discard)
+	socket := fs.String("socket", "", "init's control socket")
 	asJSON := fs.Bool("json", false, "print JSON")
-	socket := fs.String("socket", envOr("MINIKIT_SOCKET", "/run/minikit/control.sock"), "init's control socket")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(exitUsage)
-	}
-	c := &client{socket: *socket}
-	os.Exit(run(c, fs.Args(), *asJSON, os.Stdout))
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func run(c *client, args []string, asJSON bool, out io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return exitUsage
-	}
-	var err error
-	switch cmd := args[0]; {
-	case cmd == "list" && len(args) == 1:
-		var list []service
-		if err = c.do("GET", "/v1/services", &list); err == nil {
-			if asJSON {
-				err = json.NewEncoder(out).Encode(list)
-			} else {
-				printTable(out, list)
-			}
-		}
-	case cmd == "status" && len(args) == 2:
-		var s service
-		if err = c.do("GET", "/v1/services/"+args[1], &s); err == nil {
-			if asJSON {
-				err = json.NewEncoder(out).Encode(s)
-			} else {
-				printTable(out, []service{s})
-			}
-		}
-	case (cmd == "start" || cmd == "stop" || cmd == "restart") && len(args) == 2:
-		var s service
-		if err = c.do("POST", "/v1/services/"+args[1]+"/"+cmd, &s); err == nil {
-			fmt.Fprintf(out, "%s: %s\n", s.Name, s.State)
-		}
-	case (cmd == "poweroff" || cmd == "reboot") && len(args) == 1:
-		err = c.do("POST", "/v1/"+cmd, nil)
-	default:
-		fmt.Fprint(os.Stderr, usage)
-		return exitUsage
-	}
+	follow := fs.Bool("f", false, "follow the log")
+	lines := fs.Int("n", -1, "show the last N lines (all the ring holds if negative)")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "svcctl:", err)
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae) && ae.code == http.StatusNotFound:
+		fmt.Fprintf(errOut, "svcctl: %v\n\n%s", err, usage)
+		return exitUsage
+	}
+	if *socket == "" {
+		*socket = env("MINIKIT_SOCKET")
+	}
+	if *socket == "" {
+		*socket = control.Socket
+	}
+	c := &cli{out: out, errOut: errOut, client: control.NewClient(*socket), env: env}
+
+	if len(pos) == 0 {
+		fmt.Fprint(errOut, usage)
+		return exitUsage
+	}
+	cmd, rest := pos[0], pos[1:]
+	need := func(n int, what string) error {
+		if len(rest) != n {
+			fmt.Fprintf(errOut, "svcctl %s: takes %s\n\n%s", cmd, what, usage)
+			return errUsage
+		}
+		return nil
+	}
+	switch cmd {
+	case "list":
+		if err = need(0, "no arguments"); err == nil {
+			err = c.list(ctx, *asJSON)
+		}
+	case "status":
+		if err = need(1, "one service name"); err == nil {
+			err = c.status(ctx, rest[0], *asJSON)
+		}
+	case "start", "stop", "restart":
+		if err = need(1, "one service name"); err == nil {
+			err = c.act(ctx, rest[0], cmd)
+		}
+	case "logs":
+		if err = need(1, "one name"); err == nil {
+			err = c.logs(ctx, rest[0], *lines, *follow, *asJSON)
+		}
+	case "analyze":
+		if err = need(0, "no arguments"); err == nil {
+			err = c.analyze(ctx, *asJSON)
+		}
+	case "poweroff", "reboot":
+		if err = need(0, "no arguments"); err == nil {
+			if err = c.client.Power(ctx, cmd); err == nil {
+				fmt.Fprintln(out, cmd, "requested")
+			}
+		}
+	case "notify":
+		if len(rest) == 0 {
+			err = need(1, "KEY=VALUE arguments, such as READY=1")
+		} else {
+			err = c.notify(rest)
+		}
+	default:
+		fmt.Fprintf(errOut, "svcctl: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	return c.exitCode(err)
+}
+
+// parseInterspersed parses flags wherever they are among the arguments,
+// so that `svcctl status sshd --json` works as well as `svcctl --json
+// status sshd`. It returns the other arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// exitCode reports err and turns it into the exit status.
+func (c *cli) exitCode(err error) int {
+	var ae *control.APIError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitOK // interrupted while following a log
+	case errors.Is(err, control.ErrNoSocket):
+		fmt.Fprintln(c.errOut, "svcctl:", err)
+		return exitNoSocket
+	case errors.As(err, &ae):
+		msg := ae.Body.Error
+		if len(ae.Body.Suggestions) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(ae.Body.Suggestions, " or "))
+		}
+		fmt.Fprintln(c.errOut, "svcctl:", msg)
+		if ae.Code == 404 {
 			return exitNotFound
-		case errors.Is(err, errNoSocket):
-			return exitNoSocket
 		}
 		return exitFailed
 	}
-	return exitOK
+	fmt.Fprintln(c.errOut, "svcctl:", err)
+	return exitFailed
 }
 
-func printTable(out io.Writer, list []service) {
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tUPTIME")
-	for _, s := range list {
-		pid := "-"
-		if s.Pid != 0 {
-			pid = fmt.Sprint(s.Pid)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", s.Name, s.State, pid, s.Restarts, orDash(s.Uptime))
-	}
-	tw.Flush()
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-var errNoSocket = errors.New("init's control socket is missing")
-
-type apiError struct {
-	code int
-	msg  string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-type client struct{ socket string }
-
-func (c *client) do(method, path string, v any) error {
-	if _, err := os.Stat(c.socket); err != nil {
-		return fmt.Errorf("%w: %s (is this a minikit system, and are you root?)", errNoSocket, c.socket)
-	}
-	hc := &http.Client{
-		Timeout: 60 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", c.socket)
-		}},
-	}
-	req, err := http.NewRequest(method, "http://init"+path, nil)
+func (c *cli) list(ctx context.Context, asJSON bool) error {
+	list, err := c.client.Services(ctx)
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
+	if asJSON {
+		return c.printJSON(list)
+	}
+	printList(c.out, list)
+	return nil
+}
+
+func (c *cli) status(ctx context.Context, name string, asJSON bool) error {
+	s, err := c.client.Service(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
+	if asJSON {
+		return c.printJSON(s)
 	}
-	if resp.StatusCode >= 400 {
-		var e struct{ Error string }
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		return &apiError{code: resp.StatusCode, msg: e.Error}
-	}
-	if v == nil {
+	printStatus(c.out, s)
+	fmt.Fprintln(c.out)
+	// The last lines tell most of why a service is in its state.
+	return c.client.Logs(ctx, name, 10, false, func(l control.LogLine) error {
+		fmt.Fprintln(c.out, formatLine(l))
 		return nil
+	})
+}
+
+func (c *cli) act(ctx context.Context, name, action string) error {
+	s, err := c.client.Act(ctx, name, action)
+	if err != nil {
+		return err
 	}
-	return json.Unmarshal(body, v)
+	fmt.Fprintf(c.out, "%s: %s\n", s.Name, describeState(s))
+	return nil
+}
+
+func (c *cli) logs(ctx context.Context, name string, n int, follow, asJSON bool) error {
+	var last uint64
+	enc := json.NewEncoder(c.out)
+	return c.client.Logs(ctx, name, n, follow, func(l control.LogLine) error {
+		if asJSON {
+			return enc.Encode(l)
+		}
+		if last != 0 && l.Seq > last+1 {
+			fmt.Fprintf(c.out, "… %d lines missed: they left init's memory before they could be read (see /var/log/%s.log)\n",
+				l.Seq-last-1, name)
+		}
+		last = l.Seq
+		_, err := fmt.Fprintln(c.out, formatLine(l))
+		return err
+	})
+}
+
+func (c *cli) analyze(ctx context.Context, asJSON bool) error {
+	a, err := c.client.Analyze(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return c.printJSON(a)
+	}
+	printAnalysis(c.out, a)
+	return nil
+}
+
+// notify sends an sd_notify message to $NOTIFY_SOCKET, for services
+// written as shell scripts.
+func (c *cli) notify(fields []string) error {
+	path := c.env("NOTIFY_SOCKET")
+	if path == "" {
+		return errors.New("NOTIFY_SOCKET is not set: only a service with `notify: true` has one")
+	}
+	for _, f := range fields {
+		if !strings.Contains(f, "=") {
+			return fmt.Errorf("notify: %q is not KEY=VALUE", f)
+		}
+	}
+	if strings.HasPrefix(path, "@") { // an abstract socket, as systemd allows
+		path = "\x00" + path[1:]
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(strings.Join(fields, "\n"))); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minikit/minikit/internal/control"
+)
+
+// fakeInit serves a canned control API on a unix socket, the way init
+// does, and records the actions it was asked for.
+type fakeInit struct {
+	socket  string
+	actions chan string
+}
+
+var started = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newFakeInit(t *testing.T) *fakeInit {
+	t.Helper()
+	f := &fakeInit{socket: filepath.Join(t.TempDir(), "control.sock"), actions: make(chan string, 10)}
+	exit := 137
+	services := map[string]control.Service{
+		"sshd": {Name: "sshd", State: "running", Ready: true, Pid: 312, Restarts: 2, Started: started, UptimeSeconds: 3725,
+			Restart: "always", LastExit: &exit,
+			Usage: &control.Usage{Cgroup: "/minikit/sshd", MemoryBytes: 5 << 20, MemoryLimit: 64 << 20, Pids: 3}},
+		"getty": {Name: "getty", State: "failed", Restart: "always", Error: "crash loop: 8 runs in a row ended within 10s"},
+	}
+	notFound := func(w http.ResponseWriter, what, name string) {
+		w.WriteHeader(http.StatusNotFound)
+		var sugg []string
+		for n := range services {
+			if strings.HasPrefix(name, n[:3]) {
+				sugg = append(sugg, n)
+			}
+		}
+		json.NewEncoder(w).Encode(control.Error{Error: "no " + what + ` "` + name + `"`, Suggestions: sugg})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode([]control.Service{services["getty"], services["sshd"]})
+	})
+	mux.HandleFunc("GET /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s, ok := services[r.PathValue("name")]
+		if !ok {
+			notFound(w, "service", r.PathValue("name"))
+			return
+		}
+		json.NewEncoder(w).Encode(s)
+	})
+	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		s, ok := services[r.PathValue("name")]
+		if !ok {
+			notFound(w, "service", r.PathValue("name"))
+			return
+		}
+		f.actions <- r.PathValue("action") + " " + s.Name
+		if s.Name == "getty" {
+			w.WriteHeader(http.StatusConflict)
+			json.NewEncoder(w).Encode(control.Error{Error: "start getty: its image is broken"})
+			return
+		}
+		json.NewEncoder(w).Encode(s)
+	})
+	mux.HandleFunc("GET /v1/logs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("name") != "sshd" {
+			notFound(w, "log", r.PathValue("name"))
+			return
+		}
+		enc := json.NewEncoder(w)
+		lines := []control.LogLine{
+			{Seq: 1, Boot: 1500 * time.Millisecond, Line: "Server listening on 0.0.0.0 port 22."},
+			{Seq: 5, Boot: 2 * time.Second, Line: "Accepted publickey for root"},
+		}
+		if r.URL.Query().Get("lines") == "1" {
+			lines = lines[1:]
+		}
+		for _, l := range lines {
+			enc.Encode(l)
+		}
+		if r.URL.Query().Get("follow") == "true" {
+			w.(http.Flusher).Flush()
+			enc.Encode(control.LogLine{Seq: 6, Boot: 3 * time.Second, Line: "a line while following"})
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
+	})
+	mux.HandleFunc("GET /v1/analyze", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(control.Analysis{
+			Now:      9 * time.Second,
+			Phases:   []control.Phase{{Name: "kernel", End: 800 * time.Millisecond}, {Name: "onboot", Start: time.Second, End: 1200 * time.Millisecond}},
+			Services: []control.ServiceTimes{{Name: "sshd", Waiting: 1300 * time.Millisecond, Started: 1400 * time.Millisecond, Ready: 1400 * time.Millisecond}},
+		})
+	})
+	mux.HandleFunc("POST /v1/poweroff", func(w http.ResponseWriter, r *http.Request) {
+		f.actions <- "poweroff"
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"status":"poweroff requested"}`))
+	})
+	l, err := net.Listen("unix", f.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return f
+}
+
+// svcctl runs the command line against the fake init.
+func (f *fakeInit) svcctl(args ...string) (code int, stdout, stderr string) {
+	return svcctlEnv(map[string]string{"MINIKIT_SOCKET": f.socket}, args...)
+}
+
+func svcctlEnv(env map[string]string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+func TestListPrintsATable(t *testing.T) {
+	f := newFakeInit(t)
+	code, out, _ := f.svcctl("list")
+	want := "NAME   STATE    PID  RESTARTS  UPTIME  MEMORY\n" +
+		"getty  failed   -    0         -       -\n" +
+		"sshd   running  312  2         1h2m5s  5.0M\n"
+	if code != 0 || out != want {
+		t.Errorf("svcctl list: exit %d\n%s\nwant\n%s", code, out, want)
+	}
+}
+
+func TestReadCommandsPrintJSON(t *testing.T) {
+	f := newFakeInit(t)
+	for _, args := range [][]string{{"list", "--json"}, {"--json", "status", "sshd"}, {"status", "sshd", "--json"}, {"analyze", "--json"}} {
+		code, out, errOut := f.svcctl(args...)
+		var v any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Errorf("svcctl %v: exit %d, not JSON:\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, _ := f.svcctl("logs", "--json", "sshd")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || !json.Valid([]byte(lines[0])) {
+		t.Errorf("svcctl logs --json: exit %d\n%s", code, out)
+	}
+}
+
+func TestStatusShowsTheDetailsAndTheLastLines(t *testing.T) {
+	f := newFakeInit(t)
+	code, out, _ := f.svcctl("status", "sshd")
+	for _, want := range []string{
+		"sshd: running (pid 312)",
+		"last exit:      137 (killed by signal 9)",
+		"memory:         5.0M (limit 64.0M)",
+		"[    2.000] Accepted publickey for root",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("svcctl status sshd lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestAnUnknownNameExits3AndSuggests(t *testing.T) {
+	f := newFakeInit(t)
+	for _, args := range [][]string{{"status", "sshdd"}, {"restart", "sshdd"}, {"logs", "sshdd"}} {
+		code, _, errOut := f.svcctl(args...)
+		if code != exitNotFound || !strings.Contains(errOut, `"sshdd"`) || !strings.Contains(errOut, "did you mean sshd?") {
+			t.Errorf("svcctl %v: exit %d, %q; want %d and a suggestion", args, code, errOut, exitNotFound)
+		}
+	}
+}
+
+func TestActionsReportTheNewStateOrWhyNot(t *testing.T) {
+	f := newFakeInit(t)
+	code, out, _ := f.svcctl("restart", "sshd")
+	if code != 0 || out != "sshd: running (pid 312)\n" || <-f.actions != "restart sshd" {
+		t.Errorf("svcctl restart sshd: exit %d, %q", code, out)
+	}
+	code, _, errOut := f.svcctl("start", "getty")
+	if code != exitFailed || !strings.Contains(errOut, "its image is broken") {
+		t.Errorf("a refused start: exit %d, %q", code, errOut)
+	}
+	code, out, _ = f.svcctl("poweroff")
+	if code != 0 || out != "poweroff requested\n" {
+		t.Errorf("svcctl poweroff: exit %d, %q", code, out)
+	}
+}
+
+func TestLogsShowGapsAndFollow(t *testing.T) {
+	f := newFakeInit(t)
+	code, out, _ := f.svcctl("logs", "sshd")
+	want := "[    1.500] Server listening on 0.0.0.0 port 22.\n" +
+		"… 3 lines missed: they left init's memory before they could be read (see /var/log/sshd.log)\n" +
+		"[    2.000] Accepted publickey for root\n"
+	if code != 0 || out != want {
+		t.Errorf("svcctl logs sshd: exit %d\n%s\nwant\n%s", code, out, want)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var buf syncWriter
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"logs", "-f", "-n", "1", "sshd"}, &buf, &buf, func(string) string { return f.socket })
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "a line while following") {
+		if time.Now().After(deadline) {
+			t.Fatalf("svcctl logs -f printed:\n%s", buf.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel() // Ctrl-C
+	if code := <-done; code != 0 || strings.Contains(buf.String(), "listening") {
+		t.Errorf("svcctl logs -f -n 1: exit %d\n%s", code, buf.String())
+	}
+}
+
+func TestAMissingSocketExits4AndSaysWhy(t *testing.T) {
+	code, _, errOut := svcctlEnv(map[string]string{"MINIKIT_SOCKET": "/nonexistent/control.sock"}, "list")
+	if code != exitNoSocket || !strings.Contains(errOut, "/nonexistent/control.sock") || !strings.Contains(errOut, "bound into this container") {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestUsageMistakesExit2(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"status"}, {"list", "extra"}, {"logs", "-n", "x", "sshd"}, {"notify"}} {
+		if code, _, errOut := svcctlEnv(nil, args...); code != exitUsage || !strings.Contains(errOut, "Usage:") {
+			t.Errorf("svcctl %v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
+
+func TestNotifyTellsInitThroughNotifySocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	code, _, errOut := svcctlEnv(map[string]string{"NOTIFY_SOCKET": path}, "notify", "READY=1", "STATUS=up")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	buf := make([]byte, 100)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _, err := conn.ReadFromUnix(buf)
+	if err != nil || string(buf[:n]) != "READY=1\nSTATUS=up" {
+		t.Errorf("init heard %q, %v", buf[:n], err)
+	}
+	if code, _, errOut := svcctlEnv(nil, "notify", "READY=1"); code != exitFailed || !strings.Contains(errOut, "notify: true") {
+		t.Errorf("without NOTIFY_SOCKET: exit %d, %q", code, errOut)
+	}
+}
+
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
