@@ -38,7 +38,9 @@ type Boot struct {
 	// Cmdline is the kernel command line.
 	Cmdline string
 	// Epoch is the time stamped on every file and volume. Times before
-	// 1980 are stamped as 1980-01-01 on FAT, which cannot say earlier.
+	// 1980 (the zero value, SOURCE_DATE_EPOCH=0) are stamped as
+	// 1980-01-01: FAT cannot say earlier, and xorriso takes a time of 0
+	// for no time at all and stamps the clock's time instead.
 	Epoch time.Time
 }
 
@@ -50,8 +52,9 @@ const (
 	grubCfg    = "boot/grub/grub.cfg"
 )
 
-// fatEpoch is the earliest time a FAT directory entry can hold.
-var fatEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+// minEpoch is the earliest time a FAT directory entry can hold, and so
+// the earliest an image is stamped with.
+var minEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // image is one write in progress: the inputs and what is derived from them.
 type image struct {
@@ -64,8 +67,8 @@ type image struct {
 }
 
 func newImage(b Boot, dest string) (*image, error) {
-	if b.Epoch.IsZero() {
-		b.Epoch = time.Unix(0, 0)
+	if b.Epoch.Before(minEpoch) {
+		b.Epoch = minEpoch
 	}
 	b.Epoch = b.Epoch.UTC()
 	h := sha256.New()
@@ -117,14 +120,6 @@ func (im *image) serial(purpose string) uint32 {
 // image's files, unique to the system it boots.
 func (im *image) marker() string {
 	return "boot/minikit-" + hex.EncodeToString(im.id[:8])
-}
-
-// fatEpoch is Epoch as FAT can store it.
-func (im *image) fatTime() time.Time {
-	if im.Epoch.Before(fatEpoch) {
-		return fatEpoch
-	}
-	return im.Epoch
 }
 
 // writeScratch writes a small generated file into the scratch directory

@@ -54,7 +54,7 @@ func (im *image) writeFAT(ctx context.Context, p string, spec fatSpec) error {
 	if err != nil {
 		return fmt.Errorf("size FAT image: %w", err)
 	}
-	epoch := im.fatTime()
+	epoch := im.Epoch
 	args := []string{"-i", p, "-N", fmt.Sprintf("%08x", spec.serial), "-H", strconv.FormatUint(uint64(spec.hidden), 10)}
 	if spec.label != "" {
 		args = append(args, "-v", spec.label)

@@ -32,7 +32,7 @@ func WriteQCOW2(ctx context.Context, dest string, fw Firmware, b Boot) error {
 // ConvertQCOW2 converts the raw disk image at raw into a qcow2 image at
 // dest, for a caller that already wrote the raw disk.
 func ConvertQCOW2(ctx context.Context, raw, dest string) error {
-	if err := run(ctx, fatEpoch, needQemuImg, "convert", "-f", "raw", "-O", "qcow2", raw, dest); err != nil {
+	if err := run(ctx, minEpoch, needQemuImg, "convert", "-f", "raw", "-O", "qcow2", raw, dest); err != nil {
 		return fmt.Errorf("convert to qcow2: %w", err)
 	}
 	return nil

@@ -104,7 +104,7 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	defer f.Close()
 	switch fw {
 	case BIOS:
-		if err := run(ctx, im.fatTime(), needSyslinux, "--install", "--directory", "/boot/syslinux", fat); err != nil {
+		if err := run(ctx, im.Epoch, needSyslinux, "--install", "--directory", "/boot/syslinux", fat); err != nil {
 			return fmt.Errorf("install syslinux: %w", err)
 		}
 		code, err := os.ReadFile(needMBR.what)
