@@ -131,14 +131,24 @@ func TestSSHDLoginWithKey(t *testing.T) {
 	res := build(t, filepath.Join(recipesDir, "sshd"), st, false)
 	root, _ := unpack(t, st, res.Ref)
 
-	for _, m := range []struct{ dir, fstype, src string }{{"dev", "", "/dev"}, {"proc", "proc", "proc"}, {"run", "tmpfs", "tmpfs"}} {
+	// Device nodes of its own, never a bind of the host's /dev: the tree
+	// is removed after the test, and removing through a bind that failed
+	// to unmount would delete the host's devices.
+	for _, n := range []struct {
+		name         string
+		major, minor uint32
+	}{{"null", 1, 3}, {"zero", 1, 5}, {"random", 1, 8}, {"urandom", 1, 9}} {
+		p := filepath.Join(root, "dev", n.name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
+			t.Fatalf("mknod %s: %v", p, err)
+		}
+	}
+	// proc and a tmpfs /run: removing either's contents harms nothing.
+	for _, m := range []struct{ dir, fstype string }{{"proc", "proc"}, {"run", "tmpfs"}} {
 		target := filepath.Join(root, m.dir)
 		os.MkdirAll(target, 0o755)
-		flags := uintptr(0)
-		if m.fstype == "" {
-			flags = unix.MS_BIND | unix.MS_REC
-		}
-		if err := unix.Mount(m.src, target, m.fstype, flags, ""); err != nil {
+		if err := unix.Mount(m.fstype, target, m.fstype, 0, ""); err != nil {
 			t.Fatalf("mount %s: %v", target, err)
 		}
 		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
