@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	imagespec "github.com/minikit/minikit/image-spec"
@@ -21,11 +22,19 @@ func buildCommand(args []string) error {
 	name := fs.String("name", "", "output name (default: the first spec's base name)")
 	store := fs.String("store", images.DefaultDir(), "image store directory")
 	compression := fs.String("compression", "gzip", "initrd compression: gzip or zstd")
+	var formats formatFlags
+	fs.Var(&formats, "format", "output `FORMAT`s, comma-separated or repeated: "+formatList()+" (default kernel+initrd)")
+	sbom := fs.Bool("sbom", true, "write NAME-sbom.cdx.json, a CycloneDX SBOM of the images, Debian packages and Go modules")
+	sizeReport := fs.Bool("size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), buildUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("no spec file given (usage: minikit build [-o DIR] FILE.yml...)")
+		return fmt.Errorf("no spec file given (usage: minikit build [-o DIR] [-format F,…] FILE.yml...)")
 	}
 	spec, warnings, err := imagespec.ParseFiles(fs.Args()...)
 	for _, w := range warnings {
@@ -51,13 +60,72 @@ func buildCommand(args []string) error {
 		Store:       st,
 		CacheDir:    filepath.Join(*store, "cache"),
 		Compression: *compression,
+		Formats:     formats,
+		SBOM:        *sbom,
+		SizeReport:  *sizeReport,
 		Log:         slog.Default(),
 	})
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{res.Kernel, res.Initrd, res.Cmdline} {
+	for _, p := range res.Files {
 		fmt.Println(p)
 	}
+	if res.Sizes != nil {
+		fmt.Println()
+		return res.Sizes.WriteText(os.Stdout)
+	}
 	return nil
+}
+
+const buildUsage = `Usage: minikit build [flags] FILE.yml...
+
+Builds the system the spec files describe (merged in order) and prints the
+files it wrote. The default output is DIR/NAME-kernel, DIR/NAME-initrd.img
+and DIR/NAME-cmdline; -format adds or chooses others:
+
+  kernel+initrd  NAME-kernel, NAME-initrd.img, NAME-cmdline
+  tar            NAME.tar, the root filesystem
+  iso-bios       NAME-bios.iso (isolinux; also boots as a disk)
+  iso-efi        NAME-efi.iso (GRUB for UEFI)
+  raw-bios       NAME-bios.img, a disk with an MBR and syslinux
+  raw-efi        NAME-efi.img, a disk with a GPT and GRUB on its ESP
+  qcow2-bios     NAME-bios.qcow2, the raw-bios disk as qcow2
+
+The same specs and image digests give the same bytes in every format;
+times come from SOURCE_DATE_EPOCH (default: the Unix epoch).
+
+Flags:
+`
+
+// formatFlags collects -format values, each comma-separated.
+type formatFlags []packer.Format
+
+func (f *formatFlags) String() string {
+	var s []string
+	for _, x := range *f {
+		s = append(s, string(x))
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *formatFlags) Set(value string) error {
+	parsed, err := packer.ParseFormats(value)
+	if err != nil {
+		return err
+	}
+	for _, x := range parsed {
+		if !slices.Contains(*f, x) {
+			*f = append(*f, x)
+		}
+	}
+	return nil
+}
+
+func formatList() string {
+	var s []string
+	for _, f := range packer.Formats {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
 }

@@ -32,7 +32,9 @@ func (b *build) containers() error {
 				name = fmt.Sprintf("%03d-%s", i, c.Name)
 			}
 			dir := filepath.Join(b.staging, p.dir, name)
-			if err := b.bundle(c, p.kind, dir); err != nil {
+			use := p.kind + " " + name
+			b.owners.containers[strings.TrimPrefix(p.dir, "/")+"/"+name] = use + " (" + c.Image + ")"
+			if err := b.bundle(c, p.kind, use, dir); err != nil {
 				return fmt.Errorf("%s %s (%s): %w", p.kind, c.Name, c.Image, err)
 			}
 		}
@@ -40,7 +42,7 @@ func (b *build) containers() error {
 	return nil
 }
 
-func (b *build) bundle(c *imagespec.Container, kind, dir string) error {
+func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 	img, err := b.Store.Resolve(b.ctx, c.Image)
 	if err != nil {
 		return err
@@ -54,6 +56,9 @@ func (b *build) bundle(c *imagespec.Container, kind, dir string) error {
 		return err
 	}
 	if err := images.Unpack(img, rootfs, images.UnpackOptions{}); err != nil {
+		return err
+	}
+	if err := b.record(use, c.Image, img, rootfs, false); err != nil {
 		return err
 	}
 	// Unpacked first: an image user given by name is looked up in the

@@ -51,6 +51,8 @@ func (b *build) files() error {
 		if err != nil {
 			return fmt.Errorf("files: %s: %w", f.Path, err)
 		}
+		rel, _ := filepath.Rel(b.staging, dest)
+		b.owners.files[filepath.ToSlash(rel)] = true
 	}
 	return nil
 }

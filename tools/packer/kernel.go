@@ -27,6 +27,9 @@ func (b *build) kernel() (kernel, modules string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("kernel image %s: %w", ref, err)
 	}
+	if err := b.record("kernel", ref, img, "", false); err != nil {
+		return "", "", err
+	}
 	tarName := b.Spec.Kernel.TarName()
 	dir := filepath.Join(b.CacheDir, "kernels", digest.Hex+"-"+strings.ReplaceAll(tarName, "/", "_"))
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
@@ -111,6 +114,7 @@ func (b *build) modules(tree string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.moduleSets(idx, names, resolved, paths)
 	list := filepath.Join(b.staging, bundle.ModulesList)
 	if err := os.MkdirAll(filepath.Dir(list), 0o755); err != nil {
 		return nil, err
@@ -120,4 +124,41 @@ func (b *build) modules(tree string) ([]string, error) {
 	}
 	b.Log.Info("kernel modules", "count", len(paths), "version", idx.Version())
 	return paths, nil
+}
+
+// moduleSets tells the size report which modules each name pulled in: a
+// module counts towards the first name that needs it. resolved and paths
+// are parallel, as Index.Copy returns them.
+func (b *build) moduleSets(idx *kmod.Index, names, resolved, paths []string) {
+	pathOf := map[string]string{}
+	for i, m := range resolved {
+		if i < len(paths) {
+			pathOf[m] = strings.TrimPrefix(paths[i], "/")
+		}
+	}
+	for _, name := range names {
+		closure, err := idx.Resolve([]string{name})
+		if err != nil {
+			continue
+		}
+		var mine []string
+		for _, m := range closure {
+			if p, ok := pathOf[m]; ok && b.owners.modules[p] == "" {
+				mine = append(mine, p)
+			}
+		}
+		label := "kernel modules: " + name
+		switch len(mine) {
+		case 0:
+			continue
+		case 1:
+		case 2:
+			label += " (+1 dependency)"
+		default:
+			label += fmt.Sprintf(" (+%d dependencies)", len(mine)-1)
+		}
+		for _, p := range mine {
+			b.owners.modules[p] = label
+		}
+	}
 }

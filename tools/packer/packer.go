@@ -1,11 +1,14 @@
 // Package packer turns a parsed spec into a bootable system: it resolves
 // and unpacks the images, writes each container as an OCI bundle under
-// /containers, adds the kernel modules and files, and writes the kernel,
-// initrd and command line.
+// /containers, adds the kernel modules and files, and writes the outputs:
+// a kernel, initrd and command line, and on request a root tarball,
+// bootable ISOs and disk images, an SBOM and a size report.
 //
 // Everything is assembled in a staging tree next to the outputs and moved
 // into place only when complete, so a failed build leaves no half-written
-// output behind.
+// output behind. Outputs are reproducible: the same spec and image
+// digests give the same bytes (times come from SOURCE_DATE_EPOCH, or the
+// Unix epoch).
 package packer
 
 import (
@@ -15,30 +18,51 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/tools/diskimage"
 	"github.com/minikit/minikit/tools/images"
 	"github.com/minikit/minikit/tools/initrd"
 	"github.com/u-root/u-root/pkg/cpio"
+	"golang.org/x/sys/unix"
 )
 
 // Options say what to build and where.
 type Options struct {
 	Spec   *imagespec.Spec
-	Name   string // outputs are OutDir/NAME-kernel, -initrd.img, -cmdline
+	Name   string // outputs are OutDir/NAME-kernel, -initrd.img, -cmdline, NAME.tar…
 	OutDir string
 	Store  *images.Store
 	// CacheDir keeps work that depends only on an image digest (the
 	// unpacked kernel modules tree) between builds.
 	CacheDir    string
 	Compression string // initrd compression: gzip (default) or zstd
-	Log         *slog.Logger
+	// Formats are the outputs to write; none means KernelInitrd alone.
+	Formats []Format
+	// SBOM writes OutDir/NAME-sbom.cdx.json, a CycloneDX SBOM of the images,
+	// their Debian packages and the Go modules of their programs.
+	SBOM bool
+	// SizeReport measures the root filesystem into Result.Sizes.
+	SizeReport bool
+	Log        *slog.Logger
 }
 
 // Result names the files a build wrote.
 type Result struct {
+	// Kernel, Initrd and Cmdline are set when KernelInitrd was written.
 	Kernel, Initrd, Cmdline string
 	Modules                 []string // in load order, as paths inside the image
+	// Images maps each single-file format written to its file.
+	Images map[Format]string
+	// SBOM is the SBOM's file, when one was written.
+	SBOM string
+	// Files lists every file written, in the order of the formats.
+	Files []string
+	// Sizes is the size report, when one was asked for.
+	Sizes *SizeReport
 }
 
 type build struct {
@@ -47,9 +71,20 @@ type build struct {
 	staging string // the root filesystem being assembled
 	work    string // scratch space, removed at the end
 	ids     map[string]uint32
+	epoch   time.Time
+
+	kernelFile string // the kernel binary, in the cache
+	inventory  inventory
+	owners     sizeOwners
 }
 
-// Build assembles the system described by opts.Spec.
+// Build assembles the system described by opts.Spec and writes the
+// outputs opts.Formats asks for; the root is assembled once for all of
+// them.
+//
+// Build sets the process umask to 022 while it runs: the directories it
+// creates in the staging tree go into the image, whose modes must not
+// depend on the umask of whoever builds it.
 func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -57,6 +92,13 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Spec.Kernel.Image == "" {
 		return nil, errors.New("the spec has no kernel.image")
 	}
+	if len(opts.Formats) == 0 {
+		opts.Formats = []Format{KernelInitrd}
+	}
+	if err := checkFormats(opts.Formats); err != nil {
+		return nil, err
+	}
+	defer unix.Umask(unix.Umask(0o022))
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -65,21 +107,24 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work, ids: opts.Spec.IDs()}
+	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work, ids: opts.Spec.IDs(), epoch: initrd.SourceDateEpoch()}
 	if err := os.Mkdir(b.staging, 0o755); err != nil {
 		return nil, err
 	}
+	b.owners = sizeOwners{containers: map[string]string{}, modules: map[string]string{}, files: map[string]bool{}}
 
 	kernelPath, modulesTree, err := b.kernel()
 	if err != nil {
 		return nil, err
 	}
+	b.kernelFile = kernelPath
 	for _, ref := range opts.Spec.Init {
-		if err := b.unpackInto(ref, b.staging); err != nil {
+		if err := b.unpackInit(ref); err != nil {
 			return nil, fmt.Errorf("init image %s: %w", ref, err)
 		}
 	}
-	res := &Result{}
+	b.owners.init = "init images (" + strings.Join(opts.Spec.Init, ", ") + ")"
+	res := &Result{Images: map[Format]string{}}
 	if modulesTree != "" {
 		if res.Modules, err = b.modules(modulesTree); err != nil {
 			return nil, err
@@ -102,18 +147,88 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
-	prefix := filepath.Join(opts.OutDir, opts.Name)
-	res.Kernel, res.Initrd, res.Cmdline = prefix+"-kernel", prefix+"-initrd.img", prefix+"-cmdline"
-	if err := b.writeInitrd(res.Initrd); err != nil {
+	if err := b.writeOutputs(res); err != nil {
 		return nil, err
 	}
-	if err := copyFileAtomic(kernelPath, res.Kernel); err != nil {
-		return nil, err
+	if opts.SBOM {
+		res.SBOM = filepath.Join(opts.OutDir, opts.Name+"-sbom.cdx.json")
+		if err := b.writeSBOM(res.SBOM); err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, res.SBOM)
 	}
-	if err := writeFileAtomic(res.Cmdline, []byte(opts.Spec.Kernel.Cmdline+"\n"), 0o644); err != nil {
-		return nil, err
+	if opts.SizeReport {
+		if res.Sizes, err = b.sizes(); err != nil {
+			return nil, err
+		}
+		res.Sizes.Kernel = fileSize(kernelPath)
+		res.Sizes.Initrd = fileSize(res.Initrd)
 	}
 	return res, nil
+}
+
+// writeOutputs writes every format asked for. The initrd is written once:
+// into the outputs when KernelInitrd is asked for, else into the work
+// directory for the bootable images to carry.
+func (b *build) writeOutputs(res *Result) error {
+	prefix := filepath.Join(b.OutDir, b.Name)
+	needsInitrd := slices.ContainsFunc(b.Formats, func(f Format) bool { return f != Tar })
+	initrdFile := filepath.Join(b.work, "initrd.img")
+	if slices.Contains(b.Formats, KernelInitrd) {
+		initrdFile = prefix + "-initrd.img"
+	}
+	if needsInitrd {
+		if err := b.writeInitrd(initrdFile); err != nil {
+			return err
+		}
+	}
+	boot := diskimage.Boot{Kernel: b.kernelFile, Initrd: initrdFile, Cmdline: b.Spec.Kernel.Cmdline, Epoch: b.epoch}
+	for _, f := range b.Formats {
+		b.Log.Info("writing output", "format", f)
+		switch f {
+		case KernelInitrd:
+			res.Kernel, res.Initrd, res.Cmdline = prefix+"-kernel", initrdFile, prefix+"-cmdline"
+			if err := copyFileAtomic(b.kernelFile, res.Kernel); err != nil {
+				return err
+			}
+			if err := writeFileAtomic(res.Cmdline, []byte(b.Spec.Kernel.Cmdline+"\n"), 0o644); err != nil {
+				return err
+			}
+			res.Files = append(res.Files, res.Kernel, res.Initrd, res.Cmdline)
+			continue
+		case Tar:
+			if err := b.writeTar(prefix + ".tar"); err != nil {
+				return err
+			}
+		case QCOW2BIOS:
+			// The raw disk, when it is an output too, is converted
+			// rather than written again.
+			dest := filepath.Join(b.OutDir, f.FileName(b.Name))
+			if raw, ok := res.Images[RawBIOS]; ok {
+				if err := diskimage.ConvertQCOW2(b.ctx, raw, dest+".tmp"); err != nil {
+					return err
+				}
+				if err := os.Rename(dest+".tmp", dest); err != nil {
+					return err
+				}
+			} else if err := diskimage.WriteQCOW2(b.ctx, dest, diskimage.BIOS, boot); err != nil {
+				return err
+			}
+		default:
+			d := diskFormats[f]
+			dest := filepath.Join(b.OutDir, f.FileName(b.Name))
+			write := diskimage.WriteISO
+			if d.kind == diskimage.Raw {
+				write = diskimage.WriteRaw
+			}
+			if err := write(b.ctx, dest, d.fw, boot); err != nil {
+				return err
+			}
+		}
+		res.Images[f] = filepath.Join(b.OutDir, f.FileName(b.Name))
+		res.Files = append(res.Files, res.Images[f])
+	}
+	return nil
 }
 
 func (b *build) writeInitrd(dest string) error {
@@ -123,7 +238,7 @@ func (b *build) writeInitrd(dest string) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	opts := initrd.Options{Compression: b.Compression, Extra: []cpio.Record{initrd.ConsoleDevice()}}
+	opts := initrd.Options{Compression: b.Compression, MTime: b.epoch, Extra: []cpio.Record{initrd.ConsoleDevice()}}
 	if err := initrd.Write(f, b.staging, opts); err != nil {
 		f.Close()
 		return fmt.Errorf("write initrd %s: %w", dest, err)
@@ -134,11 +249,31 @@ func (b *build) writeInitrd(dest string) error {
 	return os.Rename(tmp, dest)
 }
 
-// unpackInto resolves ref and applies its layers onto dest.
-func (b *build) unpackInto(ref, dest string) error {
+func (b *build) writeTar(dest string) error {
+	tmp := dest + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := writeRootTar(f, b.staging, b.epoch); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", dest, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// unpackInit resolves an init image and applies its layers onto the root.
+func (b *build) unpackInit(ref string) error {
 	img, err := b.Store.Resolve(b.ctx, ref)
 	if err != nil {
 		return err
 	}
-	return images.Unpack(img, dest, images.UnpackOptions{})
+	if err := images.Unpack(img, b.staging, images.UnpackOptions{}); err != nil {
+		return err
+	}
+	return b.record("init", ref, img, b.staging, true)
 }
