@@ -11,7 +11,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 STAMPS  := $(BUILD)/stamps
 DEFAULT := image-spec/examples/minikit.yml
 
-.PHONY: all deps kernel images run test test-unit test-qemu fuzz bench clean
+.PHONY: all deps kernel images pkgs run test test-unit fuzz bench clean
 all: bin/minikit bin/svcctl bin/init
 
 bin/init: $(GOFILES)
@@ -29,13 +29,18 @@ $(BUILD)/kernel/version:
 	scripts/kernel.sh $(BUILD)/kernel
 
 # Each base image is re-imported only when what it is made of changed.
-images: $(STAMPS)/kernel $(STAMPS)/init $(STAMPS)/busybox
+images: $(STAMPS)/kernel $(STAMPS)/init $(STAMPS)/busybox pkgs
 $(STAMPS)/kernel: $(BUILD)/kernel/version scripts/images.sh | bin/minikit
 	scripts/images.sh kernel $(BUILD) && mkdir -p $(STAMPS) && touch $@
 $(STAMPS)/init: bin/init bin/svcctl bin/minikit scripts/images.sh
 	scripts/images.sh init $(BUILD) && mkdir -p $(STAMPS) && touch $@
 $(STAMPS)/busybox: /bin/busybox bin/minikit scripts/images.sh
 	scripts/images.sh busybox $(BUILD) && mkdir -p $(STAMPS) && touch $@
+
+# Component images from pkg/*/build.yml; unchanged recipes are skipped
+# (content-addressed), so this is cheap when nothing changed.
+pkgs: bin/minikit
+	bin/minikit pkg build pkg/*/
 
 $(OUT)/minikit-kernel: $(DEFAULT) images
 	bin/minikit build -o $(OUT) $(DEFAULT)

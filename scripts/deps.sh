@@ -14,6 +14,7 @@ needs=(
 	"/usr/lib/x86_64-linux-gnu/libc.a libc6-dev"
 	"dpkg-deb dpkg"
 	"tar tar"
+	"mkfs.ext4 e2fsprogs"
 )
 
 missing=()

@@ -18,6 +18,7 @@ Usage:
   minikit validate FILE.yml...                      check specs and print every error
   minikit images                                    list the local image store
   minikit image-import [flags] NAME DIR             make an image from a directory
+  minikit pkg build [-force] DIR...                 build component images from recipes
 
 Run "minikit COMMAND -h" for a command's flags.
 `
@@ -28,6 +29,7 @@ var commands = map[string]func([]string) error{
 	"validate":     validateCommand,
 	"images":       imagesCommand,
 	"image-import": imageImportCommand,
+	"pkg":          pkgCommand,
 }
 
 func main() {
