@@ -207,6 +207,12 @@ func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
 
 // toConsole offers a line to the console; s.mu is held.
 func (s *logSink) toConsole(stamp, line string) {
+	if s.dropped > 0 && !s.console.roomy() {
+		// Once behind, wait until the console caught up by half a
+		// queue, so that it shows runs of lines, not a note per line.
+		s.dropped++
+		return
+	}
 	if s.dropped > 0 {
 		where := "svcctl logs " + s.name
 		if s.file != nil {
@@ -306,6 +312,9 @@ func (q *consoleQueue) offer(line string) bool {
 		return false
 	}
 }
+
+// roomy reports whether the queue is at most half full.
+func (q *consoleQueue) roomy() bool { return len(q.items) <= cap(q.items)/2 }
 
 // flush waits, up to timeout, until the lines queued before it are out.
 func (q *consoleQueue) flush(timeout time.Duration) {
