@@ -140,6 +140,7 @@ func TestAFloodNeitherWaitsForTheConsoleNorGrowsMemory(t *testing.T) {
 
 	// Once the console moves again it is told what it missed.
 	close(console.release)
+	o.queue.flush(hang)
 	w2, closeOut2 := o.forContainer("flood")
 	fmt.Fprintln(w2, "after the flood")
 	closeOut2()
