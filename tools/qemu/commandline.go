@@ -9,8 +9,9 @@ import (
 const consoleChardev = "console"
 
 // args is qemu's argument list (without the program name) for options that
-// already went through withDefaults.
-func (o Options) args(qmpSocket string) []string {
+// already went through withDefaults. ovmfVars is the guest's copy of the
+// UEFI variable store, for FirmwareEFI.
+func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 	a := []string{
 		// Nothing but what is listed below: no VGA, no default NIC, no
 		// monitor on stdio competing with the serial console, and no
@@ -22,12 +23,30 @@ func (o Options) args(qmpSocket string) []string {
 		"-cpu", cpuModel(o.Accel),
 		"-m", strconv.Itoa(o.MemoryMiB),
 		"-smp", strconv.Itoa(o.CPUs),
-		"-kernel", o.Kernel,
 	}
-	if o.Initrd != "" {
-		a = append(a, "-initrd", o.Initrd)
+	if o.Firmware == FirmwareEFI {
+		a = append(a,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+escapeOption(ovmfCode),
+			"-drive", "if=pflash,format=raw,unit=1,file="+escapeOption(ovmfVars))
 	}
-	a = append(a, "-append", kernelCmdline(o.Cmdline))
+	switch {
+	case o.Kernel != "":
+		a = append(a, "-kernel", o.Kernel)
+		if o.Initrd != "" {
+			a = append(a, "-initrd", o.Initrd)
+		}
+		a = append(a, "-append", kernelCmdline(o.Cmdline))
+	case o.ISO != "":
+		// bootindex makes the firmware try this device first, whatever
+		// other disks are attached.
+		a = append(a,
+			"-drive", "if=none,id=bootcd,media=cdrom,readonly=on,file="+escapeOption(o.ISO),
+			"-device", "ide-cd,drive=bootcd,bootindex=0")
+	case o.BootDisk != nil:
+		a = append(a,
+			"-drive", "if=none,id=bootdisk,snapshot=on,format="+o.BootDisk.format()+",file="+escapeOption(o.BootDisk.Path),
+			"-device", "virtio-blk-pci,drive=bootdisk,bootindex=0")
+	}
 	a = append(a,
 		// Serial on qemu's stdin and stdout, which Start connects to pipes
 		// so qemu never touches the caller's terminal.
@@ -38,6 +57,11 @@ func (o Options) args(qmpSocket string) []string {
 		// not block in getrandom waiting for a pool that never fills.
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-pci,rng=rng0",
+		// A kernel with the pvpanic driver reports a panic through this
+		// device, and qemu then stops with a SHUTDOWN whose reason says
+		// so. Kernels without it are caught on the console instead.
+		"-device", "pvpanic",
+		"-action", "panic=shutdown",
 	)
 	if !o.NoNetwork {
 		netdev := "user,id=net0"
@@ -47,7 +71,7 @@ func (o Options) args(qmpSocket string) []string {
 		a = append(a, "-netdev", netdev, "-device", o.NIC+",netdev=net0")
 	}
 	for _, d := range o.Disks {
-		a = append(a, "-drive", "file="+escapeOption(d.Path)+",if=virtio,format=raw")
+		a = append(a, "-drive", "file="+escapeOption(d.Path)+",if=virtio,format="+d.format())
 	}
 	if !o.AllowReboot {
 		a = append(a, "-no-reboot")

@@ -66,7 +66,9 @@ func TestDefaultsRejectImpossibleMachines(t *testing.T) {
 		name string
 		in   Options
 	}{
-		{"no kernel", Options{}},
+		{"nothing to boot", Options{}},
+		{"an unknown firmware", Options{Kernel: "k", Firmware: "coreboot"}},
+		{"a disk of an unknown format", Options{ISO: "x.iso", Disks: []Disk{{Path: "d.vhd", Format: "vpc"}}}},
 		{"negative memory", Options{Kernel: "k", MemoryMiB: -1}},
 		{"negative CPUs", Options{Kernel: "k", CPUs: -2}},
 		{"unknown accelerator", Options{Kernel: "k", Accel: "hvf"}},
@@ -89,7 +91,7 @@ func argsOf(t *testing.T, o Options) []string {
 	if err != nil {
 		t.Fatalf("withDefaults: %v", err)
 	}
-	return o.args("/run/q/qmp.sock")
+	return o.args("/run/q/qmp.sock", "/fw/CODE.fd", "/run/q/VARS.fd")
 }
 
 // option returns the values following each occurrence of flag.
@@ -142,6 +144,15 @@ func TestArgsDescribeTheMachine(t *testing.T) {
 		{"no network at all", Options{Kernel: "k", NoNetwork: true}, "-netdev", nil},
 		{"disks in order, commas escaped", Options{Kernel: "k", Disks: []Disk{{Path: "/d/a.img"}, {Path: "/d/b,c.img"}}}, "-drive",
 			[]string{"file=/d/a.img,if=virtio,format=raw", "file=/d/b,,c.img,if=virtio,format=raw"}},
+		{"a qcow2 disk", Options{Kernel: "k", Disks: []Disk{{Path: "/d/a.qcow2", Format: "qcow2"}}}, "-drive",
+			[]string{"file=/d/a.qcow2,if=virtio,format=qcow2"}},
+		{"an ISO read-only", Options{ISO: "/i/a,b.iso"}, "-drive", []string{"if=none,id=bootcd,media=cdrom,readonly=on,file=/i/a,,b.iso"}},
+		{"a boot disk in a snapshot, so the image stays as built", Options{BootDisk: &Disk{Path: "/i/a.qcow2", Format: "qcow2"}}, "-drive",
+			[]string{"if=none,id=bootdisk,snapshot=on,format=qcow2,file=/i/a.qcow2"}},
+		{"UEFI code read-only and a private variable store", Options{ISO: "/i/a.iso", Firmware: FirmwareEFI}, "-drive",
+			[]string{"if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd", "if=pflash,format=raw,unit=1,file=/run/q/VARS.fd", "if=none,id=bootcd,media=cdrom,readonly=on,file=/i/a.iso"}},
+		{"no kernel command line without a kernel", Options{ISO: "/i/a.iso", Cmdline: "quiet"}, "-append", nil},
+		{"a panic stops qemu", Options{Kernel: "k"}, "-action", []string{"panic=shutdown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,9 +169,11 @@ func TestArgsDevices(t *testing.T) {
 		opts Options
 		want []string
 	}{
-		{"virtio-net and the rng by default", Options{Kernel: "k"}, []string{"virtio-rng-pci,rng=rng0", "virtio-net-pci,netdev=net0"}},
-		{"a chosen NIC model", Options{Kernel: "k", NIC: "e1000"}, []string{"virtio-rng-pci,rng=rng0", "e1000,netdev=net0"}},
-		{"only the rng without a network", Options{Kernel: "k", NoNetwork: true}, []string{"virtio-rng-pci,rng=rng0"}},
+		{"virtio-net, the rng and pvpanic by default", Options{Kernel: "k"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "virtio-net-pci,netdev=net0"}},
+		{"a chosen NIC model", Options{Kernel: "k", NIC: "e1000"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "e1000,netdev=net0"}},
+		{"no NIC without a network", Options{Kernel: "k", NoNetwork: true}, []string{"virtio-rng-pci,rng=rng0", "pvpanic"}},
+		{"an ISO as a CD-ROM booted first", Options{ISO: "/i/a.iso", NoNetwork: true}, []string{"ide-cd,drive=bootcd,bootindex=0", "virtio-rng-pci,rng=rng0", "pvpanic"}},
+		{"a boot disk booted first", Options{BootDisk: &Disk{Path: "/i/a.img"}, NoNetwork: true}, []string{"virtio-blk-pci,drive=bootdisk,bootindex=0", "virtio-rng-pci,rng=rng0", "pvpanic"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

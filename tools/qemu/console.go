@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -21,6 +22,7 @@ type Console struct {
 	first   int
 	partial []byte // output after the last newline
 	closed  bool
+	panic   string // the first line that says the kernel panicked
 	// changed is closed and replaced whenever a line arrives or the console
 	// closes, waking every waiting reader at once.
 	changed chan struct{}
@@ -76,7 +78,13 @@ func (c *Console) close() {
 	c.wakeLocked()
 }
 
+// panicMarker starts the line the kernel prints when it panics.
+const panicMarker = "Kernel panic - not syncing"
+
 func (c *Console) appendLocked(line string) {
+	if c.panic == "" && strings.Contains(line, panicMarker) {
+		c.panic = line
+	}
 	c.lines = append(c.lines, line)
 	if c.history > 0 && len(c.lines) > c.history {
 		drop := len(c.lines) - c.history
@@ -140,6 +148,15 @@ func (c *Console) Line(ctx context.Context, i int) (string, error) {
 			return "", ctx.Err()
 		}
 	}
+}
+
+// PanicLine is the console line on which the kernel said it panicked, or
+// "" when it did not. It is kept even when the history has dropped the
+// line.
+func (c *Console) PanicLine() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.panic
 }
 
 // Closed is closed once the guest's output has ended for good.

@@ -125,3 +125,14 @@ func TestConsoleClosedSignalsTheEnd(t *testing.T) {
 	c.close()
 	<-c.Closed()
 }
+
+func TestConsoleRemembersThePanicLineBeyondItsHistory(t *testing.T) {
+	c := newConsole(2)
+	c.Write([]byte("booting\n[ 1.0] Kernel panic - not syncing: Attempted to kill init!\ntrace 1\ntrace 2\ntrace 3\n"))
+	if got := c.PanicLine(); got != "[ 1.0] Kernel panic - not syncing: Attempted to kill init!" {
+		t.Errorf("PanicLine = %q", got)
+	}
+	if calm := newConsole(0); calm.PanicLine() != "" {
+		t.Error("a console without a panic reports one")
+	}
+}

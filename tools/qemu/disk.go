@@ -9,13 +9,41 @@ import (
 	"strings"
 )
 
-// Disk is a raw disk image attached to the guest as a virtio block device.
+// Disk is a disk image attached to the guest as a virtio block device.
 type Disk struct {
 	// Path is the image file.
 	Path string
 	// Size, when positive, is the size in bytes Create gives the file if it
 	// does not exist yet.
 	Size int64
+	// Format is the image format, "raw" (the default) or "qcow2"; Create
+	// makes raw files only.
+	Format string
+}
+
+// format is the disk's format as qemu's -drive takes it.
+func (d Disk) format() string {
+	if d.Format == "" {
+		return "raw"
+	}
+	return d.Format
+}
+
+func (d Disk) validate() error {
+	switch d.Format {
+	case "", "raw", "qcow2":
+		return nil
+	}
+	return fmt.Errorf("disk %s: format %q: want raw or qcow2", d.Path, d.Format)
+}
+
+// DiskFormat guesses an image's format from its name: qcow2 for .qcow2,
+// raw for anything else.
+func DiskFormat(path string) string {
+	if strings.HasSuffix(path, ".qcow2") {
+		return "qcow2"
+	}
+	return "raw"
 }
 
 // ParseDisk reads the FILE[,size=N] form of minikit run -disk. N is a
@@ -24,6 +52,9 @@ type Disk struct {
 func ParseDisk(s string) (Disk, error) {
 	path, opts, _ := strings.Cut(s, ",")
 	d := Disk{Path: path}
+	if DiskFormat(path) == "qcow2" {
+		d.Format = "qcow2"
+	}
 	if path == "" {
 		return d, fmt.Errorf("disk %q: no file name", s)
 	}
@@ -85,6 +116,9 @@ func (d Disk) Create() error {
 	}
 	if d.Size <= 0 {
 		return fmt.Errorf("disk %s does not exist; give a size (FILE,size=N) to create it", d.Path)
+	}
+	if d.format() != "raw" {
+		return fmt.Errorf("disk %s does not exist, and only raw disks are created: make it with qemu-img create -f %s", d.Path, d.Format)
 	}
 	// O_EXCL: never truncate a file someone created since the Stat.
 	f, err := os.OpenFile(d.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

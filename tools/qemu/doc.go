@@ -1,5 +1,6 @@
-// Package qemu boots a minikit kernel and initrd in qemu-system-x86_64 and
-// reports, from the outside, what the guest printed and how it stopped.
+// Package qemu boots a minikit kernel and initrd, ISO or disk image in
+// qemu-system-x86_64, with SeaBIOS or UEFI (OVMF), and reports, from the
+// outside, what the guest printed and how it stopped.
 //
 // It is the one place that knows qemu's command line: minikit run, the test
 // harness and anything else that boots an image describe the machine with

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"strings"
 )
 
 // ExitReason says why a VM stopped.
@@ -17,7 +18,9 @@ const (
 	// ExitReset: the guest rebooted or reset (triple fault, panic=N), which
 	// ends qemu because it runs with -no-reboot.
 	ExitReset
-	// ExitPanic: the guest reported a panic through a pvpanic device.
+	// ExitPanic: the guest's kernel panicked: it said so through the
+	// pvpanic device, or printed "Kernel panic" on the console before qemu
+	// stopped in any way other than a clean poweroff.
 	ExitPanic
 	// ExitHostQuit: qemu was told to quit from the host side: a QMP quit, a
 	// signal to the qemu process, or its user interface.
@@ -60,6 +63,8 @@ type Exit struct {
 	Guest bool
 	// Code is qemu's exit status, or -1 when a signal ended it.
 	Code int
+	// Panic is the console line where the kernel panicked, if it did.
+	Panic string
 }
 
 // Clean reports whether the guest powered itself off: the one ending that
@@ -73,6 +78,9 @@ func (e Exit) String() string {
 	}
 	if e.Reason == ExitFailed {
 		s += fmt.Sprintf(": exit code %d", e.Code)
+	}
+	if e.Panic != "" {
+		s += ": " + strings.TrimSpace(e.Panic)
 	}
 	return s
 }
@@ -120,4 +128,16 @@ func shutdownReason(s shutdownEvent) ExitReason {
 		return ExitReset
 	}
 	return ExitHostQuit
+}
+
+// withPanic reports a kernel panic seen on the console line panicLine
+// ("" when none) as the way the VM stopped: whatever followed it (a reset
+// for panic=N, a hang until killed) was its consequence. A guest that
+// still powered off cleanly did not panic for good.
+func withPanic(e Exit, panicLine string) Exit {
+	if panicLine == "" || e.Reason == ExitPoweroff {
+		return e
+	}
+	e.Reason, e.Panic = ExitPanic, panicLine
+	return e
 }

@@ -1,6 +1,9 @@
 package qemu
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestClassifyTellsHowTheVMStopped(t *testing.T) {
 	tests := []struct {
@@ -48,5 +51,31 @@ func TestExitStringNamesTheCause(t *testing.T) {
 		if got := tt.exit.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+func TestAPanicOnTheConsoleIsHowTheVMStopped(t *testing.T) {
+	const line = "[    2.1] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
+	tests := []struct {
+		name  string
+		exit  Exit
+		panic string
+		want  ExitReason
+	}{
+		{"a reset after panic=-1", Exit{Reason: ExitReset}, line, ExitPanic},
+		{"a hang killed at the timeout", Exit{Reason: ExitTimedOut}, line, ExitPanic},
+		{"a clean poweroff despite the line", Exit{Reason: ExitPoweroff}, line, ExitPoweroff},
+		{"a reset without a panic", Exit{Reason: ExitReset}, "", ExitReset},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withPanic(tt.exit, tt.panic)
+			if got.Reason != tt.want {
+				t.Errorf("withPanic = %v, want %v", got, tt.want)
+			}
+			if tt.want == ExitPanic && !strings.Contains(got.String(), "Unable to mount root fs") {
+				t.Errorf("String() = %q does not quote the panic", got.String())
+			}
+		})
 	}
 }

@@ -52,8 +52,20 @@ type Options struct {
 	Initrd string
 	// Cmdline is the kernel command line. console=ttyS0 is appended unless
 	// it already names a console, because the serial port is the only
-	// window Console has into the guest.
+	// window Console has into the guest. It applies to Kernel only: an ISO
+	// or a disk boots with the command line its bootloader holds.
 	Cmdline string
+
+	// ISO is an ISO image attached as a CD-ROM and booted from, when no
+	// Kernel is given.
+	ISO string
+	// BootDisk is a disk image booted from, when neither Kernel nor ISO is
+	// given. It is attached with snapshot=on: the guest may write to it,
+	// but the file stays as it was built.
+	BootDisk *Disk
+	// Firmware is what boots the guest; empty means BIOS. EFI uses
+	// Debian's OVMF (see FindOVMF) with a fresh variable store.
+	Firmware Firmware
 
 	// MemoryMiB is the guest's RAM; 0 means DefaultMemoryMiB.
 	MemoryMiB int
@@ -134,8 +146,23 @@ func (o Options) withDefaults(hostCPUs int, kvm func() bool) (Options, error) {
 	if o.NIC == "" {
 		o.NIC = DefaultNIC
 	}
-	if o.Kernel == "" {
-		return o, fmt.Errorf("no kernel given")
+	if o.Kernel == "" && o.ISO == "" && o.BootDisk == nil {
+		return o, fmt.Errorf("nothing to boot: give a kernel, an ISO or a boot disk")
+	}
+	fw, err := ParseFirmware(string(o.Firmware))
+	if err != nil {
+		return o, err
+	}
+	o.Firmware = fw
+	if o.BootDisk != nil {
+		if err := o.BootDisk.validate(); err != nil {
+			return o, err
+		}
+	}
+	for _, d := range o.Disks {
+		if err := d.validate(); err != nil {
+			return o, err
+		}
 	}
 	for _, f := range o.Forwards {
 		if err := f.validate(); err != nil {

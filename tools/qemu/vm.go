@@ -75,12 +75,22 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []string{o.Kernel, o.Initrd} {
+	bootFiles := []string{o.Kernel, o.Initrd, o.ISO}
+	if o.BootDisk != nil {
+		bootFiles = append(bootFiles, o.BootDisk.Path)
+	}
+	for _, f := range bootFiles {
 		if f == "" {
 			continue
 		}
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("boot file: %w", err)
+		}
+	}
+	var ovmfCode, ovmfVarsTemplate string
+	if o.Firmware == FirmwareEFI {
+		if ovmfCode, ovmfVarsTemplate, err = FindOVMF(); err != nil {
+			return nil, err
 		}
 	}
 	for _, d := range o.Disks {
@@ -95,16 +105,24 @@ func Start(ctx context.Context, opts Options) (*VM, error) {
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	// A directory of our own keeps the QMP socket's path short (unix
+	// socket paths are limited to 107 bytes) and private, and holds the
+	// guest's UEFI variables.
+	if vm.tmpDir, err = os.MkdirTemp("", "minikit-qemu-"); err != nil {
+		return nil, fmt.Errorf("qemu's temporary directory: %w", err)
+	}
 	socket := o.QMPSocket
 	if socket == "" {
-		// A directory of our own keeps the socket path short (unix socket
-		// paths are limited to 107 bytes) and private.
-		if vm.tmpDir, err = os.MkdirTemp("", "minikit-qemu-"); err != nil {
-			return nil, fmt.Errorf("qmp socket directory: %w", err)
-		}
 		socket = filepath.Join(vm.tmpDir, "qmp.sock")
 	}
-	vm.argv = append([]string{o.Binary}, o.args(socket)...)
+	var ovmfVars string
+	if o.Firmware == FirmwareEFI {
+		if ovmfVars, err = copyVars(ovmfVarsTemplate, vm.tmpDir); err != nil {
+			vm.removeTmp()
+			return nil, err
+		}
+	}
+	vm.argv = append([]string{o.Binary}, o.args(socket, ovmfCode, ovmfVars)...)
 
 	if err := vm.start(binary, o); err != nil {
 		vm.removeTmp()
@@ -219,6 +237,7 @@ func (vm *VM) finish() {
 	vm.mu.Lock()
 	exit := classify(vm.shutdown, vm.killed, vm.cmd.ProcessState.ExitCode())
 	vm.mu.Unlock()
+	exit = withPanic(exit, vm.console.PanicLine())
 	var err error
 	if exit.Reason == ExitFailed {
 		err = fmt.Errorf("qemu exited (%v) without the guest shutting down%s", vm.waitErr, vm.stderrNote())
@@ -271,6 +290,9 @@ func (vm *VM) stderrNote() string {
 
 // Console is the guest's serial output.
 func (vm *VM) Console() *Console { return vm.console }
+
+// Pid is the process id of qemu.
+func (vm *VM) Pid() int { return vm.cmd.Process.Pid }
 
 // CommandLine is the exact qemu command, quoted for a POSIX shell, so that
 // a failure can be reproduced by hand. Its QMP socket lives in a temporary
