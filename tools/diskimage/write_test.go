@@ -183,3 +183,35 @@ func TestMissingToolNamesItsPackage(t *testing.T) {
 		t.Errorf("WriteISO without xorriso = %v, want a *MissingError", err)
 	}
 }
+
+// TestDetectTellsEveryImageItWrites writes each kind of image and reads
+// back its kind and firmware.
+func TestDetectTellsEveryImageItWrites(t *testing.T) {
+	ctx := context.Background()
+	writes := append(writers, struct {
+		kind  Kind
+		fw    Firmware
+		write writer
+	}{QCOW2, EFI, WriteQCOW2})
+	for _, w := range writes {
+		t.Run(string(w.kind)+"-"+string(w.fw), func(t *testing.T) {
+			requireTools(t, w.kind, w.fw)
+			dir := t.TempDir()
+			out := filepath.Join(dir, "image")
+			if err := w.write(ctx, out, w.fw, fakeBoot(t, dir, time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			kind, fw, err := Detect(out)
+			if err != nil || kind != w.kind || fw != w.fw {
+				t.Errorf("Detect = %s, %s, %v; want %s, %s", kind, fw, err, w.kind, w.fw)
+			}
+		})
+	}
+	t.Run("not an image", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "text")
+		os.WriteFile(p, bytes.Repeat([]byte("hello\n"), 1000), 0o644)
+		if _, _, err := Detect(p); err == nil {
+			t.Error("a text file was taken for an image")
+		}
+	})
+}
