@@ -2,25 +2,46 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/minikit/minikit/tools/diskimage"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
-const runUsage = `Usage: minikit run [flags] DIR/NAME
+const runUsage = `Usage: minikit run [flags] IMAGE
+       minikit run -stop [-kill] STATEDIR
 
-Boots the image that minikit build wrote as DIR/NAME-kernel,
-DIR/NAME-initrd.img and DIR/NAME-cmdline, with its serial console on this
-terminal. Ctrl-C or SIGTERM presses the ACPI power button; a second one, or
-the end of the grace period, kills the machine. minikit run fails unless
-the guest powers itself off cleanly.
+Boots IMAGE in qemu: DIR/NAME as minikit build -o DIR wrote it
+(NAME-kernel, NAME-initrd.img, NAME-cmdline), or an ISO or disk image it
+wrote (-format iso-bios, iso-efi, raw-bios, raw-efi, qcow2-bios), whose
+firmware, BIOS or UEFI, is read from the image. A disk image boots as a
+snapshot: the file is never changed.
+
+The serial console is on this terminal. Ctrl-C or SIGTERM presses the ACPI
+power button; a second one, or the end of the grace period, kills the
+machine.
+
+With -detach, minikit run starts the machine in the background and
+returns once it runs. Its state directory (-state, default IMAGE.state)
+holds pid, qemu.pid, command (qemu's command line), console.log,
+serial.sock (the console: socat -,raw,echo=0 UNIX-CONNECT:DIR/serial.sock)
+and, once it stopped, status.json. minikit run -stop DIR presses its power
+button, waits for it to stop and exits as minikit run would have.
+
+Exit status: 0 the guest powered off cleanly; 1 minikit could not run it;
+3 the kernel panicked; 4 the guest rebooted; 5 -timeout ran out; 6 the
+machine was killed (after the grace period, a second signal, or qemu was
+told to quit); 7 qemu failed.
 
 Flags:
 `
@@ -30,6 +51,48 @@ Flags:
 // runs for weeks must not accumulate its whole console.
 const runConsoleHistory = 100
 
+// Exit statuses of minikit run, so that a script can tell how the guest
+// ended. 1 is every error of minikit itself, 2 a usage error.
+const (
+	statusPoweroff   = 0
+	statusPanic      = 3
+	statusReset      = 4
+	statusTimeout    = 5
+	statusKilled     = 6
+	statusQEMUFailed = 7
+)
+
+// statusOf is the exit status for how a machine stopped.
+func statusOf(e qemu.Exit) int {
+	switch e.Reason {
+	case qemu.ExitPoweroff:
+		return statusPoweroff
+	case qemu.ExitPanic:
+		return statusPanic
+	case qemu.ExitReset:
+		return statusReset
+	case qemu.ExitTimedOut:
+		return statusTimeout
+	case qemu.ExitKilled, qemu.ExitHostQuit:
+		return statusKilled
+	}
+	return statusQEMUFailed
+}
+
+// runFlags are minikit run's flags.
+type runFlags struct {
+	mem, cpus       int
+	accel, firmware string
+	forwards        forwardFlags
+	disks           diskFlags
+	extra           string
+	grace, timeout  time.Duration
+	console         bool
+	detach, stop    bool
+	kill            bool
+	state           string
+}
+
 // runCommand implements "minikit run".
 func runCommand(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -37,46 +100,145 @@ func runCommand(args []string) error {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 	}
-	mem := fs.Int("mem", qemu.DefaultMemoryMiB, "guest memory in `MiB`")
-	cpus := fs.Int("cpus", 0, "`N` virtual CPUs (default 2, or 1 on a one-CPU host)")
-	accel := fs.String("accel", string(qemu.AccelAuto), "how to run the guest: `auto|kvm|tcg`; auto uses KVM when it works")
-	var forwards forwardFlags
-	fs.Var(&forwards, "publish", "forward `HOST:GUEST[/tcp|udp]` from 127.0.0.1 on the host into the guest (repeatable)")
-	var disks diskFlags
-	fs.Var(&disks, "disk", "attach `FILE[,size=N]` as a virtio disk, created sparse with N bytes (K, M, G, T suffixes) when missing (repeatable)")
-	extra := fs.String("append", "", "more kernel command line `ARGS`")
-	grace := fs.Duration("grace", 30*time.Second, "how long the guest may take to power off after Ctrl-C or SIGTERM before it is killed")
+	var f runFlags
+	fs.IntVar(&f.mem, "mem", qemu.DefaultMemoryMiB, "guest memory in `MiB`")
+	fs.IntVar(&f.cpus, "cpus", 0, "`N` virtual CPUs (default 2, or 1 on a one-CPU host)")
+	fs.StringVar(&f.accel, "accel", string(qemu.AccelAuto), "how to run the guest: `auto|kvm|tcg`; auto uses KVM when it works")
+	fs.StringVar(&f.firmware, "firmware", "auto", "`auto|bios|efi`: auto reads it from an ISO or disk image; a kernel boots with BIOS")
+	fs.Var(&f.forwards, "publish", "forward `HOST:GUEST[/tcp|udp]` from 127.0.0.1 on the host into the guest (repeatable)")
+	fs.Var(&f.disks, "disk", "attach `FILE[,size=N]` as a virtio disk, created sparse with N bytes (K, M, G, T suffixes) when missing; .qcow2 files as qcow2 (repeatable)")
+	fs.StringVar(&f.extra, "append", "", "more kernel command line `ARGS` (DIR/NAME images only)")
+	fs.DurationVar(&f.grace, "grace", 30*time.Second, "how long the guest may take to power off after Ctrl-C or SIGTERM before it is killed")
+	fs.DurationVar(&f.timeout, "timeout", 0, "kill the guest if it still runs after this `duration` (exit status 5); 0 never")
+	fs.BoolVar(&f.console, "console", true, "show the serial console on this terminal and pass the terminal's input to it")
+	fs.BoolVar(&f.detach, "detach", false, "run in the background, keeping state in -state DIR")
+	fs.StringVar(&f.state, "state", "", "keep the running machine's `DIR`: pid, console log, serial socket, exit status (default with -detach: IMAGE.state)")
+	fs.BoolVar(&f.stop, "stop", false, "stop the detached machine whose state directory is the argument")
+	fs.BoolVar(&f.kill, "kill", false, "with -stop: kill the machine instead of pressing its power button")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return fmt.Errorf("want one image, DIR/NAME, got %d arguments", fs.NArg())
+		return fmt.Errorf("want one image (or, with -stop, one state directory), got %d arguments", fs.NArg())
 	}
-	prefix := fs.Arg(0)
-	acc, err := qemu.ParseAccel(*accel)
+	if f.stop {
+		status, err := stopMachine(fs.Arg(0), f.kill, f.grace+30*time.Second)
+		if err != nil {
+			return err
+		}
+		exitWith(status)
+		return nil
+	}
+	image := fs.Arg(0)
+	opts, err := machineOptions(image, f)
 	if err != nil {
-		return fmt.Errorf("-accel: %w", err)
+		return err
 	}
-	cmdline, err := os.ReadFile(prefix + "-cmdline")
+	if f.detach {
+		return detach(args, image, f.state)
+	}
+	status, err := runMachine(image, opts, f)
 	if err != nil {
-		return fmt.Errorf("image %s: %w (build it with minikit build -o DIR first)", prefix, err)
+		return err
 	}
+	exitWith(status)
+	return nil
+}
 
+// exitWith ends minikit with status unless it is 0.
+func exitWith(status int) {
+	if status != statusPoweroff {
+		os.Exit(status)
+	}
+}
+
+// machineOptions describes the machine that boots image.
+func machineOptions(image string, f runFlags) (qemu.Options, error) {
+	acc, err := qemu.ParseAccel(f.accel)
+	if err != nil {
+		return qemu.Options{}, fmt.Errorf("-accel: %w", err)
+	}
 	opts := qemu.Options{
-		Kernel:         prefix + "-kernel",
-		Initrd:         prefix + "-initrd.img",
-		Cmdline:        strings.TrimSpace(strings.TrimSpace(string(cmdline)) + " " + *extra),
-		MemoryMiB:      *mem,
-		CPUs:           *cpus,
+		MemoryMiB:      f.mem,
+		CPUs:           f.cpus,
 		Accel:          acc,
-		Forwards:       forwards,
-		Disks:          disks,
-		ConsoleInput:   os.Stdin,
-		ConsoleOutput:  os.Stdout,
+		Forwards:       f.forwards,
+		Disks:          f.disks,
 		Stderr:         os.Stderr,
 		ConsoleHistory: runConsoleHistory,
 	}
+	if err := bootFrom(&opts, image, f); err != nil {
+		return opts, err
+	}
+	return opts, nil
+}
+
+// bootFrom fills in what opts boots: a file is an ISO or disk image, read
+// to learn its firmware; anything else is the DIR/NAME of a kernel build.
+func bootFrom(opts *qemu.Options, image string, f runFlags) error {
+	if fi, err := os.Stat(image); err == nil && fi.Mode().IsRegular() {
+		kind, fw, err := diskimage.Detect(image)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", image, err)
+		}
+		if f.extra != "" {
+			return fmt.Errorf("-append: %s boots with the command line its bootloader holds; only DIR/NAME images take more", image)
+		}
+		opts.Firmware = qemu.Firmware(fw)
+		if f.firmware != "auto" {
+			if opts.Firmware, err = qemu.ParseFirmware(f.firmware); err != nil {
+				return fmt.Errorf("-firmware: %w", err)
+			}
+		}
+		if kind == diskimage.ISO {
+			opts.ISO = image
+		} else {
+			opts.BootDisk = &qemu.Disk{Path: image, Format: string(kind)}
+		}
+		return nil
+	}
+	cmdline, err := os.ReadFile(image + "-cmdline")
+	if err != nil {
+		return fmt.Errorf("image %s: %w (give DIR/NAME as minikit build -o DIR wrote it, or an ISO or disk image)", image, err)
+	}
+	opts.Kernel, opts.Initrd = image+"-kernel", image+"-initrd.img"
+	opts.Cmdline = strings.TrimSpace(strings.TrimSpace(string(cmdline)) + " " + f.extra)
+	if f.firmware != "auto" {
+		if opts.Firmware, err = qemu.ParseFirmware(f.firmware); err != nil {
+			return fmt.Errorf("-firmware: %w", err)
+		}
+	}
+	return nil
+}
+
+// runMachine boots the machine and supervises it to the end, keeping its
+// state in f.state when one is given, and returns its exit status.
+func runMachine(image string, opts qemu.Options, f runFlags) (int, error) {
+	var state *runState
+	if f.state != "" {
+		var err error
+		if state, err = openState(f.state, image); err != nil {
+			return 0, err
+		}
+		defer state.close()
+	}
+	// The guest's console goes to the terminal, the state's log and the
+	// serial socket's clients; its input comes from the terminal and the
+	// socket's clients.
+	var outputs []io.Writer
+	input, feed := io.Pipe()
+	defer feed.Close()
+	if f.console {
+		outputs = append(outputs, os.Stdout)
+		go io.Copy(feed, os.Stdin)
+	}
+	if state != nil {
+		outputs = append(outputs, state.console, state.hub)
+		state.serveSerial(feed)
+	}
+	opts.ConsoleOutput = io.MultiWriter(outputs...)
+	opts.ConsoleInput = input
 
 	// Listen before starting: a signal between Start and Notify would kill
 	// minikit and leave qemu to its parent-death signal, never powering
@@ -85,18 +247,41 @@ func runCommand(args []string) error {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
 
-	vm, err := qemu.Start(context.Background(), opts)
-	if err != nil {
-		return fmt.Errorf("boot %s: %w", prefix, err)
+	ctx := context.Background()
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
 	}
-	slog.Debug("qemu running", "image", prefix, "command", vm.CommandLine())
-	return superviseRun(vm, prefix, signals, *grace)
+	vm, err := qemu.Start(ctx, opts)
+	if err != nil {
+		err = fmt.Errorf("boot %s: %w", image, err)
+		if state != nil {
+			state.failed(err)
+		}
+		return 0, err
+	}
+	slog.Debug("qemu running", "image", image, "command", vm.CommandLine())
+	if state != nil {
+		if err := state.started(vm); err != nil {
+			vm.Kill()
+			vm.Wait()
+			return 0, err
+		}
+	}
+	exit, err := superviseRun(vm, image, signals, f.grace)
+	status := statusOf(exit)
+	if state != nil {
+		state.stopped(exit, status, err)
+	}
+	return status, err
 }
 
 // superviseRun waits for the guest to stop, turning the first signal into
 // the power button and the second, or the end of the grace period, into a
-// kill.
-func superviseRun(vm *qemu.VM, image string, signals <-chan os.Signal, grace time.Duration) error {
+// kill, and says how it stopped. The error is for a qemu that failed; any
+// other ending that is not a clean poweroff is explained on stderr.
+func superviseRun(vm *qemu.VM, image string, signals <-chan os.Signal, grace time.Duration) (qemu.Exit, error) {
 	var graceOver <-chan time.Time
 	killedAfterGrace := false
 	for {
@@ -106,13 +291,14 @@ func superviseRun(vm *qemu.VM, image string, signals <-chan os.Signal, grace tim
 			switch {
 			case exit.Clean():
 				slog.Info("guest powered off", "image", image)
-				return nil
-			case killedAfterGrace:
-				return fmt.Errorf("%s did not power off within %v of the power button, so it was killed", image, grace)
 			case err != nil:
-				return fmt.Errorf("%s did not power off cleanly: %w\nqemu command: %s", image, err, vm.CommandLine())
+				return exit, fmt.Errorf("%s did not power off cleanly: %w\nqemu command: %s", image, err, vm.CommandLine())
+			case killedAfterGrace:
+				fmt.Fprintf(os.Stderr, "minikit run: %s did not power off within %v of the power button, so it was killed\n", image, grace)
+			default:
+				fmt.Fprintf(os.Stderr, "minikit run: %s did not power off cleanly: %v\n", image, exit)
 			}
-			return fmt.Errorf("%s did not power off cleanly: %v", image, exit)
+			return exit, nil
 		case sig := <-signals:
 			if graceOver != nil {
 				slog.Warn("second signal: killing the guest", "image", image, "signal", sig.String())
@@ -171,3 +357,11 @@ func (d *diskFlags) Set(value string) error {
 	*d = append(*d, disk)
 	return nil
 }
+
+// defaultStateDir is where -detach keeps a machine's state unless told:
+// beside the image.
+func defaultStateDir(image string) string {
+	return filepath.Clean(image) + ".state"
+}
+
+var errNotRunning = errors.New("no machine is running there")
