@@ -15,6 +15,17 @@ needs=(
 	"dpkg-deb dpkg"
 	"tar tar"
 	"mkfs.ext4 e2fsprogs"
+	# minikit build -format: ISOs, disk images, qcow2; minikit run -firmware efi
+	"xorriso xorriso"
+	"/usr/lib/ISOLINUX/isolinux.bin isolinux"
+	"/usr/lib/syslinux/mbr/mbr.bin syslinux-common"
+	"syslinux syslinux"
+	"mcopy mtools"
+	"grub-mkimage grub-common"
+	"/usr/lib/grub/x86_64-efi/linux.mod grub-efi-amd64-bin"
+	"qemu-img qemu-utils"
+	"/usr/share/OVMF/OVMF_CODE_4M.fd ovmf"
+	"sfdisk fdisk"
 )
 
 missing=()
