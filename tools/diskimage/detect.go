@@ -21,7 +21,7 @@ func Detect(path string) (Kind, Firmware, error) {
 	defer f.Close()
 	head := make([]byte, 4)
 	if _, err := f.ReadAt(head, 0); err != nil {
-		return "", "", fmt.Errorf("%s: too short to be an image: %w", path, err)
+		return "", "", fmt.Errorf("%s: %w", path, errNotImage)
 	}
 	if bytes.Equal(head, []byte("QFI\xfb")) {
 		sector0, err := qcow2Sector0(f)
@@ -40,7 +40,9 @@ func Detect(path string) (Kind, Firmware, error) {
 		return ISO, fw, nil
 	}
 	sector0 := make([]byte, sectorSize)
-	if _, err := f.ReadAt(sector0, 0); err != nil {
+	if _, err := f.ReadAt(sector0, 0); errors.Is(err, io.EOF) {
+		return "", "", fmt.Errorf("%s: %w", path, errNotImage)
+	} else if err != nil {
 		return "", "", fmt.Errorf("%s: %w", path, err)
 	}
 	fw, err := diskFirmware(sector0)
@@ -49,6 +51,8 @@ func Detect(path string) (Kind, Firmware, error) {
 	}
 	return Raw, fw, nil
 }
+
+var errNotImage = errors.New("neither an ISO nor a disk with a partition table")
 
 // El Torito's platform ids.
 const (
@@ -106,7 +110,7 @@ func isoFirmware(r io.ReaderAt) (fw Firmware, ok bool, err error) {
 // UEFI, an MBR with boot code BIOS.
 func diskFirmware(sector0 []byte) (Firmware, error) {
 	if len(sector0) < sectorSize || sector0[510] != 0x55 || sector0[511] != 0xaa {
-		return "", errors.New("neither an ISO nor a disk with a partition table")
+		return "", errNotImage
 	}
 	if sector0[446+4] == mbrTypeProtective {
 		return EFI, nil

@@ -207,11 +207,13 @@ func TestDetectTellsEveryImageItWrites(t *testing.T) {
 			}
 		})
 	}
-	t.Run("not an image", func(t *testing.T) {
-		p := filepath.Join(t.TempDir(), "text")
-		os.WriteFile(p, bytes.Repeat([]byte("hello\n"), 1000), 0o644)
-		if _, _, err := Detect(p); err == nil {
-			t.Error("a text file was taken for an image")
-		}
-	})
+	for name, size := range map[string]int{"a text file": 1000, "a short text file": 1} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "text")
+			os.WriteFile(p, bytes.Repeat([]byte("hello\n"), size), 0o644)
+			if _, _, err := Detect(p); err == nil || !strings.Contains(err.Error(), "neither an ISO nor a disk") {
+				t.Errorf("Detect = %v, want it to say this is no image", err)
+			}
+		})
+	}
 }
