@@ -180,7 +180,7 @@ func bootFrom(opts *qemu.Options, image string, f runFlags) error {
 	if fi, err := os.Stat(image); err == nil && fi.Mode().IsRegular() {
 		kind, fw, err := diskimage.Detect(image)
 		if err != nil {
-			return fmt.Errorf("image %s: %w", image, err)
+			return fmt.Errorf("boot %w", err)
 		}
 		if f.extra != "" {
 			return fmt.Errorf("-append: %s boots with the command line its bootloader holds; only DIR/NAME images take more", image)
