@@ -62,13 +62,16 @@ const (
 	statusQEMUFailed = 7
 )
 
-// statusOf is the exit status for how a machine stopped.
+// statusOf is the exit status for how a machine stopped. A kernel panic
+// is the story whatever ended qemu after it: a reset for panic=N, or a
+// hang killed at the timeout.
 func statusOf(e qemu.Exit) int {
+	if e.Panicked() && !e.Clean() {
+		return statusPanic
+	}
 	switch e.Reason {
 	case qemu.ExitPoweroff:
 		return statusPoweroff
-	case qemu.ExitPanic:
-		return statusPanic
 	case qemu.ExitReset:
 		return statusReset
 	case qemu.ExitTimedOut:

@@ -18,9 +18,9 @@ const (
 	// ExitReset: the guest rebooted or reset (triple fault, panic=N), which
 	// ends qemu because it runs with -no-reboot.
 	ExitReset
-	// ExitPanic: the guest's kernel panicked: it said so through the
-	// pvpanic device, or printed "Kernel panic" on the console before qemu
-	// stopped in any way other than a clean poweroff.
+	// ExitPanic: the guest reported a panic through a pvpanic device. A
+	// kernel without the driver panics on the console only: see
+	// Exit.Panic.
 	ExitPanic
 	// ExitHostQuit: qemu was told to quit from the host side: a QMP quit, a
 	// signal to the qemu process, or its user interface.
@@ -63,9 +63,15 @@ type Exit struct {
 	Guest bool
 	// Code is qemu's exit status, or -1 when a signal ended it.
 	Code int
-	// Panic is the console line where the kernel panicked, if it did.
+	// Panic is the console line where the kernel said it panicked, if it
+	// did and the guest did not power off cleanly after all. The Reason
+	// stays what ended qemu (a reset for panic=N, a kill after a hang).
 	Panic string
 }
+
+// Panicked reports whether the guest's kernel panicked, by pvpanic or on
+// the console.
+func (e Exit) Panicked() bool { return e.Reason == ExitPanic || e.Panic != "" }
 
 // Clean reports whether the guest powered itself off: the one ending that
 // means every service stopped and every disk was synced.
@@ -130,14 +136,13 @@ func shutdownReason(s shutdownEvent) ExitReason {
 	return ExitHostQuit
 }
 
-// withPanic reports a kernel panic seen on the console line panicLine
-// ("" when none) as the way the VM stopped: whatever followed it (a reset
-// for panic=N, a hang until killed) was its consequence. A guest that
-// still powered off cleanly did not panic for good.
+// withPanic records a kernel panic seen on the console line panicLine
+// ("" when none). A guest that still powered off cleanly did not panic
+// for good.
 func withPanic(e Exit, panicLine string) Exit {
 	if panicLine == "" || e.Reason == ExitPoweroff {
 		return e
 	}
-	e.Reason, e.Panic = ExitPanic, panicLine
+	e.Panic = panicLine
 	return e
 }

@@ -57,23 +57,27 @@ func TestExitStringNamesTheCause(t *testing.T) {
 func TestAPanicOnTheConsoleIsHowTheVMStopped(t *testing.T) {
 	const line = "[    2.1] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
 	tests := []struct {
-		name  string
-		exit  Exit
-		panic string
-		want  ExitReason
+		name     string
+		exit     Exit
+		panic    string
+		panicked bool
 	}{
-		{"a reset after panic=-1", Exit{Reason: ExitReset}, line, ExitPanic},
-		{"a hang killed at the timeout", Exit{Reason: ExitTimedOut}, line, ExitPanic},
-		{"a clean poweroff despite the line", Exit{Reason: ExitPoweroff}, line, ExitPoweroff},
-		{"a reset without a panic", Exit{Reason: ExitReset}, "", ExitReset},
+		{"a reset after panic=-1", Exit{Reason: ExitReset}, line, true},
+		{"a hang killed at the timeout", Exit{Reason: ExitTimedOut}, line, true},
+		{"pvpanic", Exit{Reason: ExitPanic}, "", true},
+		{"a clean poweroff despite the line", Exit{Reason: ExitPoweroff}, line, false},
+		{"a reset without a panic", Exit{Reason: ExitReset}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := withPanic(tt.exit, tt.panic)
-			if got.Reason != tt.want {
-				t.Errorf("withPanic = %v, want %v", got, tt.want)
+			if got.Panicked() != tt.panicked {
+				t.Errorf("withPanic(%v).Panicked() = %v, want %v", tt.exit, got.Panicked(), tt.panicked)
 			}
-			if tt.want == ExitPanic && !strings.Contains(got.String(), "Unable to mount root fs") {
+			if got.Reason != tt.exit.Reason {
+				t.Errorf("the reason changed from %v to %v: it must stay what ended qemu", tt.exit.Reason, got.Reason)
+			}
+			if got.Panic != "" && !strings.Contains(got.String(), "Unable to mount root fs") {
 				t.Errorf("String() = %q does not quote the panic", got.String())
 			}
 		})
