@@ -251,3 +251,23 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// BenchmarkBuildEveryFormat is what a build of a small system in every
+// format costs, the shared assembly of the root included: the goal is a
+// few seconds, so that building ISOs and disks is no reason to skip them.
+func BenchmarkBuildEveryFormat(b *testing.B) {
+	bin, err := filepath.Abs("../bin/minikit")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		b.Skipf("%s is missing: run make first", bin)
+	}
+	for b.Loop() {
+		dir := b.TempDir()
+		args := append([]string{"build", "-o", dir, "-name", "formats", "-format", allFormats}, formatSpecs...)
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			b.Fatalf("minikit build: %v\n%s", err, out)
+		}
+	}
+}
