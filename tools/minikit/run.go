@@ -121,6 +121,11 @@ func runCommand(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if os.Getenv(readyFDEnv) != "" {
+		// The background half of -detach: no terminal to show the
+		// console on, whatever the flags said.
+		f.console = false
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("want one image (or, with -stop, one state directory), got %d arguments", fs.NArg())
