@@ -277,3 +277,23 @@ func TestParseFormats(t *testing.T) {
 		t.Error("FileName names the wrong files")
 	}
 }
+
+// TestMissingToolsAreNamedBeforeAnyWork runs a build with an empty PATH:
+// it must fail at once, naming the Debian packages of every missing tool.
+func TestMissingToolsAreNamedBeforeAnyWork(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	spec, _, err := imagespec.Parse("test.yml", []byte(testSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	_, err = Build(context.Background(), Options{Spec: spec, Name: "test", OutDir: out, Formats: []Format{ISOBIOS, QCOW2BIOS}})
+	for _, want := range []string{"format iso-bios", "install the Debian package xorriso", "format qcow2-bios", "install the Debian package qemu-utils"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Build error %v does not say %q", err, want)
+		}
+	}
+	if _, serr := os.Stat(out); serr == nil {
+		t.Error("the failed build created its output directory")
+	}
+}

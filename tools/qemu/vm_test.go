@@ -57,3 +57,17 @@ func fakeQEMU(t *testing.T, body string) string {
 	}
 	return path
 }
+
+func TestStartExplainsThatOVMFIsMissing(t *testing.T) {
+	saved := ovmfPairs
+	ovmfPairs = [][2]string{{filepath.Join(t.TempDir(), "CODE.fd"), filepath.Join(t.TempDir(), "VARS.fd")}}
+	t.Cleanup(func() { ovmfPairs = saved })
+	iso := filepath.Join(t.TempDir(), "a.iso")
+	if err := os.WriteFile(iso, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{Binary: fakeQEMU(t, "exit 0"), ISO: iso, Firmware: FirmwareEFI, Accel: AccelTCG})
+	if !errors.Is(err, ErrNoOVMF) || !strings.Contains(err.Error(), "install the Debian package ovmf") {
+		t.Errorf("Start error = %v, want ErrNoOVMF naming the ovmf package", err)
+	}
+}
