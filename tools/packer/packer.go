@@ -74,6 +74,7 @@ type build struct {
 	epoch   time.Time
 
 	kernelFile string // the kernel binary, in the cache
+	initrdFile string // the initrd written, in the outputs or the work directory
 	inventory  inventory
 	owners     sizeOwners
 }
@@ -162,7 +163,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		res.Sizes.Kernel = fileSize(kernelPath)
-		res.Sizes.Initrd = fileSize(res.Initrd)
+		res.Sizes.Initrd = fileSize(b.initrdFile)
 	}
 	return res, nil
 }
@@ -181,6 +182,7 @@ func (b *build) writeOutputs(res *Result) error {
 		if err := b.writeInitrd(initrdFile); err != nil {
 			return err
 		}
+		b.initrdFile = initrdFile
 	}
 	boot := diskimage.Boot{Kernel: b.kernelFile, Initrd: initrdFile, Cmdline: b.Spec.Kernel.Cmdline, Epoch: b.epoch}
 	for _, f := range b.Formats {
