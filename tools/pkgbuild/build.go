@@ -3,6 +3,7 @@ package pkgbuild
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,15 +17,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/tools/images"
+	"github.com/minikit/minikit/tools/sbom"
 )
 
 // Labels a built image carries besides org.mobyproject.config.
 const (
 	// LabelRecipeHash is the hash of everything the image was made from.
 	LabelRecipeHash = "org.minikit.recipe-hash"
-	// LabelDebianPackages lists the Debian packages in the image as
-	// NAME=VERSION, comma-separated, in recipe order.
-	LabelDebianPackages = "org.minikit.debian-packages"
+	// LabelDebianPackages lists the Debian packages in the image as the
+	// JSON array the SBOM writer reads (sbom.PackagesLabel).
+	LabelDebianPackages = sbom.PackagesLabel
 )
 
 // refNameAnnotation names an image in an OCI layout's index.
@@ -45,6 +47,7 @@ type Result struct {
 	Hash     string  // the recipe hash
 	UpToDate bool    // the store already had it; nothing was built
 	Packages []string
+	debs     []sbom.Package
 }
 
 // builder holds one build's state.
@@ -104,10 +107,12 @@ func (b *builder) build(ctx context.Context, ref string) (*Result, error) {
 	}
 	rh := newRecipeHasher()
 	rh.field("recipe", string(r.raw))
+	rh.field("labels", "debian-packages as JSON") // images labelled otherwise are rebuilt
 	res := &Result{Ref: ref}
 	for _, d := range debs {
 		rh.field("deb", d.Name, d.Version, d.Arch, d.SHA256)
 		res.Packages = append(res.Packages, d.String())
+		res.debs = append(res.debs, sbom.Package{Name: d.Name, Version: d.Version, Arch: d.Arch})
 	}
 	progs := make([]string, len(r.Go))
 	for i, g := range r.Go {
@@ -255,8 +260,10 @@ func (b *builder) imageConfig(res *Result) v1.Config {
 	if r.Config != "" {
 		cfg.Labels[imagespec.LabelKey] = r.Config
 	}
-	if len(res.Packages) > 0 {
-		cfg.Labels[LabelDebianPackages] = strings.Join(res.Packages, ",")
+	if len(res.debs) > 0 {
+		if data, err := json.Marshal(res.debs); err == nil {
+			cfg.Labels[LabelDebianPackages] = string(data)
+		}
 	}
 	return cfg
 }
