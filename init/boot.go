@@ -170,6 +170,12 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 	if err := rootfs.RemountReadOnly(); err != nil {
 		return false, err
 	}
+	// Shared propagation, so that a mount made by an onboot container
+	// through an rshared bind (mountie on /var/lib/...) reaches the root
+	// and the services that bind it.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		return false, fmt.Errorf("make mounts shared: %w", err)
+	}
 	end()
 	slog.Info("filesystems mounted; / is read-only")
 
