@@ -71,7 +71,7 @@ func (h *Handle) RemoveAddress(link string, p netip.Prefix) error {
 }
 
 // Addresses lists the IPv4 addresses of the link with the lifetime they
-// have left.
+// have left (zero for those kept for ever).
 func (h *Handle) Addresses(link string) ([]Address, error) {
 	l, err := h.link(link)
 	if err != nil {
@@ -89,7 +89,9 @@ func (h *Handle) Addresses(link string) ([]Address, error) {
 		}
 		a := Address{Prefix: p}
 		if na.ValidLft != forever {
-			a.Lifetime = time.Duration(na.ValidLft) * time.Second
+			// An address in its last second still has a lifetime, not
+			// the zero that means for ever.
+			a.Lifetime = max(time.Duration(na.ValidLft)*time.Second, time.Nanosecond)
 		}
 		out = append(out, a)
 	}

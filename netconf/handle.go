@@ -5,6 +5,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Handle is a netlink connection to one network namespace.
@@ -16,9 +17,11 @@ type Handle struct {
 	ns netns.NsHandle
 }
 
-// Open returns a Handle on the caller's network namespace.
+// Open returns a Handle on the caller's network namespace. It speaks only
+// NETLINK_ROUTE: asking for every netlink family, as netlink.NewHandle()
+// does, fails on a kernel without XFRM or netfilter's netlink loaded.
 func Open() (*Handle, error) {
-	nl, err := netlink.NewHandle()
+	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
@@ -32,7 +35,7 @@ func OpenAt(path string) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("open netlink in %s: %w", path, err)

@@ -19,9 +19,10 @@ type Dnsmasq struct {
 	dir    string
 	Leases string // dnsmasq's lease file
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *lockedBuffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *lockedBuffer
 }
 
 // StartDnsmasq runs dnsmasq in ns with args added to a configuration that
@@ -47,7 +48,7 @@ func StartDnsmasq(t testing.TB, ns *Namespace, args ...string) *Dnsmasq {
 }
 
 // Start starts dnsmasq again (after Stop) with args, keeping the lease
-// file unless args name another.
+// file. It fails the test if dnsmasq exits instead of serving.
 func (d *Dnsmasq) Start(args ...string) {
 	d.t.Helper()
 	d.mu.Lock()
@@ -56,24 +57,38 @@ func (d *Dnsmasq) Start(args ...string) {
 		d.t.Fatalf("dnsmasq is already running")
 	}
 	full := append([]string{
-		"--no-daemon", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
+		// bind-dynamic serves links that appear after it started.
+		"--no-daemon", "--conf-file=/dev/null", "--port=0", "--bind-dynamic",
 		"--log-dhcp", "--log-facility=-", "--user=root", "--group=root",
+		// No ping of an address before offering it: it costs every
+		// test three seconds and tests nothing of the client.
+		"--no-ping",
 		"--dhcp-leasefile=" + d.Leases, "--pid-file=" + filepath.Join(d.dir, "pid"),
 	}, args...)
 	if d.log == nil {
 		d.log = new(lockedBuffer)
 	}
+	logStart := len(d.log.String())
 	cmd := d.ns.Command("dnsmasq", full...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	if err := cmd.Start(); err != nil {
 		d.t.Fatalf("start dnsmasq: %v", err)
 	}
-	d.cmd = cmd
-	// dnsmasq says "started" once it listens; a client racing it only
-	// loses a retransmission, but a test reads better without that.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(d.log.String(), "DHCP, sockets bound") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	d.cmd, d.exited = cmd, exited
+	// dnsmasq lists its ranges once it listens; a client racing it
+	// only loses a retransmission, but a test reads better without that.
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(d.log.String()[logStart:], "DHCP, IP range") {
+		select {
+		case <-exited:
+			d.cmd = nil
+			d.t.Fatalf("dnsmasq exited at start (%v):\n%s", cmd.ProcessState, d.log.String()[logStart:])
+		case <-deadline:
+			d.t.Fatalf("dnsmasq did not start serving within 10s:\n%s", d.log.String()[logStart:])
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
@@ -85,8 +100,17 @@ func (d *Dnsmasq) Stop() {
 		return
 	}
 	d.cmd.Process.Kill()
-	d.cmd.Wait()
+	<-d.exited
 	d.cmd = nil
+}
+
+// ForgetLeases empties the lease file of a stopped dnsmasq, so that it
+// starts again knowing no client, as a replaced server would.
+func (d *Dnsmasq) ForgetLeases() {
+	d.t.Helper()
+	if err := os.WriteFile(d.Leases, nil, 0o644); err != nil {
+		d.t.Fatalf("forget dnsmasq's leases: %v", err)
+	}
 }
 
 // Log is what dnsmasq printed so far.
