@@ -49,12 +49,12 @@ type Options struct {
 
 // Static is the values of "static KEY=VALUE" lines.
 type Static struct {
-	Address netip.Prefix
-	Routers []netip.Addr
-	DNS     []netip.Addr
-	Domain  string
-	Search  []string
-	MTU     int
+	Address netip.Prefix `json:"address,omitzero"`
+	Routers []netip.Addr `json:"routers,omitempty"`
+	DNS     []netip.Addr `json:"dns,omitempty"`
+	Domain  string       `json:"domain,omitempty"`
+	Search  []string     `json:"search,omitempty"`
+	MTU     int          `json:"mtu,omitempty"`
 }
 
 // Empty reports whether no static value was given.

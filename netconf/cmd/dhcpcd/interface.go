@@ -45,11 +45,11 @@ func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Optio
 				log.Error("applying the lease failed", "err", err)
 			}
 			applied = next
-			logLease(log, ev)
+			// State file first: whoever reads the log line may look.
 			d.writeState(state{Interface: l.Name, State: "bound", Lease: ev.Lease})
+			logLease(log, ev)
 			d.setConfigured(l.Name, true)
 		case dhcp.Lost:
-			log.Warn("lease lost", "address", ev.Lease.Address, "server", ev.Lease.Server, "reason", ev.Reason)
 			if applied != nil {
 				if err := ignoreGone(d.dhcp.Remove(applied)); err != nil {
 					log.Error("removing the lost lease's configuration failed", "err", err)
@@ -58,6 +58,7 @@ func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Optio
 			}
 			d.writeState(state{Interface: l.Name, State: "discovering", Reason: ev.Reason})
 			d.setConfigured(l.Name, false)
+			log.Warn("lease lost", "address", ev.Lease.Address, "server", ev.Lease.Server, "reason", ev.Reason)
 		case dhcp.Refused:
 			log.Warn("offer refused", "reason", ev.Reason)
 		case dhcp.Released:
@@ -104,9 +105,9 @@ func (d *daemon) runStatic(ctx context.Context, l netconf.Link, o dhcpcdconf.Opt
 		log.Error("applying the static configuration failed", "err", err)
 		d.writeState(state{Interface: l.Name, State: "discovering", Reason: err.Error()})
 	} else {
+		d.writeState(state{Interface: l.Name, State: "static", Static: &st})
 		log.Info("static configuration applied", "address", s.Address, "router", addrList(st.Routers),
 			"dns", addrList(st.DNS), "mtu", st.MTU)
-		d.writeState(state{Interface: l.Name, State: "static", Static: &st})
 		d.setConfigured(l.Name, true)
 	}
 	<-ctx.Done()

@@ -46,9 +46,15 @@ func run(args []string) int {
 	}
 
 	// SIGTERM is how init stops a service; SIGHUP is dhcpcd's "release
-	// and exit". All three stop cleanly.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer stop()
+	// and exit". All three stop cleanly. Only a signal cancels ctx: when
+	// oneshot mode returns, the clients must not see a stop and release.
+	ctx, stop := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		log.Info("stopping", "signal", (<-sigs).String())
+		stop()
+	}()
 
 	links, err := netconf.Open()
 	if err != nil {
@@ -77,7 +83,6 @@ func run(args []string) int {
 		return 0
 	}
 	if ctx.Err() != nil {
-		stop()
 		<-done
 		return 1
 	}
