@@ -48,30 +48,7 @@ func testStore(t *testing.T) *images.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add := func(ref string, files map[string]string, cfg v1.Config) {
-		dir := t.TempDir()
-		for name, content := range files {
-			p := filepath.Join(dir, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			// FromDir keeps modes as on disk; make them the umask's
-			// business no more.
-			if err := os.Chmod(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		img, err := images.FromDir(dir, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Add(ref, img); err != nil {
-			t.Fatal(err)
-		}
-	}
+	add := func(ref string, files map[string]string, cfg v1.Config) { addImage(t, st, ref, files, cfg) }
 	add("test/kernel:1", map[string]string{"kernel": strings.Repeat("bzImage", 1000)}, v1.Config{})
 	add("test/init:1", map[string]string{
 		"sbin/init":                       string(self),
@@ -82,6 +59,33 @@ func testStore(t *testing.T) *images.Store {
 		Labels: map[string]string{"org.minikit.debian-packages": `[{"name":"zlib1g","version":"1:1.2.13.dfsg-1","arch":"amd64"}]`},
 	})
 	return st
+}
+
+// addImage stores an image of the given files (all mode 0755) as ref.
+func addImage(t *testing.T, st *images.Store, ref string, files map[string]string, cfg v1.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// FromDir keeps modes as on disk; make them the umask's
+		// business no more.
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img, err := images.FromDir(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Add(ref, img); err != nil {
+		t.Fatal(err)
+	}
 }
 
 const testSpec = `kernel:
@@ -295,5 +299,25 @@ func TestMissingToolsAreNamedBeforeAnyWork(t *testing.T) {
 	}
 	if _, serr := os.Stat(out); serr == nil {
 		t.Error("the failed build created its output directory")
+	}
+}
+
+// TestUnreadablePackagesLabelCostsOnlyTheSBOMEntry: an image whose
+// packages label is not the JSON list still builds, and its other
+// packages are still listed.
+func TestUnreadablePackagesLabelCostsOnlyTheSBOMEntry(t *testing.T) {
+	requireRoot(t)
+	st := testStore(t)
+	addImage(t, st, "test/svc:1", map[string]string{
+		"bin/server":                    "x",
+		"var/lib/dpkg/status.d/libbar2": "Package: libbar2\nVersion: 2.0-1\nArchitecture: amd64\n",
+	}, v1.Config{Labels: map[string]string{"org.minikit.debian-packages": "zlib1g=1:1.2.13"}})
+	res := buildTest(t, st, filepath.Join(t.TempDir(), "out"))
+	data, err := os.ReadFile(res.SBOM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("pkg:deb/debian/libbar2@2.0-1")) || bytes.Contains(data, []byte("zlib1g")) {
+		t.Errorf("the SBOM should list libbar2 from the tree and nothing from the bad label:\n%s", data)
 	}
 }

@@ -46,8 +46,10 @@ func (b *build) record(use, ref string, img v1.Image, root string, fromRoot bool
 		if err != nil {
 			return fmt.Errorf("image %s: read config: %w", ref, err)
 		}
+		// A label the SBOM cannot read costs the SBOM those packages, not
+		// the build: the image itself is fine.
 		if entry.Packages, err = sbom.PackagesFromLabels(cfg.Config.Labels); err != nil {
-			return fmt.Errorf("image %s: %w", ref, err)
+			b.Log.Warn("SBOM: packages label unreadable, left out", "image", ref, "err", err)
 		}
 	}
 	entry.Uses = append(entry.Uses, use)
