@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -47,6 +48,11 @@ type Config struct {
 	Previous netip.Addr
 	// Release sends a RELEASE for the lease when Run's context ends.
 	Release bool
+	// Kick, when a value arrives, says the link came back (its carrier
+	// returned): the client stops waiting and asks at once, discovering
+	// without backoff or, holding a lease, confirming it by rebinding, as
+	// RFC 2131 (3.2) has a client do when it may have moved.
+	Kick <-chan struct{}
 	// Logger receives the protocol's details at debug level; nil
 	// discards them.
 	Logger *slog.Logger
@@ -107,32 +113,35 @@ func run(ctx context.Context, cfg Config, raw, leased conn, now func() time.Time
 			return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
 		}
 		var reply *dhcpv4.DHCPv4
+		stepCtx, kicked, stop := withKick(ctx, cfg.Kick)
 		if st.send == nil {
-			if !sleepUntil(ctx, st.until) {
-				break
-			}
+			sleepUntil(stepCtx, st.until)
 		} else {
 			log.Debug("send", "type", st.send.MessageType().String(), "to", st.to, "phase", m.phase.String(), "try", m.tries+1)
 			c := raw
 			if st.fromLease {
 				c = leased
 			}
-			reply, err = exchange(ctx, c, st)
-			if ctx.Err() != nil {
-				break
-			}
-			if err != nil {
+			reply, err = exchange(stepCtx, c, st)
+			if err != nil && stepCtx.Err() == nil {
 				// The link may be down; try again at the next
 				// retransmission rather than at once.
 				log.Debug("exchange failed", "err", err)
-				if !sleepUntil(ctx, st.until) {
-					break
-				}
+				sleepUntil(stepCtx, st.until)
 			}
 			if reply != nil {
 				from, _ := addr4(reply.ServerIdentifier())
 				log.Debug("received", "type", reply.MessageType().String(), "from", from, "address", reply.YourIPAddr)
 			}
+		}
+		stop()
+		if ctx.Err() != nil {
+			break
+		}
+		if kicked() && reply == nil {
+			log.Debug("the link came back: asking at once", "phase", m.phase.String())
+			m.kick()
+			continue
 		}
 		for _, ev := range m.handle(now(), reply) {
 			handle(ev)
@@ -188,6 +197,26 @@ func exchange(ctx context.Context, c conn, st step) (*dhcpv4.DHCPv4, error) {
 		return nil, nil
 	}
 	return reply, err
+}
+
+// withKick is ctx cancelled also when kick delivers a value; kicked says
+// whether that happened, and stop must be called when the step is over.
+func withKick(ctx context.Context, kick <-chan struct{}) (stepCtx context.Context, kicked func() bool, stop func()) {
+	if kick == nil {
+		return ctx, func() bool { return false }, func() {}
+	}
+	stepCtx, cancel := context.WithCancel(ctx)
+	var got atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-kick:
+			got.Store(true)
+			cancel()
+		case <-done:
+		}
+	}()
+	return stepCtx, got.Load, func() { close(done); cancel() }
 }
 
 // sleepUntil waits until t (for ever when t is zero) and reports whether

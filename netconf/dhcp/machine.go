@@ -234,6 +234,23 @@ func (m *machine) nak(now time.Time) {
 	m.enter(selecting)
 }
 
+// kick makes the machine ask at once, after the link came back: a
+// discovery starts over without backoff (and without the hold-off after a
+// NAK); a lease is confirmed by rebinding, which any server on the new
+// link may answer (with a NAK if the address does not belong there).
+func (m *machine) kick() {
+	switch m.phase {
+	case selecting:
+		m.tries, m.notBefore = 0, time.Time{}
+	case requesting:
+		m.enter(selecting)
+	case bound, renewing, rebinding:
+		if !m.lease.Infinite() {
+			m.enter(rebinding)
+		}
+	}
+}
+
 // held reports whether the machine has a lease to release.
 func (m *machine) held() bool { return m.lease != nil && m.phase >= bound }
 

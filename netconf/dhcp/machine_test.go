@@ -300,3 +300,49 @@ func TestInfiniteLeaseIsNeverRenewed(t *testing.T) {
 		t.Errorf("with an infinite lease the client plans %+v, want to wait for ever", st)
 	}
 }
+
+func TestKickRestartsDiscoveryWithoutBackoff(t *testing.T) {
+	m := testMachine()
+	now := t0
+	for range 3 { // three unanswered DISCOVERs: the next wait would be 32 s
+		st := mustNext(t, m, now)
+		now = st.until
+		m.handle(now, nil)
+	}
+	m.kick()
+	if st := mustNext(t, m, now); st.send.MessageType() != dhcpv4.MessageTypeDiscover || st.until.Sub(now) != 4*time.Second {
+		t.Errorf("after a kick: %v waiting %v, want a DISCOVER now with the first wait, 4s", st.send.MessageType(), st.until.Sub(now))
+	}
+}
+
+func TestKickEndsTheHoldOffAfterNaks(t *testing.T) {
+	m := testMachine()
+	m.naks = 3
+	m.nak(t0)
+	if st := mustNext(t, m, t0); st.send != nil {
+		t.Fatalf("after repeated NAKs the client sends at once; the test needs a hold-off")
+	}
+	m.kick()
+	if st := mustNext(t, m, t0); st.send == nil || st.send.MessageType() != dhcpv4.MessageTypeDiscover {
+		t.Errorf("after a kick the client still holds off")
+	}
+}
+
+func TestKickConfirmsALeaseByRebinding(t *testing.T) {
+	m := testMachine()
+	srv := newFakeServer()
+	l := bind(t, m, srv)
+	later := t0.Add(5 * time.Second) // long before T1
+	m.kick()
+	st := mustNext(t, m, later)
+	if st.send.MessageType() != dhcpv4.MessageTypeRequest || st.to != broadcast || !st.fromLease ||
+		!st.send.ClientIPAddr.Equal(srv.yiaddr) {
+		t.Fatalf("after a kick while bound: %s to %v; want a broadcast REQUEST for the lease", st.send.Summary(), st.to)
+	}
+	other := *srv
+	other.id = net.IPv4(10, 0, 0, 2)
+	events := m.handle(later, other.nak(t, st.send, "wrong network"))
+	if len(events) != 1 || events[0].Kind != Lost || events[0].Lease != l {
+		t.Errorf("a NAK from the new network's server gave %+v, want the lease Lost", events)
+	}
+}

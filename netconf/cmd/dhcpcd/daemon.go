@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/minikit/minikit/netconf"
@@ -32,7 +34,10 @@ type daemon struct {
 }
 
 type running struct {
-	index  int
+	index   int
+	carrier bool
+	// kick tells the interface's client that the carrier came back.
+	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -95,13 +100,26 @@ func (d *daemon) linkChanged(ctx context.Context, ev netconf.LinkEvent) {
 		d.start(ctx, ev.Link)
 	case !ev.Gone && !ok && d.wanted(ev.Link):
 		d.start(ctx, ev.Link)
+	case !ev.Gone && ok && ev.Link.Carrier != r.carrier:
+		// A cable plugged in, maybe into another network: ask now
+		// rather than at the next retransmission, up to a minute away.
+		r.carrier = ev.Link.Carrier
+		if r.carrier {
+			d.log.Info("carrier up", "iface", ev.Link.Name)
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		} else {
+			d.log.Info("carrier lost", "iface", ev.Link.Name)
+		}
 	}
 }
 
 // start runs the interface's goroutine; d.mu is held.
 func (d *daemon) start(ctx context.Context, l netconf.Link) {
 	ictx, cancel := context.WithCancel(ctx)
-	r := &running{index: l.Index, cancel: cancel, done: make(chan struct{})}
+	r := &running{index: l.Index, carrier: l.Carrier, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	d.running[l.Name] = r
 	d.wg.Add(1)
 	go func() {
@@ -112,7 +130,7 @@ func (d *daemon) start(ctx context.Context, l netconf.Link) {
 		if o.Static.Address.IsValid() {
 			d.runStatic(ictx, l, o)
 		} else {
-			d.runDHCP(ictx, l, o)
+			d.runDHCP(ictx, l, o, r.kick)
 		}
 		d.setConfigured(l.Name, false)
 	}()
@@ -217,6 +235,9 @@ func (d *daemon) setHostname(name string) error {
 		return nil
 	}
 	if err := netconf.SetHostname(name); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("%w (setting the host name needs CAP_SYS_ADMIN: add it to the dhcpcd entry with capabilities.add)", err)
+		}
 		return err
 	}
 	hostnameFromLease = name

@@ -247,3 +247,22 @@ func TestTwoInterfacesAndOneHotplugged(t *testing.T) {
 		t.Errorf("after eth2 went, resolv.conf:\n%s", rc)
 	}
 }
+
+func TestCarrierBackMeansAskingAtOnce(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	l.dnsmasq(t)
+	l.srv.IP(t, "link", "set", "srv0", "down") // eth0 loses its carrier
+	p := startDhcpcd(t, l.cli, nil, "-d")
+	// Unanswered DISCOVERs back off: 4 s, then 8 s, …
+	third := p.expect(-1, `msg=send iface=eth0 type=DISCOVER .*phase=selecting try=3`, bootTimeout)
+	l.srv.IP(t, "link", "set", "srv0", "up")
+	up := p.expect(third.index, `msg="carrier up" iface=eth0`, bootTimeout)
+	// The next DISCOVER starts the backoff over instead of being the
+	// fourth of the series, sent when its 16 s wait ends.
+	next := p.expect(up.index, `msg=send iface=eth0 type=DISCOVER .*try=(\d+)`, bootTimeout)
+	if next.groups[1] != "1" {
+		t.Errorf("after the carrier came back the client sent try %s, want 1 (asked at once)", next.groups[1])
+	}
+	p.expect(next.index-1, leaseLine("bound", "eth0"), bootTimeout)
+}

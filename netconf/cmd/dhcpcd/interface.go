@@ -11,7 +11,7 @@ import (
 
 // runDHCP keeps a lease on the link until ctx ends, applying each change,
 // then releases it and takes the configuration away unless persistent.
-func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Options) {
+func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Options, kick <-chan struct{}) {
 	log := d.log.With("iface", l.Name)
 	persistent := d.opts.persistent || d.conf.Persistent
 	var applied *netconf.Settings
@@ -20,6 +20,7 @@ func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Optio
 		ClientID:  o.ClientID,
 		Request:   o.Requested(dhcp.DefaultRequest),
 		Release:   !persistent,
+		Kick:      kick,
 		Logger:    d.log,
 	}
 	if o.SendHostname || d.opts.hostname != "" {
