@@ -31,7 +31,11 @@ type controlServer struct {
 
 func newControlServer(t *testing.T, cfgs ...serviceConfig) *controlServer {
 	t.Helper()
-	ts := newTestSupervisor(t, cfgs...)
+	return serveControlAPI(t, newTestSupervisor(t, cfgs...))
+}
+
+func serveControlAPI(t testing.TB, ts *testSupervisor) *controlServer {
+	t.Helper()
 	ts.outputs = &outputs{}
 	cs := &controlServer{testSupervisor: ts, powered: make(chan string, 1)}
 	api := &controlAPI{sup: ts.supervisor, outputs: ts.outputs, timeline: newTimeline(),

@@ -84,7 +84,7 @@ func (c *fakeClock) advance(d time.Duration) {
 
 // waitTimer waits until someone waits on a timer of d, and returns when
 // it would fire.
-func (c *fakeClock) waitTimer(t *testing.T, d time.Duration) {
+func (c *fakeClock) waitTimer(t testing.TB, d time.Duration) {
 	t.Helper()
 	deadline := time.After(hang)
 	for {
@@ -117,7 +117,7 @@ func (c *fakeClock) afterCalls() int {
 }
 
 // waitAfterCalls waits until n timers in all were asked for.
-func (c *fakeClock) waitAfterCalls(t *testing.T, n int) {
+func (c *fakeClock) waitAfterCalls(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.After(hang)
 	for {
@@ -201,7 +201,7 @@ func (l *fakeLauncher) count(name string) int {
 }
 
 // next waits for the next launch of name.
-func (l *fakeLauncher) next(t *testing.T, name string) *fakeProc {
+func (l *fakeLauncher) next(t testing.TB, name string) *fakeProc {
 	t.Helper()
 	select {
 	case p := <-l.queue(name):
@@ -213,7 +213,7 @@ func (l *fakeLauncher) next(t *testing.T, name string) *fakeProc {
 }
 
 // none checks that nothing was launched that the test did not take.
-func (l *fakeLauncher) none(t *testing.T) {
+func (l *fakeLauncher) none(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -257,7 +257,7 @@ func (p *fakeProc) end(code int) {
 }
 
 // signaled waits for the next signal the process gets.
-func (p *fakeProc) signaled(t *testing.T) os.Signal {
+func (p *fakeProc) signaled(t testing.TB) os.Signal {
 	t.Helper()
 	select {
 	case s := <-p.signals:
@@ -278,7 +278,7 @@ type testSupervisor struct {
 
 // newTestSupervisor makes a supervisor of the given services; call run
 // once they are set up. Logs stay in memory.
-func newTestSupervisor(t *testing.T, cfgs ...serviceConfig) *testSupervisor {
+func newTestSupervisor(t testing.TB, cfgs ...serviceConfig) *testSupervisor {
 	t.Helper()
 	ts := &testSupervisor{clock: newFakeClock(), launcher: newFakeLauncher()}
 	ts.supervisor = newSupervisor(ts.launcher, ts.clock, &outputs{})
@@ -318,7 +318,7 @@ func dependsOn(names ...string) func(*serviceConfig) {
 func notifies(c *serviceConfig) { c.notify = true }
 
 // waitState waits until the service is in state.
-func (ts *testSupervisor) waitState(t *testing.T, name, state string) serviceState {
+func (ts *testSupervisor) waitState(t testing.TB, name, state string) serviceState {
 	t.Helper()
 	s := ts.service(name)
 	deadline := time.After(hang)

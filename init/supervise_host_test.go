@@ -74,7 +74,7 @@ func fullRootfs(t testing.TB) string {
 }
 
 // hostService writes a service bundle running script with sh.
-func hostService(t *testing.T, tree, rootfs, name, script string, annotations map[string]string, change ...func(*specs.Spec)) {
+func hostService(t testing.TB, tree, rootfs, name, script string, annotations map[string]string, change ...func(*specs.Spec)) {
 	t.Helper()
 	spec := bundleSpec(rootfs, false, annotations, "/bin/sh", "-c", script)
 	for _, c := range change {
@@ -120,7 +120,7 @@ func (h *hostInit) lineIndex(pattern string, n int, timeout time.Duration) int {
 
 // findProcess returns the pid (in the test's namespace) of the process
 // whose command line is exactly args.
-func findProcess(t *testing.T, args ...string) int {
+func findProcess(t testing.TB, args ...string) int {
 	t.Helper()
 	want := []byte(strings.Join(args, "\x00") + "\x00")
 	deadline := time.Now().Add(hang)

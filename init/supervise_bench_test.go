@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/control"
+)
+
+// Timing goals live here, never in assertions. The Host benchmarks run
+// the real init over real containers in host test mode and skip without
+// root; the others measure the supervisor's own cost over fakes.
+//
+//	go test -run '^$' -bench . -benchtime 3x ./init/
+
+// BenchmarkRestartAfterDeath is the supervisor's own cost from a
+// process's death to its next launch, with no backoff.
+func BenchmarkRestartAfterDeath(b *testing.B) {
+	quietLog(b)
+	cfg := svc("s")
+	cfg.restart.base, cfg.restart.limit = 0, b.N+2
+	ts := newTestSupervisor(b, cfg)
+	ts.run()
+	p := ts.launcher.next(b, "s")
+	b.ResetTimer()
+	for range b.N {
+		p.end(1)
+		p = ts.launcher.next(b, "s")
+	}
+}
+
+// BenchmarkHostRestartAfterDeath is the time from a container's death
+// (SIGKILL) to its replacement's start, less the backoff the supervisor
+// announced: what a crash costs in time beyond the policy's wait. The
+// figure is restart-ms; ns/op includes the backoff.
+func BenchmarkHostRestartAfterDeath(b *testing.B) {
+	needRoot(b)
+	rootfs := fullRootfs(b)
+	tree := newTree(b)
+	spec := bundleSpec(rootfs, false, nil, "/bin/sh", "-c", "exec sleep 4545")
+	writeBundle(b, filepath.Join(tree, bundle.ServicesDir, "victim"), spec)
+	h := startHostInit(b, tree)
+	client := control.NewClient(filepath.Join(tree, control.Socket))
+	h.lineIndex(`service victim started`, 1, time.Minute)
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 && i%(defaultRestarter.limit-1) == 0 {
+			// Before the crash loop limit: a start by hand forgives.
+			b.StopTimer()
+			if _, err := client.Act(context.Background(), "victim", "restart"); err != nil {
+				b.Fatal(err)
+			}
+			h.lineIndex(`service victim started`, i+1+i/(defaultRestarter.limit-1), time.Minute)
+			b.StartTimer()
+		}
+		starts := i + 1 + i/(defaultRestarter.limit-1)
+		if err := syscall.Kill(findProcess(b, "sleep", "4545"), syscall.SIGKILL); err != nil {
+			b.Fatal(err)
+		}
+		started := h.lineIndex(`service victim started`, starts+1, time.Minute)
+		lines := h.snapshot()
+		exited := lastMatch(lines[:started], `service victim exited 137`)
+		wait := lastMatch(lines[:started], `service victim restarts in (\S+)`)
+		backoff, err := time.ParseDuration(regexp.MustCompile(`restarts in (\S+)`).FindStringSubmatch(lines[wait])[1])
+		if exited < 0 || wait < 0 || err != nil {
+			b.Fatalf("no exit or backoff before line %d", started)
+		}
+		total += consoleStamp(b, lines[started]) - consoleStamp(b, lines[exited]) - backoff
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "restart-ms")
+	h.stop(time.Minute)
+}
+
+func lastMatch(lines []string, pattern string) int {
+	re := regexp.MustCompile(pattern)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if re.MatchString(lines[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// consoleStamp reads the "[   1.234]" of a console line.
+func consoleStamp(tb testing.TB, line string) time.Duration {
+	m := regexp.MustCompile(`^\[ *(\d+\.\d+)\]`).FindStringSubmatch(line)
+	if m == nil {
+		tb.Fatalf("no time stamp in %q", line)
+	}
+	s, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(s * float64(time.Second))
+}
+
+// BenchmarkListWith100Services is the latency of `svcctl list` through
+// the real API and client, over 100 fake services.
+func BenchmarkListWith100Services(b *testing.B) {
+	quietLog(b)
+	cs := newBenchControlServer(b, 100)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		list, err := cs.client.Services(ctx)
+		if err != nil || len(list) != 100 {
+			b.Fatalf("%d services, %v", len(list), err)
+		}
+	}
+}
+
+// BenchmarkMemoryWith100Services reports the heap the supervisor of 100
+// running services takes once every service filled its log ring: the
+// bound of init's memory that grows with services.
+func BenchmarkMemoryWith100Services(b *testing.B) {
+	quietLog(b)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cs := newBenchControlServer(b, 100)
+	for _, s := range cs.services {
+		sink := cs.outputs.lookup(s.name)
+		for range ringLines {
+			sink.write(time.Now(), 0, []string{strings.Repeat("x", 80)})
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(cs)
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "heap-MiB")
+	for range b.N {
+		// The figure is heap-MiB; there is nothing to repeat.
+	}
+}
+
+// BenchmarkHostListWith100Services is `svcctl list` latency (ns/op) over
+// 100 real containers, and init's resident memory once they all run.
+func BenchmarkHostListWith100Services(b *testing.B) {
+	needRoot(b)
+	rootfs := fullRootfs(b)
+	tree := newTree(b)
+	for i := range 100 {
+		spec := bundleSpec(rootfs, false, nil, "/bin/sh", "-c", "echo up; exec sleep 100000")
+		writeBundle(b, filepath.Join(tree, bundle.ServicesDir, fmt.Sprintf("svc%03d", i)), spec)
+	}
+	h := startHostInit(b, tree)
+	h.lineIndex(`service svc\d+ started`, 100, 5*time.Minute)
+	client := control.NewClient(filepath.Join(tree, control.Socket))
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		list, err := client.Services(ctx)
+		if err != nil || len(list) != 100 {
+			b.Fatalf("%d services, %v", len(list), err)
+		}
+	}
+	b.StopTimer()
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid)); err == nil {
+		if m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(status); m != nil {
+			kb, _ := strconv.Atoi(string(m[1]))
+			b.ReportMetric(float64(kb)/1024, "init-rss-MiB")
+		}
+	}
+	h.stop(5 * time.Minute)
+}
+
+// BenchmarkHostLogThroughput is how fast init takes the output of one
+// container writing 100 MB as fast as it can (MB/s).
+func BenchmarkHostLogThroughput(b *testing.B) {
+	needRoot(b)
+	const total = 100 << 20
+	rootfs := fullRootfs(b)
+	tree := newTree(b)
+	spec := bundleSpec(rootfs, false, map[string]string{bundle.AnnotationRestart: "never"}, "/bin/sh", "-c",
+		fmt.Sprintf("yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c %d", total))
+	writeBundle(b, filepath.Join(tree, bundle.ServicesDir, "flood"), spec)
+	h := startHostInit(b, tree)
+	client := control.NewClient(filepath.Join(tree, control.Socket))
+	h.lineIndex(`service flood exited 0`, 1, 5*time.Minute)
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := client.Act(context.Background(), "flood", "start"); err != nil {
+			b.Fatal(err)
+		}
+		h.lineIndex(`service flood exited 0`, i+2, 5*time.Minute)
+	}
+	b.StopTimer()
+	h.stop(time.Minute)
+}
+
+// quietLog silences init's log for a benchmark, whose figures it would
+// otherwise measure.
+func quietLog(b *testing.B) {
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(old) })
+}
+
+// newBenchControlServer serves the API over n running fake services.
+func newBenchControlServer(b *testing.B, n int) *controlServer {
+	var cfgs []serviceConfig
+	for i := range n {
+		cfgs = append(cfgs, svc(fmt.Sprintf("svc%03d", i)))
+	}
+	cs := serveControlAPI(b, newTestSupervisor(b, cfgs...))
+	cs.run()
+	for i := range n {
+		cs.launcher.next(b, fmt.Sprintf("svc%03d", i))
+	}
+	return cs
+}
