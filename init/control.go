@@ -37,12 +37,16 @@ func (in *initSys) serveControl(path string) error {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	_ = os.Remove(path)
-	// Created 0600 from the start, not chmod-ed after: no window in which
-	// another user could connect.
-	old := unix.Umask(0o177)
+	// Not umask: it is the process's, and containers being created at the
+	// same moment would get directories without search permission. Until
+	// the chmod, the socket has the usual umask's 0755: connecting needs
+	// write permission, so only root can already.
 	l, err := net.Listen("unix", path)
-	unix.Umask(old)
 	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}
 	api := &controlAPI{sup: in.sup, outputs: in.outputs, timeline: in.timeline, power: in.requestShutdown}
