@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,7 @@ type outputs struct {
 const (
 	maxLine          = 4096 // a longer line is cut into pieces of this size
 	consoleQueueLen  = 256  // lines waiting for the console
+	consoleShare     = 32   // of which one log may hold, so a flood does not silence the others
 	consoleLineMax   = 1024 // the console shows at most this much of a line
 	readBufferSize   = 64 << 10
 	drainTimeout     = time.Second // how long to wait for a container's last output
@@ -146,7 +148,8 @@ type logSink struct {
 
 	mu      sync.Mutex // serializes writers of the file and the console
 	file    *rotatingFile
-	dropped int // lines the console could not take since it last could
+	dropped int          // lines the console could not take since it last could
+	queued  atomic.Int32 // lines of this log waiting in the console queue
 	batch   []byte
 }
 
@@ -207,9 +210,9 @@ func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
 
 // toConsole offers a line to the console; s.mu is held.
 func (s *logSink) toConsole(stamp, line string) {
-	if s.dropped > 0 && !s.console.roomy() {
-		// Once behind, wait until the console caught up by half a
-		// queue, so that it shows runs of lines, not a note per line.
+	if s.dropped > 0 && s.queued.Load() > consoleShare/2 {
+		// Once behind, wait until the console took half of this log's
+		// share, so that it shows runs of lines, not a note per line.
 		s.dropped++
 		return
 	}
@@ -219,7 +222,7 @@ func (s *logSink) toConsole(stamp, line string) {
 			where = s.file.path
 		}
 		note := fmt.Sprintf("%s%s: (%d lines not shown on the console; see %s)", stamp, s.name, s.dropped, where)
-		if !s.console.offer(note) {
+		if !s.console.offer(note, &s.queued) {
 			s.dropped++
 			return
 		}
@@ -228,7 +231,7 @@ func (s *logSink) toConsole(stamp, line string) {
 	if len(line) > consoleLineMax {
 		line = line[:consoleLineMax] + "…"
 	}
-	if !s.console.offer(stamp + s.name + ": " + line) {
+	if !s.console.offer(stamp+s.name+": "+line, &s.queued) {
 		s.dropped++
 	}
 }
@@ -296,6 +299,7 @@ type consoleQueue struct {
 
 type consoleItem struct {
 	line    string
+	queued  *atomic.Int32 // the count of its log's lines in the queue
 	flushed chan struct{} // a flush mark instead of a line
 }
 
@@ -303,18 +307,21 @@ func newConsoleQueue(w io.Writer, n int) *consoleQueue {
 	return &consoleQueue{w: w, items: make(chan consoleItem, n)}
 }
 
-// offer queues a line unless the queue is full; it never blocks.
-func (q *consoleQueue) offer(line string) bool {
+// offer queues a line unless the queue is full or its log has its share
+// of the queue already; it never blocks.
+func (q *consoleQueue) offer(line string, queued *atomic.Int32) bool {
+	if queued.Add(1) > consoleShare {
+		queued.Add(-1)
+		return false
+	}
 	select {
-	case q.items <- consoleItem{line: line}:
+	case q.items <- consoleItem{line: line, queued: queued}:
 		return true
 	default:
+		queued.Add(-1)
 		return false
 	}
 }
-
-// roomy reports whether the queue is at most half full.
-func (q *consoleQueue) roomy() bool { return len(q.items) <= cap(q.items)/2 }
 
 // flush waits, up to timeout, until the lines queued before it are out.
 func (q *consoleQueue) flush(timeout time.Duration) {
@@ -341,5 +348,6 @@ func (q *consoleQueue) run() {
 		consoleMu.Lock()
 		_, _ = io.WriteString(q.w, it.line+"\n")
 		consoleMu.Unlock()
+		it.queued.Add(-1)
 	}
 }

@@ -188,3 +188,20 @@ func BenchmarkLogThroughput(b *testing.B) {
 	}
 	closeOut()
 }
+
+// A flooding service takes at most its share of the console, so the
+// lines of a quiet one still get there.
+func TestAFloodDoesNotSilenceOtherServicesOnTheConsole(t *testing.T) {
+	console := &stuckConsole{release: make(chan struct{})}
+	o := &outputs{console: console}
+	flood, quiet := o.sink("flood"), o.sink("quiet")
+	for i := range 10 * consoleQueueLen {
+		flood.write(time.Now(), 0, []string{fmt.Sprint("flood ", i)})
+	}
+	quiet.write(time.Now(), 0, []string{"a quiet line"})
+	close(console.release)
+	o.queue.flush(hang)
+	if c := console.String(); !strings.Contains(c, "quiet: a quiet line\n") {
+		t.Errorf("the quiet service's line did not reach the console:\n...%s", c[max(0, len(c)-300):])
+	}
+}
