@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/minikit/minikit/internal/bundle"
@@ -24,15 +23,10 @@ func (in *initSys) shutdown(action string) int {
 	slog.Info("shutdown: " + action)
 	ctx := context.Background()
 
-	var wg sync.WaitGroup
-	for _, s := range in.services {
-		wg.Add(1)
-		in.goSafe("stop "+s.name, func() {
-			defer wg.Done()
-			s.stop(ctx)
-		})
+	if in.sup != nil {
+		// Each service before those it depends on; no starts from now on.
+		in.sup.stopAll(ctx)
 	}
-	wg.Wait()
 	slog.Info("shutdown: services stopped")
 
 	in.runToCompletion(ctx, "onshutdown", in.path(bundle.OnshutdownDir))
