@@ -275,6 +275,7 @@ func TestAnalyzeShowsPhasesAndServices(t *testing.T) {
 	cs.clock.advance(time.Second)
 	cs.service("db").notes <- notifyMsg{ready: true}
 	cs.launcher.next(t, "web")
+	cs.waitState(t, "web", control.StateRunning)
 	a, err := cs.client.Analyze(context.Background())
 	if err != nil {
 		t.Fatal(err)

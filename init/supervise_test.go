@@ -130,7 +130,7 @@ func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 	ts := newTestSupervisor(t, svc("db", notifies), svc("app", dependsOn("db")))
 	ts.notifyDir = t.TempDir()
 	ts.run()
-	db := ts.launcher.next(t, "db")
+	ts.launcher.next(t, "db")
 	ts.waitState(t, "db", control.StateRunning)
 	app := ts.waitState(t, "app", control.StateStarting)
 	if !strings.Contains(app.err, "waiting for db") {
@@ -146,11 +146,11 @@ func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 	}
 	sendNotify(t, cfg.notifyHost, "STATUS=warming up\nREADY=1")
 	ts.launcher.next(t, "app")
+	ts.waitState(t, "app", control.StateRunning)
 	st := ts.service("db").status()
 	if st.State != control.StateReady || !st.Ready || st.Status != "warming up" {
 		t.Errorf("db after READY=1: %+v", st)
 	}
-	_ = db
 	times := ts.service("app").bootTimes()
 	if dbTimes := ts.service("db").bootTimes(); times.Started < dbTimes.Ready {
 		t.Errorf("app started at %v, before db was ready at %v", times.Started, dbTimes.Ready)
