@@ -1,13 +1,13 @@
 package main
 
 import (
-	"sync"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/runc/libcontainer"
