@@ -12,7 +12,7 @@ STAMPS  := $(BUILD)/stamps
 DEFAULT := image-spec/examples/minikit.yml
 
 .PHONY: all deps kernel images pkgs run test test-unit fuzz bench clean
-all: bin/minikit bin/svcctl bin/init
+all: bin/minikit bin/svcctl bin/init bin/dhcpcd
 
 bin/init: $(GOFILES)
 	$(STATIC) -o $@ ./init
@@ -20,6 +20,8 @@ bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
 bin/svcctl: $(GOFILES)
 	$(PURE) -o $@ ./tools/svcctl
+bin/dhcpcd: $(GOFILES)
+	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 
 deps:
 	scripts/deps.sh
@@ -37,10 +39,11 @@ $(STAMPS)/init: bin/init bin/svcctl bin/minikit scripts/images.sh
 $(STAMPS)/busybox: /bin/busybox bin/minikit scripts/images.sh
 	scripts/images.sh busybox $(BUILD) && mkdir -p $(STAMPS) && touch $@
 
-# Component images from pkg/*/build.yml; unchanged recipes are skipped
-# (content-addressed), so this is cheap when nothing changed.
+# Component images from pkg/*/build.yml and services/*/build.yml;
+# unchanged recipes are skipped (content-addressed), so this is cheap when
+# nothing changed.
 pkgs: bin/minikit
-	bin/minikit pkg build pkg/*/
+	bin/minikit pkg build pkg/*/ services/*/
 
 $(OUT)/minikit-kernel: $(DEFAULT) images
 	bin/minikit build -o $(OUT) $(DEFAULT)

@@ -15,6 +15,8 @@ needs=(
 	"dpkg-deb dpkg"
 	"tar tar"
 	"mkfs.ext4 e2fsprogs"
+	"dnsmasq dnsmasq-base"
+	"ip iproute2"
 	# minikit build -format: ISOs, disk images, qcow2; minikit run -firmware efi
 	"xorriso xorriso"
 	"/usr/lib/ISOLINUX/isolinux.bin isolinux"
