@@ -100,6 +100,13 @@ func TestSupervision(t *testing.T) {
 	m.Expect(`checker: svcctl: no log "nosuchservice"`, long)
 	m.Expect(`checker: svcctl exit status for an unknown name: 3`, long)
 
+	// The boot timeline: init's phases, then each service's start.
+	m.Expect(`checker: PHASE +START +END +TOOK`, long)
+	m.Expect(`checker: onboot +\d+\.\d+s +\d+\.\d+s +\S+`, long)
+	m.Expect(`checker: SERVICE +WAITING +STARTED +READY +START TO READY`, long)
+	m.Expect(`checker: db +\d+\.\d+s +\d+\.\d+s +\d+\.\d+s +[\d.]+m?s`, long) // ready some time after its start
+	m.Expect(`checker: crasher +\d+\.\d+s +\d+\.\d+s +\d+\.\d+s`, long)
+
 	m.Expect(`checker: checks done`, long)
 	m.Expect(`control: poweroff action=poweroff uid=0 pid=\d+`, long)
 	if exit := m.WaitExit(long); !exit.Clean() {

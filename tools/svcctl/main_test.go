@@ -225,6 +225,24 @@ func TestLogsShowGapsAndFollow(t *testing.T) {
 	}
 }
 
+func TestAnalyzePrintsTheTimeline(t *testing.T) {
+	f := newFakeInit(t)
+	code, out, _ := f.svcctl("analyze")
+	for _, want := range []string{
+		"kernel  0.000s  0.800s  800ms",
+		"onboot  1.000s  1.200s  200ms",
+		"sshd     1.300s   1.400s   1.400s  0s",
+		"the last service was ready 1.400s after the kernel started (now 9.000s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("svcctl analyze lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
 func TestAMissingSocketExits4AndSaysWhy(t *testing.T) {
 	code, _, errOut := svcctlEnv(map[string]string{"MINIKIT_SOCKET": "/nonexistent/control.sock"}, "list")
 	if code != exitNoSocket || !strings.Contains(errOut, "/nonexistent/control.sock") || !strings.Contains(errOut, "bound into this container") {

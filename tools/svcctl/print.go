@@ -111,7 +111,7 @@ func printAnalysis(out io.Writer, a control.Analysis) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tSTART\tEND\tTOOK")
 	for _, p := range a.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, seconds(p.Start), seconds(p.End), formatDuration(p.End-p.Start))
+		fmt.Fprintf(tw, "%s\t%.3fs\t%.3fs\t%s\n", p.Name, p.Start.Seconds(), p.End.Seconds(), formatDuration(p.End-p.Start))
 		end = max(end, p.End)
 	}
 	tw.Flush()
@@ -147,6 +147,7 @@ func cmpTimes(a, b time.Duration) int {
 	return 1
 }
 
+// seconds shows a moment a service reached, "-" for one it did not.
 func seconds(d time.Duration) string {
 	if d == 0 {
 		return "-"
