@@ -93,6 +93,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Spec.Kernel.Image == "" {
 		return nil, errors.New("the spec has no kernel.image")
 	}
+	opts.Spec = substituteLinuxKit(opts.Spec, opts.Log)
 	if len(opts.Formats) == 0 {
 		opts.Formats = []Format{KernelInitrd}
 	}

@@ -1,0 +1,62 @@
+package packer
+
+import (
+	"log/slog"
+
+	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/tools/substitute"
+)
+
+// linuxkitKernelModules stand in for the drivers LinuxKit's kernels build
+// in and Debian's kernel ships as modules: a LinuxKit spec lists none, yet
+// expects disks, network, entropy and the power button to work in a VM.
+var linuxkitKernelModules = []string{
+	"button", "evdev", "virtio_pci", "virtio_net", "virtio_blk", "virtio_rng",
+	"virtio_console", "e1000", "ext4", "vsock", "vmw_vsock_virtio_transport",
+}
+
+// substituteLinuxKit returns a copy of spec in which LinuxKit's own
+// package images are replaced by the minikit images that stand in for
+// them, logging each replacement so users see what they will boot.
+func substituteLinuxKit(spec *imagespec.Spec, log *slog.Logger) *imagespec.Spec {
+	s := *spec
+	if ref, note, ok := substitute.Substitute(s.Kernel.Image); ok {
+		log.Info("substituted", "image", s.Kernel.Image, "with", ref, "note", note)
+		s.Kernel.Image = ref
+		if len(s.Kernel.Modules) == 0 {
+			s.Kernel.Modules = linuxkitKernelModules
+			log.Info("kernel modules added for LinuxKit's built-in drivers", "modules", linuxkitKernelModules)
+		}
+	}
+	s.Init = nil
+	for _, ref := range spec.Init {
+		newRef, note, ok := substitute.SubstituteInit(ref)
+		switch {
+		case !ok:
+			s.Init = append(s.Init, ref)
+		case newRef == "":
+			log.Info("dropped", "image", ref, "note", note)
+		default:
+			log.Info("substituted", "image", ref, "with", newRef, "note", note)
+			s.Init = append(s.Init, newRef)
+		}
+	}
+	s.Onboot = substituteEntries(spec.Onboot, log)
+	s.Onshutdown = substituteEntries(spec.Onshutdown, log)
+	s.Services = substituteEntries(spec.Services, log)
+	return &s
+}
+
+func substituteEntries(list []*imagespec.Container, log *slog.Logger) []*imagespec.Container {
+	out := make([]*imagespec.Container, len(list))
+	for i, c := range list {
+		out[i] = c
+		if ref, note, ok := substitute.Substitute(c.Image); ok {
+			log.Info("substituted", "entry", c.Name, "image", c.Image, "with", ref, "note", note)
+			copied := *c
+			copied.Image = ref
+			out[i] = &copied
+		}
+	}
+	return out
+}
