@@ -191,6 +191,9 @@ func (a *controlAPI) act(w http.ResponseWriter, r *http.Request) {
 func (a *controlAPI) logs(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	sink := a.outputs.lookup(name)
+	if sink == nil && a.sup != nil && a.sup.service(name) != nil {
+		sink = a.outputs.sink(name) // a service that has not written yet
+	}
 	if sink == nil {
 		writeJSON(w, http.StatusNotFound, control.Error{
 			Error:       fmt.Sprintf("no log %q", name),
@@ -343,7 +346,7 @@ func closeNames(name string, names []string) []string {
 	var found []scored
 	for _, n := range names {
 		d := editDistance(strings.ToLower(name), strings.ToLower(n))
-		if d <= max(2, len(name)/3) || strings.Contains(n, name) && name != "" {
+		if d <= max(2, len(name)/3) || (name != "" && strings.Contains(n, name)) {
 			found = append(found, scored{n, d})
 		}
 	}

@@ -77,6 +77,11 @@ func TestListAndStatusReportEveryService(t *testing.T) {
 	if err != nil || st.Name != "db" || st.Restart != "always" {
 		t.Errorf("status db: %+v, %v", st, err)
 	}
+	// web has not run, so has written nothing: its log is empty, not
+	// unknown (svcctl status shows the last lines).
+	if err := cs.client.Logs(ctx, "web", 10, false, func(control.LogLine) error { return nil }); err != nil {
+		t.Errorf("logs of a service that never ran: %v", err)
+	}
 }
 
 func TestBadRequestsGetAJSONError(t *testing.T) {

@@ -57,11 +57,11 @@ func loadServiceConfig(name, dir string) serviceConfig {
 		}
 	}
 	if v := annotation(spec, bundle.AnnotationStopTimeout); v != "" {
-		secs, err := strconv.Atoi(v)
-		if err != nil || secs < 0 {
+		if secs, err := strconv.Atoi(v); err != nil || secs < 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is no number of seconds", bundle.AnnotationStopTimeout, v))
+		} else {
+			cfg.stopTimeout = time.Duration(secs) * time.Second
 		}
-		cfg.stopTimeout = time.Duration(secs) * time.Second
 	}
 	for _, d := range strings.Split(annotation(spec, bundle.AnnotationDependsOn), ",") {
 		if d = strings.TrimSpace(d); d != "" {
