@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -22,13 +21,6 @@ type runner struct {
 	rootsDir     string // writable overlays for containers without a read-only root
 	cgroupPrefix string // parent cgroup of every container without a cgroupsPath
 	reaper       *reaper
-	// overlayMu serialises the setup of writable roots. With services
-	// starting in parallel, a container whose overlay was mounted while
-	// another's was being mounted sometimes found its own root
-	// unreadable (exec: stat /bin/sh: permission denied, in about one
-	// boot in four under qemu); one at a time, it never happened in the
-	// same runs. The cost is a few milliseconds a start.
-	overlayMu sync.Mutex
 }
 
 // container is one started container.
@@ -78,9 +70,7 @@ func (r *runner) start(id, bundle string, out io.Writer, opts ...startOption) (*
 	if err := rt.prepare(); err != nil {
 		return nil, fmt.Errorf("runtime section of %s: %w", id, err)
 	}
-	r.overlayMu.Lock()
 	root, cleanup, err := r.rootfs(id, bundle, spec)
-	r.overlayMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
