@@ -30,6 +30,7 @@ const rootSwitchEnv = "MINIKIT_ROOT_SWITCH"
 // initSys is the running PID 1.
 type initSys struct {
 	root     string // "" on a real system; the tree's directory in host test mode
+	consoles *consoles
 	runner   *runner
 	reaper   *reaper
 	outputs  *outputs
@@ -56,7 +57,7 @@ func run() int {
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2,
 		unix.SIGCHLD, unix.SIGPIPE, unix.SIGPWR, unix.SIGQUIT, unix.SIGALRM)
 
-	console := openConsole()
+	console := newConsoles(openConsole())
 	slog.SetDefault(slog.New(newConsoleHandler(console, slog.LevelInfo)))
 
 	if os.Getpid() != 1 {
@@ -70,6 +71,7 @@ func run() int {
 		shutdownReq: make(chan string, 1),
 	}
 	in.outputs = &outputs{console: console, logDir: in.path("/var/log")}
+	in.consoles = console
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -167,6 +169,7 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 	}
 	// The kernel sends SIGINT on Ctrl-Alt-Del instead of rebooting at once.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	in.consoles.addActive("/sys")
 	if err := rootfs.RemountReadOnly(); err != nil {
 		return false, err
 	}
