@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,8 +188,36 @@ func (t *translation) run() (*specs.Spec, *bundle.Runtime) {
 		Annotations: t.annotations(),
 	}
 	t.devices(spec.Linux)
+	spec.Linux.Namespaces = hostCgroupNamespaceForHostHierarchy(spec.Mounts, spec.Linux.Namespaces)
 	t.checkNamespaceUse(spec)
 	return spec, t.runtime()
+}
+
+// hostCgroupNamespaceForHostHierarchy drops the new cgroup namespace of a
+// container that binds the host's /sys/fs/cgroup. Such a container (a
+// container engine, say) sees cgroups by their host paths, so it must
+// also see its processes' cgroups by host paths in /proc/PID/cgroup; in a
+// cgroup namespace of its own those read "/../../…", which containerd's
+// shim cannot parse, and the kernel refuses to move tasks across the
+// namespace's root. LinuxKit runs its containerd outside any container
+// and so never meets this.
+func hostCgroupNamespaceForHostHierarchy(mounts []specs.Mount, nss []specs.LinuxNamespace) []specs.LinuxNamespace {
+	bindsHierarchy := false
+	for _, m := range mounts {
+		if m.Type == "bind" && path.Clean(m.Source) == "/sys/fs/cgroup" {
+			bindsHierarchy = true
+		}
+	}
+	if !bindsHierarchy {
+		return nss
+	}
+	out := nss[:0:0]
+	for _, ns := range nss {
+		if ns.Type != specs.CgroupNamespace || ns.Path != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
 }
 
 func boolOf(b *bool) bool { return b != nil && *b }
