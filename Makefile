@@ -45,12 +45,21 @@ $(STAMPS)/busybox: /bin/busybox bin/minikit scripts/images.sh
 pkgs: bin/minikit
 	bin/minikit pkg build pkg/*/ services/*/
 
-$(OUT)/minikit-kernel: $(DEFAULT) images
-	bin/minikit build -o $(OUT) $(DEFAULT)
+# make run logs you in with a key of its own, added by a second spec file.
+SSH_KEY := $(BUILD)/ssh/id_ed25519
+$(SSH_KEY):
+	mkdir -p $(dir $@) && ssh-keygen -q -t ed25519 -N '' -C minikit-run -f $@
+$(BUILD)/run-ssh.yml: $(SSH_KEY)
+	printf 'files:\n  - path: root/.ssh/authorized_keys\n    source: %s\n    mode: "0600"\n' "$(CURDIR)/$(SSH_KEY).pub" >$@
 
 run: deps
-	$(MAKE) $(OUT)/minikit-kernel
-	bin/minikit run $(OUT)/minikit
+	$(MAKE) all images $(BUILD)/run-ssh.yml
+	bin/minikit build -o $(OUT) $(DEFAULT) $(BUILD)/run-ssh.yml
+	@echo
+	@echo "Booting $(DEFAULT). The console is a root shell; Ctrl-C powers off."
+	@echo "Log in over ssh with:  ssh -i $(SSH_KEY) -p 2222 root@localhost"
+	@echo
+	bin/minikit run -publish 2222:22 $(OUT)/minikit
 
 # Unit tests run anywhere; the qemu and root tests run here for real:
 # MINIKIT_REQUIRE_* turns their skips into failures.
