@@ -13,8 +13,9 @@ import (
 const usage = `minikit builds small, immutable Linux systems whose services are containers.
 
 Usage:
-  minikit build [-o DIR] [-name NAME] FILE.yml...   build kernel, initrd and cmdline
-  minikit run [flags] DIR/NAME                      boot a built image in qemu
+  minikit build [-o DIR] [-format F] FILE.yml...    build kernel, initrd, ISO or disk images
+  minikit run [flags] DIR/NAME|IMAGE                boot a built image in qemu
+  minikit run -stop STATEDIR                        power off a detached machine
   minikit validate FILE.yml...                      check specs and print every error
   minikit images                                    list the local image store
   minikit image-import [flags] NAME DIR             make an image from a directory
