@@ -35,7 +35,6 @@ type initSys struct {
 	reaper   *reaper
 	outputs  *outputs
 	timeline *timeline
-	services []*service
 	sup      *supervisor
 	opts     cmdline
 

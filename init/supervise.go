@@ -441,5 +441,4 @@ func (in *initSys) startServices(dir string) {
 	}
 	sup.run()
 	in.sup = sup
-	in.services = sup.services
 }
