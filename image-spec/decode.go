@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/minikit/minikit/internal/textdist"
 	"math"
 	"sort"
 	"strconv"
@@ -575,7 +576,7 @@ func suggest(got string, allowed []string) string {
 	lg := strings.ToLower(got)
 	for _, a := range allowed {
 		la := strings.ToLower(a)
-		if dist := editDistance(lg, la); dist < bestDist {
+		if dist := textdist.Levenshtein(lg, la); dist < bestDist {
 			best, bestDist = a, dist
 		}
 	}
@@ -593,27 +594,6 @@ func suggest(got string, allowed []string) string {
 		return fmt.Sprintf("did you mean %q? %s", best, list)
 	}
 	return list
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // isNull reports whether a node is an explicit or implicit null.

@@ -3,6 +3,7 @@ package imagespec
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -273,7 +274,7 @@ func (t *translation) mounts(readonly bool) []specs.Mount {
 		byDest[cm.Destination] = cm
 	}
 	mounts := make([]specs.Mount, 0, len(byDest))
-	for _, d := range sortedKeys(byDest) {
+	for _, d := range slices.Sorted(maps.Keys(byDest)) {
 		mounts = append(mounts, byDest[d])
 	}
 	return mounts
@@ -500,7 +501,7 @@ func (t *translation) checkNamespaceUse(spec *specs.Spec) {
 	if spec.Hostname != "" && !has[specs.UTSNamespace] {
 		t.fail("hostname", "needs its own UTS namespace (add uts: new)")
 	}
-	for _, k := range sortedKeys(spec.Linux.Sysctl) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Linux.Sysctl)) {
 		ns, _ := sysctlNamespace(k)
 		if !has[ns] {
 			key := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts"}[ns]

@@ -1,6 +1,7 @@
 package imagespec
 
 import (
+	"maps"
 	"os"
 	"path"
 	"regexp"
@@ -349,7 +350,7 @@ func (s *Spec) check(p *problems) {
 			case dep == c.Name:
 				p.errorf(c.fieldAt(f), c.path+"."+f, "a service cannot depend on itself")
 			case !ok:
-				p.errorf(c.fieldAt(f), c.path+"."+f, "%q is not a service in this spec (allowed: %s)", dep, quoteList(sortedKeys(services)...))
+				p.errorf(c.fieldAt(f), c.path+"."+f, "%q is not a service in this spec (allowed: %s)", dep, quoteList(slices.Sorted(maps.Keys(services))...))
 			}
 		}
 	}
@@ -443,13 +444,4 @@ func (s *Spec) IDs() map[string]uint32 {
 		}
 	}
 	return ids
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/minikit/minikit/internal/textdist"
 	"log/slog"
 	"net"
 	"net/http"
@@ -345,7 +346,7 @@ func closeNames(name string, names []string) []string {
 	}
 	var found []scored
 	for _, n := range names {
-		d := editDistance(strings.ToLower(name), strings.ToLower(n))
+		d := textdist.Levenshtein(strings.ToLower(name), strings.ToLower(n))
 		if d <= max(2, len(name)/3) || (name != "" && strings.Contains(n, name)) {
 			found = append(found, scored{n, d})
 		}
@@ -356,25 +357,4 @@ func closeNames(name string, names []string) []string {
 		out = append(out, f.name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -15,7 +16,7 @@ import (
 // deps maps each service to the services it depends on.
 func dependencyErrors(deps map[string][]string) map[string]error {
 	errs := map[string]error{}
-	for _, name := range sortedKeys(deps) {
+	for _, name := range slices.Sorted(maps.Keys(deps)) {
 		for _, d := range deps[name] {
 			if _, ok := deps[d]; !ok {
 				errs[name] = fmt.Errorf("depends on %q, which is no service of this system", d)
@@ -53,7 +54,7 @@ func dependencyErrors(deps map[string][]string) map[string]error {
 		path = path[:len(path)-1]
 		mark[name] = done
 	}
-	for _, name := range sortedKeys(deps) {
+	for _, name := range slices.Sorted(maps.Keys(deps)) {
 		if mark[name] == unseen {
 			visit(name)
 		}
@@ -67,12 +68,12 @@ func dependencyErrors(deps map[string][]string) map[string]error {
 // last group, together.
 func stopOrder(deps map[string][]string) [][]string {
 	dependents := map[string]int{} // how many not-yet-stopped services depend on each
-	for _, name := range sortedKeys(deps) {
+	for _, name := range slices.Sorted(maps.Keys(deps)) {
 		for _, d := range deps[name] {
 			dependents[d]++
 		}
 	}
-	left := sortedKeys(deps)
+	left := slices.Sorted(maps.Keys(deps))
 	var groups [][]string
 	for len(left) > 0 {
 		var group, rest []string
@@ -95,13 +96,4 @@ func stopOrder(deps map[string][]string) [][]string {
 		left = rest
 	}
 	return groups
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

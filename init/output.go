@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,7 +136,7 @@ func (o *outputs) names() []string {
 	o.init()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	names := append(sortedKeys(o.sinks), initLogName)
+	names := append(slices.Sorted(maps.Keys(o.sinks)), initLogName)
 	slices.Sort(names)
 	return names
 }

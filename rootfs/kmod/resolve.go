@@ -3,6 +3,7 @@ package kmod
 import (
 	"errors"
 	"fmt"
+	"github.com/minikit/minikit/internal/textdist"
 	"slices"
 	"strings"
 )
@@ -140,7 +141,7 @@ func (ix *Index) closeNames(name string, limitN int) []string {
 	}
 	var cands []candidate
 	consider := func(n string) {
-		if d := editDistance(name, n); d <= limit {
+		if d := textdist.Levenshtein(name, n); d <= limit {
 			cands = append(cands, candidate{n, d})
 		}
 	}
@@ -161,25 +162,4 @@ func (ix *Index) closeNames(name string, limitN int) []string {
 		out = append(out, c.name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

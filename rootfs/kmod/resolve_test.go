@@ -282,25 +282,6 @@ func TestNewIndexRejects(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"abc", "", 3},
-		{"virtio_net", "virtio_net", 0},
-		{"virtio_nett", "virtio_net", 1},
-		{"e1000", "e1000e", 1},
-		{"kitten", "sitting", 3},
-	}
-	for _, tt := range tests {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestResolveConcurrently(t *testing.T) {
 	mods := []fakeModule{mod("a", "depends=b", "softdep=pre: crypto-x"), mod("b"), mod("x_generic", "alias=crypto-x")}
 	ix, err := NewIndex(writeTree(t, mods, nil, nil))
