@@ -22,19 +22,9 @@ const isoVolumeID = "MINIKIT"
 //
 // dest is written under a temporary name and renamed when complete.
 func WriteISO(ctx context.Context, dest string, fw Firmware, b Boot) error {
-	if err := Check(ISO, fw); err != nil {
-		return err
-	}
-	im, err := newImage(b, dest)
-	if err != nil {
-		return err
-	}
-	defer im.close()
-	tmp := filepath.Join(im.scratch, "image.iso")
-	if err := im.writeISO(ctx, tmp, fw); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	return rename(tmp, dest)
+	return writeImage(ISO, dest, fw, b, func(im *image, tmp string) error {
+		return im.writeISO(ctx, tmp, fw)
+	})
 }
 
 func (im *image) writeISO(ctx context.Context, out string, fw Firmware) error {

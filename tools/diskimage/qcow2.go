@@ -10,7 +10,20 @@ import (
 // disk of WriteRaw, converted by qemu-img. The conversion stores no time
 // or random value, so it is as reproducible as the raw disk.
 func WriteQCOW2(ctx context.Context, dest string, fw Firmware, b Boot) error {
-	if err := Check(QCOW2, fw); err != nil {
+	return writeImage(QCOW2, dest, fw, b, func(im *image, tmp string) error {
+		raw := filepath.Join(im.scratch, "disk.img")
+		if err := im.writeRaw(ctx, raw, fw); err != nil {
+			return err
+		}
+		return ConvertQCOW2(ctx, raw, tmp)
+	})
+}
+
+// writeImage checks that kind can boot on fw, has fill write the image
+// at a temporary path in scratch space, and renames it to dest only once
+// it is complete.
+func writeImage(kind Kind, dest string, fw Firmware, b Boot, fill func(im *image, tmp string) error) error {
+	if err := Check(kind, fw); err != nil {
 		return err
 	}
 	im, err := newImage(b, dest)
@@ -18,12 +31,8 @@ func WriteQCOW2(ctx context.Context, dest string, fw Firmware, b Boot) error {
 		return err
 	}
 	defer im.close()
-	raw := filepath.Join(im.scratch, "disk.img")
-	if err := im.writeRaw(ctx, raw, fw); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	tmp := filepath.Join(im.scratch, "disk.qcow2")
-	if err := ConvertQCOW2(ctx, raw, tmp); err != nil {
+	tmp := filepath.Join(im.scratch, "image."+string(kind))
+	if err := fill(im, tmp); err != nil {
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
 	return rename(tmp, dest)

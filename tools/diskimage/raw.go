@@ -33,19 +33,9 @@ const (
 // The file is sparse; dest is written under a temporary name and renamed
 // when complete.
 func WriteRaw(ctx context.Context, dest string, fw Firmware, b Boot) error {
-	if err := Check(Raw, fw); err != nil {
-		return err
-	}
-	im, err := newImage(b, dest)
-	if err != nil {
-		return err
-	}
-	defer im.close()
-	tmp := filepath.Join(im.scratch, "disk.img")
-	if err := im.writeRaw(ctx, tmp, fw); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	return rename(tmp, dest)
+	return writeImage(Raw, dest, fw, b, func(im *image, tmp string) error {
+		return im.writeRaw(ctx, tmp, fw)
+	})
 }
 
 func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
