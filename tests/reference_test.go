@@ -130,8 +130,9 @@ func TestReferenceSystem(t *testing.T) {
 	m.Shutdown(bootTimeout)
 }
 
-// TestLinuxKitSSHDExample boots LinuxKit's sshd.yml, unchanged, and logs
-// in with the key it takes from ~/.ssh/id_rsa.pub.
+// TestLinuxKitSSHDExample boots LinuxKit's sshd.yml, unchanged, with
+// `minikit run -detach -publish PORT:22` as a user would, logs in with the
+// key the spec takes from ~/.ssh/id_rsa.pub, and stops it with -stop.
 func TestLinuxKitSSHDExample(t *testing.T) {
 	dir := sharedExamples(t)
 	key, pub := sshKey(t)
@@ -148,12 +149,23 @@ func TestLinuxKitSSHDExample(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("minikit build sshd.yml: %v\n%s", err, msg)
 	}
-	m := harness.Boot(t, filepath.Join(out, "sshd"), harness.WithForward(22), harness.WithMemory(1536))
-	m.Expect(`service sshd started`, 2*bootTimeout)
-	s := &sshSession{t: t, key: key, addr: m.HostAddr(22)}
+	requireQEMU(t)
+	state := filepath.Join(t.TempDir(), "state")
+	port := freePort(t)
+	stdout, stderr, status := runMinikit(t, "run", "-detach", "-timeout", "10m", "-state", state, "-mem", "1536",
+		"-publish", fmt.Sprintf("%d:22", port), filepath.Join(out, "sshd"))
+	if status != 0 {
+		t.Fatalf("minikit run -detach exited %d:\n%s%s", status, stdout, stderr)
+	}
+	t.Cleanup(func() { runMinikit(t, "run", "-stop", "-kill", state) })
+
+	s := &sshSession{t: t, key: key, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	s.waitLogin(loginTimeout)
 	if got := s.must("cat /proc/1/comm"); !strings.Contains(got, "init") {
 		t.Errorf("PID 1 is %q, want minikit's init", got)
 	}
-	m.Shutdown(bootTimeout)
+	if stdout, stderr, status := runMinikit(t, "run", "-stop", state); status != 0 {
+		log, _ := os.ReadFile(filepath.Join(state, "console.log"))
+		t.Fatalf("minikit run -stop exited %d, want 0 for a clean poweroff:\n%s%s\n%s", status, stdout, stderr, tail(string(log), 40))
+	}
 }
