@@ -62,10 +62,11 @@ run: deps
 	bin/minikit run -publish 2222:22 $(OUT)/minikit
 
 # Unit tests run anywhere; the qemu and root tests run here for real:
-# MINIKIT_REQUIRE_* turns their skips into failures.
+# MINIKIT_REQUIRE_* turns their skips into failures, and MINIKIT_SOAK runs
+# the five-minute DHCP renewal soak against dnsmasq.
 test: deps
 	$(MAKE) all images
-	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 $(GO) test -count=1 -timeout 40m ./...
+	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
 test-unit:
