@@ -34,32 +34,39 @@ func needRoot(t testing.TB) {
 	t.Skip("host test mode needs root (to create namespaces and containers)")
 }
 
-var (
-	buildOnce sync.Once
-	initBin   string
-	buildErr  error
-)
+// built holds the binaries built for this test run, by package.
+var built sync.Map // package → func() (string, error)
 
-// initBinary builds this package once per test run.
-func initBinary(t testing.TB) string {
+// goBinary builds the Go package pkg (a path relative to this package)
+// once per test run and returns the binary's path.
+func goBinary(t testing.TB, pkg string, env ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "minikit-init-")
+	once, _ := built.LoadOrStore(pkg, sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "minikit-test-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			return "", err
 		}
-		initBin = filepath.Join(dir, "init")
-		out, err := exec.Command("go", "build", "-o", initBin, ".").CombinedOutput()
+		abs, err := filepath.Abs(pkg)
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return "", err
 		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		bin := filepath.Join(dir, filepath.Base(abs))
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return bin, nil
+	}))
+	bin, err := once.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return initBin
+	return bin
 }
+
+// initBinary builds this package, init itself.
+func initBinary(t testing.TB) string { return goBinary(t, ".") }
 
 // busyboxRootfs lays out a read-only root with a static busybox, shared by
 // every bundle of a test.

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,33 +23,8 @@ import (
 // with real containers: what the supervisor's unit tests prove with fakes,
 // proven with processes that really die.
 
-var (
-	svcctlOnce sync.Once
-	svcctlBin  string
-	svcctlErr  error
-)
-
-// svcctlBinary builds svcctl once per test run.
-func svcctlBinary(t testing.TB) string {
-	t.Helper()
-	svcctlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "minikit-svcctl-")
-		if err != nil {
-			svcctlErr = err
-			return
-		}
-		svcctlBin = filepath.Join(dir, "svcctl")
-		cmd := exec.Command("go", "build", "-o", svcctlBin, "../tools/svcctl")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			svcctlErr = fmt.Errorf("go build svcctl: %v\n%s", err, out)
-		}
-	})
-	if svcctlErr != nil {
-		t.Fatal(svcctlErr)
-	}
-	return svcctlBin
-}
+// svcctlBinary builds svcctl, static so that it runs in any container.
+func svcctlBinary(t testing.TB) string { return goBinary(t, "../tools/svcctl", "CGO_ENABLED=0") }
 
 // fullRootfs is busyboxRootfs with every applet and svcctl in /bin.
 func fullRootfs(t testing.TB) string {
