@@ -11,7 +11,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 STAMPS  := $(BUILD)/stamps
 DEFAULT := image-spec/examples/minikit.yml
 
-.PHONY: all deps kernel images pkgs run test test-unit fuzz bench clean
+.PHONY: all deps kernel images pkgs run test test-unit fuzz bench bench-go clean
 all: bin/minikit bin/svcctl bin/init bin/dhcpcd
 
 bin/init: $(GOFILES)
@@ -76,7 +76,15 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./image-spec/
 
-bench: all images
+# Boot benchmark: the reference image against a busybox-script baseline
+# with Debian's runc (bench/README.md); RUNS boots of each, medians.
+RUNS ?= 3
+bench: deps
+	$(MAKE) all images
+	$(GO) run ./bench/bootbench -runs $(RUNS)
+
+# The Go benchmarks of every package (supervisor, unpacking, builds, …).
+bench-go: all images
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
 clean:

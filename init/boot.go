@@ -133,7 +133,6 @@ func (in *initSys) boot() error {
 // a tmpfs (then re-executes init and reports switched), mounts the pseudo
 // filesystems, makes / read-only and loads the kernel modules.
 func (in *initSys) systemSetup() (switched bool, err error) {
-	in.timeline.add(Phase{Name: "kernel", End: sinceBoot()})
 	start := sinceBoot()
 	if err := (rootfs.SyscallMounter{}).Mount(rootfs.EarlyMounts[0]); err != nil {
 		return false, fmt.Errorf("mount /proc: %w", err)
@@ -152,12 +151,10 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		env := append(os.Environ(), fmt.Sprintf("%s=%d,%d", rootSwitchEnv, start, sinceBoot()))
 		return true, unix.Exec("/sbin/init", os.Args, env)
 	}
-	if s, e, ok := strings.Cut(os.Getenv(rootSwitchEnv), ","); ok {
-		a, _ := strconv.ParseInt(s, 10, 64)
-		b, _ := strconv.ParseInt(e, 10, 64)
-		in.timeline.add(Phase{Name: "root switch", Start: time.Duration(a), End: time.Duration(b)})
-		os.Unsetenv(rootSwitchEnv) // containers inherit nothing of it
+	for _, p := range handoffPhases(os.Getenv(rootSwitchEnv), start) {
+		in.timeline.add(p)
 	}
+	os.Unsetenv(rootSwitchEnv) // containers inherit nothing of it
 	end := in.timeline.begin("early mounts")
 	optErrs, err := rootfs.MountAll(rootfs.SyscallMounter{}, rootfs.EarlyMounts)
 	for _, e := range optErrs {
@@ -189,6 +186,23 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		_ = netlink.LinkSetUp(lo)
 	}
 	return false, nil
+}
+
+// handoffPhases are the phases before this run of init: the kernel's, up
+// to the first run of init, and the root switch, whose times crossed the
+// re-exec in switchEnv ("START,END" in nanoseconds since boot). Without a
+// switch the kernel handed over to this run, at start.
+func handoffPhases(switchEnv string, start time.Duration) []Phase {
+	s, e, ok := strings.Cut(switchEnv, ",")
+	a, errA := strconv.ParseInt(s, 10, 64)
+	b, errB := strconv.ParseInt(e, 10, 64)
+	if !ok || errA != nil || errB != nil {
+		return []Phase{{Name: "kernel", End: start}}
+	}
+	return []Phase{
+		{Name: "kernel", End: time.Duration(a)},
+		{Name: "root switch", Start: time.Duration(a), End: time.Duration(b)},
+	}
 }
 
 // hostSetup gives host test mode a /proc of its own PID namespace, in a

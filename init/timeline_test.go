@@ -1,0 +1,26 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestHandoffPhases(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		env  string
+		want []Phase
+	}{
+		// After the root switch the kernel's phase ends where the first
+		// run of init began, not at the re-executed one.
+		{"2500000000,3100000000", []Phase{{Name: "kernel", End: 5 * s / 2}, {Name: "root switch", Start: 5 * s / 2, End: 31 * s / 10}}},
+		{"", []Phase{{Name: "kernel", End: 4 * s}}},
+		{"garbage", []Phase{{Name: "kernel", End: 4 * s}}},
+	}
+	for _, tt := range tests {
+		if got := handoffPhases(tt.env, 4*s); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("handoffPhases(%q) = %+v, want %+v", tt.env, got, tt.want)
+		}
+	}
+}
