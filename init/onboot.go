@@ -35,21 +35,25 @@ func bundlesIn(dir string) []string {
 // exits or its timeout passes. It reports whether every required entry
 // succeeded.
 func (in *initSys) runToCompletion(ctx context.Context, phase, dir string) bool {
-	ok := true
 	for _, name := range bundlesIn(dir) {
-		code, err := in.runOnce(ctx, phase, name, filepath.Join(dir, name))
-		spec, _ := readSpec(filepath.Join(dir, name))
+		bundleDir := filepath.Join(dir, name)
+		spec, _ := readSpec(bundleDir) // a broken one fails to start, and says why
+		timeout := 0
+		if secs, err := strconv.Atoi(annotation(spec, bundle.AnnotationTimeout)); err == nil && secs > 0 {
+			timeout = secs
+		}
+		code, err := in.runOnce(ctx, phase, name, bundleDir, time.Duration(timeout)*time.Second)
 		if (err != nil || code != 0) && annotation(spec, bundle.AnnotationRequired) == "true" {
 			slog.Error(phase+" "+name+" is required and failed", "container", name)
-			ok = false
-			break
+			return false
 		}
 	}
-	return ok
+	return true
 }
 
-// runOnce runs one bundle to completion and logs how it ended.
-func (in *initSys) runOnce(ctx context.Context, phase, name, dir string) (int, error) {
+// runOnce runs one bundle to completion, killing it once timeout (if not
+// zero) has passed, and logs how it ended.
+func (in *initSys) runOnce(ctx context.Context, phase, name, dir string, timeout time.Duration) (int, error) {
 	out, closeOut := in.outputs.forContainer(name)
 	defer closeOut()
 	started := time.Now()
@@ -60,14 +64,12 @@ func (in *initSys) runOnce(ctx context.Context, phase, name, dir string) (int, e
 		slog.Error(phase+" "+name+" failed to start", "container", name, "err", err)
 		return -1, err
 	}
-	if spec, _ := readSpec(dir); spec != nil {
-		if secs, err := strconv.Atoi(annotation(spec, bundle.AnnotationTimeout)); err == nil && secs > 0 {
-			timer := time.AfterFunc(time.Duration(secs)*time.Second, func() {
-				slog.Warn(phase+" "+name+" timed out", "container", name, "timeout", secs)
-				_ = c.signal(unix.SIGKILL)
-			})
-			defer timer.Stop()
-		}
+	if timeout > 0 {
+		timer := time.AfterFunc(timeout, func() {
+			slog.Warn(phase+" "+name+" timed out", "container", name, "timeout", timeout)
+			_ = c.signal(unix.SIGKILL)
+		})
+		defer timer.Stop()
 	}
 	code, err := c.wait()
 	end()

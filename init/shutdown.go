@@ -36,7 +36,7 @@ func (in *initSys) shutdown(action string) int {
 	_ = unix.Kill(-1, unix.SIGTERM)
 	_ = unix.Kill(-1, unix.SIGCONT)
 	deadline := time.Now().Add(killGrace)
-	for time.Now().Before(deadline) && len(in.reaper.zombieChildren())+countChildren() > 0 {
+	for time.Now().Before(deadline) && countChildren() > 0 {
 		in.reaper.reapOrphans()
 		time.Sleep(50 * time.Millisecond)
 	}
