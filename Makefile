@@ -63,10 +63,12 @@ run: deps
 
 # Unit tests run anywhere; the qemu and root tests run here for real:
 # MINIKIT_REQUIRE_* turns their skips into failures, and MINIKIT_SOAK runs
-# the five-minute DHCP renewal soak against dnsmasq.
+# the five-minute DHCP renewal soak against dnsmasq. Packages run one at a
+# time (-p 1): guests under TCG starved by a second VM or the host tests
+# hit soft lockups on two cores.
 test: deps
 	$(MAKE) all images
-	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -count=1 -timeout 40m ./...
+	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -p 1 -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
 test-unit:
