@@ -268,8 +268,9 @@ func (s *service) afterRun(exit int, ran time.Duration) phase {
 	case control.StateBackoff:
 		return s.backoff(v.wait)
 	case control.StateFailed:
-		slog.Error("service "+s.name+" failed: "+v.reason, "service", s.name, "exit", exit)
+		// State first: whoever reads the log line must find it failed.
 		s.update(func(st *serviceState) { st.state, st.err = control.StateFailed, v.reason })
+		slog.Error("service "+s.name+" failed: "+v.reason, "service", s.name, "exit", exit)
 	default:
 		s.update(func(st *serviceState) { st.state = control.StateExited })
 	}

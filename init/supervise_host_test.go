@@ -123,7 +123,9 @@ func TestHostSupervision(t *testing.T) {
 	tree := newTree(t)
 	hostService(t, tree, rootfs, "victim", "echo victim up; exec sleep 4242", nil)
 	hostService(t, tree, rootfs, "crasher", "echo crashing; exit 3", nil)
-	hostService(t, tree, rootfs, "steady", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done", nil)
+	// A shell as its container's PID 1 ignores SIGTERM; its stop ends in SIGKILL.
+	hostService(t, tree, rootfs, "steady", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done",
+		map[string]string{bundle.AnnotationStopTimeout: "2"})
 	hostService(t, tree, rootfs, "db", "sleep 1; svcctl notify STATUS=warm READY=1; exec sleep 4343",
 		map[string]string{bundle.AnnotationNotify: "true"})
 	hostService(t, tree, rootfs, "app", "echo app up; exec sleep 4444",
