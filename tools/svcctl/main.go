@@ -76,6 +76,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	follow := fs.Bool("f", false, "follow the log")
 	lines := fs.Int("n", -1, "show the last N lines (all the ring holds if negative)")
 	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) || len(pos) > 0 && pos[0] == "help" {
+		// Asked for, the usage is the answer, not a mistake.
+		fmt.Fprint(out, usage)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(errOut, "svcctl: %v\n\n%s", err, usage)
 		return exitUsage

@@ -258,6 +258,14 @@ func TestUsageMistakesExit2(t *testing.T) {
 	}
 }
 
+func TestHelpPrintsUsageAndSucceeds(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"list", "--help"}} {
+		if code, out, _ := svcctlEnv(nil, args...); code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("svcctl %v: exit %d, %q", args, code, out)
+		}
+	}
+}
+
 func TestNotifyTellsInitThroughNotifySocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
