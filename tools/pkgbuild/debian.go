@@ -78,15 +78,23 @@ func resolveDebs(ctx context.Context, pkgs []Package, log *slog.Logger) ([]debFi
 	if len(pkgs) == 0 {
 		return nil, nil
 	}
-	debs, err := printURIs(ctx, pkgs)
+	debs, err := resolveOnce(ctx, pkgs)
 	if err != nil && os.Geteuid() == 0 {
 		// Most often: package lists never fetched, or stale.
 		if uerr := aptUpdate(ctx, log); uerr != nil {
 			return nil, fmt.Errorf("%w (and %v)", err, uerr)
 		}
-		debs, err = printURIs(ctx, pkgs)
+		debs, err = resolveOnce(ctx, pkgs)
 	}
 	return debs, err
+}
+
+func resolveOnce(ctx context.Context, pkgs []Package) ([]debFile, error) {
+	pkgs, err := expandPatterns(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	return printURIs(ctx, pkgs)
 }
 
 func printURIs(ctx context.Context, pkgs []Package) ([]debFile, error) {

@@ -10,19 +10,31 @@ import (
 )
 
 // goBuild builds a package of this module into out as a static,
-// reproducible binary: no cgo, no paths of the build machine, no symbol
-// tables, and no VCS stamp, whose commit id would change the binary (and
-// so the recipe hash) at every commit. dir is where a relative package is
-// found. forHost builds for the machine running the build (hooks) instead
-// of the image's linux/amd64.
-func goBuild(ctx context.Context, dir, pkg, out string, forHost bool) error {
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Dir = dir
+// reproducible binary: no paths of the build machine, no symbol tables,
+// and no VCS stamp, whose commit id would change the binary (and so the
+// recipe hash) at every commit. Without cgo it is pure Go; with cgo the C
+// parts are linked statically, with Go's own resolver and user lookup
+// (netgo, osusergo) since glibc's would load shared libraries at run
+// time. dir is where a relative package is found. forHost builds for the
+// machine running the build (hooks) instead of the image's linux/amd64.
+func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool) error {
 	goos, goarch := "linux", "amd64"
 	if forHost {
 		goos, goarch = runtime.GOOS, runtime.GOARCH
 	}
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+	cgoEnabled := "CGO_ENABLED=0"
+	if cgo {
+		if runtime.GOOS != goos || runtime.GOARCH != goarch {
+			return fmt.Errorf("go build %s: cgo needs a %s/%s build machine, not %s/%s", pkg, goos, goarch, runtime.GOOS, runtime.GOARCH)
+		}
+		args = []string{"build", "-trimpath", "-buildvcs=false", "-tags=netgo,osusergo", "-ldflags=-s -w -extldflags -static"}
+		cgoEnabled = "CGO_ENABLED=1"
+	}
+	args = append(args, "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), cgoEnabled, "GOOS="+goos, "GOARCH="+goarch)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

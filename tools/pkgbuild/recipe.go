@@ -57,7 +57,10 @@ type Recipe struct {
 // Ref is NAME:TAG, the name the image is stored under.
 func (r *Recipe) Ref() string { return r.Image + ":" + r.Tag }
 
-// Package is one Debian package, optionally pinned to a version.
+// Package is one Debian package, optionally pinned to a version. A * in
+// the name stands for a version number (digits and dots): the package is
+// then the newest whose name matches, as for linux-image-6.1.0-*-amd64,
+// whose number Debian raises with each kernel ABI change.
 type Package struct {
 	Name    string
 	Version string // "" for the candidate apt would install
@@ -74,10 +77,14 @@ func (p Package) String() string {
 // program of the same name (a wrapper) or to keep it out of PATH.
 type Move struct{ From, To string }
 
-// GoProgram is a package of this module built with CGO_ENABLED=0 into
-// Path. Package is an import path, or a path relative to the recipe
-// directory when it starts with ./ or ../.
-type GoProgram struct{ Package, Path string }
+// GoProgram is a package of this module built into Path: with
+// CGO_ENABLED=0, or with Cgo linked statically (for what embeds C, such
+// as libcontainer's nsenter in init). Package is an import path, or a
+// path relative to the recipe directory when it starts with ./ or ../.
+type GoProgram struct {
+	Package, Path string
+	Cgo           bool
+}
 
 // Copy copies Source (a file or directory of the recipe) to Path. Mode
 // applies to a file; without it a file is 0755 when its owner may execute
@@ -134,6 +141,7 @@ type rawMove struct {
 type rawGo struct {
 	Package string `yaml:"package"`
 	Path    string `yaml:"path"`
+	Cgo     bool   `yaml:"cgo"`
 }
 
 type rawCopy struct {
@@ -168,7 +176,7 @@ func Load(dir string) (*Recipe, error) {
 }
 
 var (
-	debName    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$`)
+	debName    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.*-]+(:[a-z0-9]+)?$`)
 	debVersion = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
 )
 
@@ -212,6 +220,8 @@ func Parse(file string, data []byte) (*Recipe, error) {
 		switch {
 		case !debName.MatchString(name):
 			p.errorf(at, "debian", "%q is not a Debian package name", name)
+		case pinned && strings.Contains(name, "*"):
+			p.errorf(at, "debian", "%q is a pattern, which stands for the newest match: it takes no version", name)
 		case pinned && !debVersion.MatchString(version):
 			p.errorf(at, "debian", "%q is not a Debian version (write NAME or NAME=VERSION)", version)
 		default:
@@ -224,7 +234,11 @@ func Parse(file string, data []byte) (*Recipe, error) {
 	}
 	for i, g := range raw.Go {
 		at := fmt.Sprintf("$.go[%d]", i)
-		r.Go = append(r.Go, GoProgram{Package: p.goPackage(at+".package", "go.package", g.Package), Path: p.imagePath(at+".path", "go.path", g.Path)})
+		r.Go = append(r.Go, GoProgram{
+			Package: p.goPackage(at+".package", "go.package", g.Package),
+			Path:    p.imagePath(at+".path", "go.path", g.Path),
+			Cgo:     g.Cgo,
+		})
 	}
 	for i, c := range raw.Copy {
 		at := fmt.Sprintf("$.copy[%d]", i)

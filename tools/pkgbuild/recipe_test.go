@@ -11,12 +11,16 @@ tag: v1
 debian:
   - busybox-static
   - libc6=2.36-9+deb12u14
+  - linux-image-6.1.0-*-amd64
 move:
   - from: /usr/sbin/rngd
     to: /usr/lib/rngd
 go:
   - package: ./cmd/example
     path: /usr/bin/example
+  - package: ./cmd/pid1
+    path: /sbin/init
+    cgo: true
 copy:
   - source: files/run.sh
     path: /usr/bin/run.sh
@@ -51,12 +55,14 @@ func TestParseReadsEveryField(t *testing.T) {
 	}{
 		{"ref", r.Ref(), "minikit/example:v1"},
 		{"dir", r.Dir, "recipes/example"},
-		{"packages", len(r.Debian), 2},
+		{"packages", len(r.Debian), 3},
+		{"package pattern", r.Debian[2], Package{Name: "linux-image-6.1.0-*-amd64"}},
 		{"unpinned package", r.Debian[0], Package{Name: "busybox-static"}},
 		{"pinned package", r.Debian[1], Package{Name: "libc6", Version: "2.36-9+deb12u14"}},
 		{"usrmerge default", r.UsrMerge, true},
 		{"move", r.Move[0], Move{From: "/usr/sbin/rngd", To: "/usr/lib/rngd"}},
 		{"go", r.Go[0], GoProgram{Package: "./cmd/example", Path: "/usr/bin/example"}},
+		{"go with cgo", r.Go[1], GoProgram{Package: "./cmd/pid1", Path: "/sbin/init", Cgo: true}},
 		{"copy source is under the recipe", r.Copy[0].Source, "recipes/example/files/run.sh"},
 		{"copy mode", r.Copy[0].Mode, os.FileMode(0o755)},
 		{"sticky directory", r.Dirs[0].Mode.String(), "dtrwxrwxrwx"[1:]},
@@ -92,6 +98,7 @@ func TestParseErrorsSayFileLineAndField(t *testing.T) {
 		{"no image", "tag: v1\n", "build.yml:1:4: image: is required"},
 		{"tag inside image", "image: minikit/x:v1\n", "build.yml:1:8: image: \"minikit/x:v1\" has a tag"},
 		{"bad package name", "image: minikit/x\ndebian:\n  - busybox\n  - Bad_Name\n", "build.yml:4:5: debian: \"Bad_Name\" is not a Debian package name"},
+		{"pinned pattern", "image: minikit/x\ndebian:\n  - linux-image-*-amd64=6.1\n", "build.yml:3:5: debian: \"linux-image-*-amd64\" is a pattern, which stands for the newest match: it takes no version"},
 		{"relative image path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: usr/bin/x\n", "build.yml:4:11: go.path: \"usr/bin/x\" is not absolute"},
 		{"missing go path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n", "build.yml:3:12: go.path: is required"},
 		{"unquoted mode", "image: minikit/x\ncopy:\n  - source: a\n    path: /a\n    mode: 0755\n", "build.yml:5:11: copy.mode: 0755 is a number: write the mode as a quoted octal string"},
@@ -147,5 +154,28 @@ func TestParseURILine(t *testing.T) {
 	}
 	if _, err := parseURILine("'http://x/y.deb' y.deb 12 MD5Sum:abc"); err == nil {
 		t.Error("a line without SHA256 was accepted")
+	}
+}
+
+func TestNewestMatchComparesNumbers(t *testing.T) {
+	names := []string{
+		"linux-image-6.1.0-9-amd64",
+		"linux-image-6.1.0-56-amd64",
+		"linux-image-6.1.0-10-amd64",
+		"linux-image-6.1.0-57-cloud-amd64", // another flavour
+		"linux-image-6.1.0-57-amd64-dbg",   // another package
+		"linux-image-6.1.0-x-amd64",
+		"linux-image-amd64",
+	}
+	if got := newestMatch("linux-image-6.1.0-*-amd64", names); got != "linux-image-6.1.0-56-amd64" {
+		t.Errorf("newestMatch = %q, want linux-image-6.1.0-56-amd64", got)
+	}
+	if got := newestMatch("libfoo*", names); got != "" {
+		t.Errorf("newestMatch of a pattern nothing matches = %q", got)
+	}
+	for _, c := range []struct{ a, b string }{{"a-9", "a-10"}, {"a-1.2", "a-1.10"}, {"a-09", "a-10"}, {"a", "a-1"}, {"a-1x", "a-1y"}} {
+		if !naturalLess(c.a, c.b) || naturalLess(c.b, c.a) {
+			t.Errorf("naturalLess: want %s before %s", c.a, c.b)
+		}
 	}
 }
