@@ -1,11 +1,15 @@
 package pkgbuild
 
 import (
+	"archive/tar"
+	"debug/elf"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,7 +53,37 @@ var recipeChecks = map[string]struct {
 	run      [][]string
 	files    []string
 	notFiles []string // globs
+	check    func(t *testing.T, root string)
 }{
+	"kernel": {
+		files:    []string{"/kernel", "/System.map", "/config"},
+		notFiles: []string{"/boot", "/lib", "/usr/lib/modules"},
+		check:    checkKernelImage,
+	},
+	"init": {
+		run:   [][]string{{"/usr/bin/svcctl", "help"}},
+		files: []string{"/init", "/etc/os-release", "/etc/passwd", "/proc", "/containers"},
+		check: func(t *testing.T, root string) {
+			// Static, or the kernel cannot run it from an initramfs
+			// that has no libc.
+			if err := CheckLibraries(root); err != nil {
+				t.Error(err)
+			}
+			f, err := elf.Open(filepath.Join(root, "sbin/init"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Error("/sbin/init has a program interpreter: it is not statically linked")
+				}
+			}
+		},
+	},
+	"busybox": {
+		run: [][]string{{"/bin/sh", "-c", "echo hi | grep -q hi && ls /bin/ls"}},
+	},
 	"getty": {
 		run:   [][]string{{"/bin/sh", "-n", "/usr/bin/rungetty.sh"}, {"/bin/sh", "-c", "getty 2>&1 | grep -q 'Usage: getty'"}},
 		files: []string{"/etc/securetty", "/usr/libexec/getty/autologin", "/bin/login"},
@@ -109,6 +143,9 @@ func TestEveryRecipeBuilds(t *testing.T) {
 				if m, _ := filepath.Glob(filepath.Join(root, pattern)); len(m) > 0 {
 					t.Errorf("%s is in the image: %v", pattern, m)
 				}
+			}
+			if checks.check != nil {
+				checks.check(t, root)
 			}
 			for _, cmd := range checks.run {
 				out, err := exec.Command("chroot", append([]string{root}, cmd...)...).CombinedOutput()
@@ -194,5 +231,39 @@ func TestSSHDLoginWithKey(t *testing.T) {
 	keys, _ := fs.Glob(os.DirFS(root), "run/ssh/ssh_host_*_key")
 	if len(keys) == 0 {
 		t.Errorf("no host keys made in /run/ssh; sshd said:\n%s", log.String())
+	}
+}
+
+// checkKernelImage looks for the modules minikit's default images load,
+// with the index files the kernel package ships, in kernel.tar.
+func checkKernelImage(t *testing.T, root string) {
+	f, err := os.Open(filepath.Join(root, "kernel.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]bool{"virtio_net.ko": false, "e1000.ko": false, "overlay.ko": false, "modules.builtin": false, "modules.order": false}
+	tr := tar.NewReader(f)
+	n := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("kernel.tar: %v", err)
+		}
+		n++
+		if h.Name != "lib/" && !strings.HasPrefix(h.Name, "lib/modules/") {
+			t.Fatalf("kernel.tar: %s is outside lib/modules", h.Name)
+		}
+		if _, ok := want[path.Base(h.Name)]; ok {
+			want[path.Base(h.Name)] = true
+		}
+	}
+	for name, found := range want {
+		if !found {
+			t.Errorf("kernel.tar (%d entries) has no %s", n, name)
+		}
 	}
 }

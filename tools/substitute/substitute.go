@@ -23,8 +23,8 @@ type Entry struct {
 
 // Table is every LinuxKit package minikit replaces, any tag or digest.
 var Table = []Entry{
-	{LinuxKit: "linuxkit/kernel", Minikit: "minikit/kernel:6.1", Recipe: "scripts/images.sh kernel (Debian's 6.1 kernel)"},
-	{LinuxKit: "linuxkit/init", Minikit: "minikit/init:dev", Recipe: "scripts/images.sh init"},
+	{LinuxKit: "linuxkit/kernel", Minikit: "minikit/kernel:6.1", Recipe: "pkg/kernel (Debian's 6.1 kernel)"},
+	{LinuxKit: "linuxkit/init", Minikit: "minikit/init:dev", Recipe: "pkg/init"},
 	{LinuxKit: "linuxkit/runc", InitOnly: true, Recipe: "not needed: minikit's init runs containers itself"},
 	{LinuxKit: "linuxkit/containerd", Minikit: "minikit/containerd:dev", InitOnly: true, Recipe: "pkg/containerd"},
 	{LinuxKit: "linuxkit/getty", Minikit: "minikit/getty:dev", Recipe: "pkg/getty"},
