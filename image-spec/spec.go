@@ -109,13 +109,12 @@ type Volume struct {
 	path string
 }
 
-// VolumesDir is where volumes live in a built image, as in LinuxKit: a
-// volume NAME is mounted at VolumesDir/NAME/merged and binds to it resolve
-// there.
-const VolumesDir = "/containers/volumes"
-
-// VolumePath is where binds to the volume named name point.
-func VolumePath(name string) string { return VolumesDir + "/" + name + "/merged" }
+// VolumePath is where binds to the volume named name point: where init
+// mounts it (bundle.VolumesDir).
+func VolumePath(name string) string {
+	_, merged := bundle.VolumePaths("/", name)
+	return merged
+}
 
 // ID is a user or group id as written in a spec: a number, or the name of
 // a container, which stands for the id minikit gives that container (see

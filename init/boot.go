@@ -113,6 +113,7 @@ func (in *initSys) boot() error {
 		// Containers of several test runs must not share cgroups.
 		in.runner.cgroupPrefix = fmt.Sprintf("/minikit-test-%d", os.Getppid())
 	}
+	mountVolumes(in.path("/"), in.path("/run/minikit/volumes"))
 	end := in.timeline.begin("onboot")
 	ok := in.runToCompletion(context.Background(), "onboot", in.path(bundle.OnbootDir))
 	end()

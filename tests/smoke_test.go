@@ -55,3 +55,18 @@ func TestPowerButton(t *testing.T) {
 	m.Expect(`power button pressed`, time.Second)
 	m.Expect(`shutdown: poweroff now`, time.Second)
 }
+
+// TestVolumes boots a system whose containers share volumes and checks
+// that each kind behaves as in LinuxKit on minikit's read-only root.
+func TestVolumes(t *testing.T) {
+	image := build(t, "volumes", "images/volumes.yml", "images/poweroff.yml")
+	m := harness.Boot(t, image)
+	m.Expect(`000-writer: wrote`, bootTimeout)
+	m.Expect(`reader: blank: from onboot`, bootTimeout)
+	m.Expect(`reader: tree: changed`, bootTimeout)
+	m.Expect(`reader: frozen: runs busybox`, bootTimeout)
+	m.Expect(`reader: frozen: write refused`, bootTimeout)
+	if exit := m.WaitExit(bootTimeout); !exit.Clean() {
+		t.Fatalf("the system did not power off cleanly: %v", exit)
+	}
+}

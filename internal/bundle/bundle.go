@@ -20,6 +20,29 @@ const (
 	OnshutdownDir = "/containers/onshutdown"
 )
 
+// VolumesDir holds a directory for each volume of the spec, as LinuxKit
+// lays volumes out: VolumesDir/NAME/lower is its content (an image's
+// root, an OCI layout, or empty), VolumesDir/NAME/merged is where init
+// mounts it at boot and where binds to the volume point, and
+// VolumesDir/NAME/volume.json says how (VolumeConfig).
+const VolumesDir = "/containers/volumes"
+
+// VolumeConfig is a volume's volume.json.
+type VolumeConfig struct {
+	// Readonly volumes are bound read-only onto merged; the others get an
+	// overlay there whose upper layer is on /run, so containers can write
+	// to them on a read-only root, and what they write lasts until
+	// poweroff.
+	Readonly bool `json:"readonly,omitempty"`
+}
+
+// VolumePaths are the lower and merged directories of the volume name
+// under the image root root.
+func VolumePaths(root, name string) (lower, merged string) {
+	dir := filepath.Join(root, VolumesDir, name)
+	return filepath.Join(dir, "lower"), filepath.Join(dir, "merged")
+}
+
 // ModulesList names the file, inside the image, that lists the kernel
 // modules init loads at boot: one absolute path a line, dependencies first.
 const ModulesList = "/etc/minikit/modules"

@@ -46,7 +46,7 @@ func resolveLayout(ref string) (v1.Image, error) {
 	var names []string
 	var exact, suffix []v1.Descriptor
 	for _, d := range m.Manifests {
-		n := d.Annotations[refNameAnnotation]
+		n := d.Annotations[RefNameAnnotation]
 		names = append(names, fmt.Sprintf("%q", n))
 		switch {
 		case tag == "" || n == tag:

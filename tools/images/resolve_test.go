@@ -171,7 +171,7 @@ func writeLayout(t *testing.T, named map[string]v1.Image) string {
 		t.Fatal(err)
 	}
 	for n, img := range named {
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: n})); err != nil {
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{RefNameAnnotation: n})); err != nil {
 			t.Fatal(err)
 		}
 	}

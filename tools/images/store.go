@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// refNameAnnotation names an image in an OCI layout's index.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
+// RefNameAnnotation names an image in an OCI layout's index.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
 
 // lockName is the file that serialises index updates between processes.
 const lockName = "index.lock"
@@ -117,7 +117,7 @@ func (s *Store) add(r reference, img v1.Image, progress *pullProgress) error {
 	if err != nil {
 		return fmt.Errorf("add %s: %w", r, err)
 	}
-	desc.Annotations = map[string]string{refNameAnnotation: r.String()}
+	desc.Annotations = map[string]string{RefNameAnnotation: r.String()}
 	if cfg, err := img.ConfigFile(); err == nil && cfg.OS != "" {
 		desc.Platform = cfg.Platform()
 	}
@@ -139,7 +139,7 @@ func (s *Store) add(r reference, img v1.Image, progress *pullProgress) error {
 // entryName is the normalised name of an index entry, or "" when it has
 // none. Names written by other tools in another spelling still match.
 func entryName(d v1.Descriptor) string {
-	raw := d.Annotations[refNameAnnotation]
+	raw := d.Annotations[RefNameAnnotation]
 	if raw == "" {
 		return ""
 	}

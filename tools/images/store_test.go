@@ -82,7 +82,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := index.IndexManifest()
-	if len(m.Manifests) != 1 || m.Manifests[0].Annotations[refNameAnnotation] != "minikit/busybox:dev" {
+	if len(m.Manifests) != 1 || m.Manifests[0].Annotations[RefNameAnnotation] != "minikit/busybox:dev" {
 		t.Errorf("index = %+v, want one entry named minikit/busybox:dev", m.Manifests)
 	}
 }

@@ -137,6 +137,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.containers(); err != nil {
 		return nil, err
 	}
+	if err := b.volumes(); err != nil {
+		return nil, err
+	}
 	if err := b.files(); err != nil {
 		return nil, err
 	}

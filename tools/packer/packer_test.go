@@ -105,19 +105,29 @@ files:
 
 func buildTest(t *testing.T, st *images.Store, out string, formats ...Format) *Result {
 	t.Helper()
-	spec, _, err := imagespec.Parse("test.yml", []byte(testSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(context.Background(), Options{
-		Spec: spec, Name: "test", OutDir: out, Store: st, CacheDir: filepath.Join(out, "..", "cache"),
-		Formats: formats, SBOM: true, SizeReport: true,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return buildSpec(t, st, out, testSpec, formats...)
+}
+
+func buildSpec(t *testing.T, st *images.Store, out, text string, formats ...Format) *Result {
+	t.Helper()
+	res, err := buildSpecErr(t, st, out, text, formats...)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	return res
+}
+
+func buildSpecErr(t *testing.T, st *images.Store, out, text string, formats ...Format) (*Result, error) {
+	t.Helper()
+	spec, _, err := imagespec.Parse("test.yml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Build(context.Background(), Options{
+		Spec: spec, Name: "test", OutDir: out, Store: st, CacheDir: filepath.Join(out, "..", "cache"),
+		Formats: formats, SBOM: true, SizeReport: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 }
 
 func TestBuildWritesEveryFileItNames(t *testing.T) {

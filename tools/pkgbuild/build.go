@@ -29,9 +29,6 @@ const (
 	LabelDebianPackages = sbom.PackagesLabel
 )
 
-// refNameAnnotation names an image in an OCI layout's index.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
-
 // Options say where a build puts its image and finds its inputs.
 type Options struct {
 	Store    *images.Store // required
@@ -285,7 +282,7 @@ func storedHash(storeDir, ref string) (string, v1.Hash) {
 		return "", v1.Hash{}
 	}
 	for _, d := range m.Manifests {
-		name, err := images.NormalizeName(d.Annotations[refNameAnnotation])
+		name, err := images.NormalizeName(d.Annotations[images.RefNameAnnotation])
 		if err != nil || name != ref {
 			continue
 		}
