@@ -55,6 +55,9 @@ func (s *Spec) merge(next *Spec) {
 	if next.Kernel.Modules != nil {
 		k.Modules = next.Kernel.Modules
 	}
+	if next.Kernel.Coldplug != nil {
+		k.Coldplug = next.Kernel.Coldplug
+	}
 	s.Init = append(s.Init, next.Init...)
 	s.Onboot = append(s.Onboot, next.Onboot...)
 	s.Onshutdown = append(s.Onshutdown, next.Onshutdown...)
@@ -133,21 +136,27 @@ func (d *decoder) kernel(n ast.Node, fpath string) Kernel {
 				k.Image = s
 			}
 		},
-		"cmdline": setStr(d, &k.Cmdline),
-		"binary":  setStr(d, &k.Binary),
-		"tar":     setStr(d, &k.Tar),
-		"ucode":   setStr(d, &k.UCode),
-		"modules": func(n ast.Node, p string) {
-			k.Modules = d.strs(n, p, func(m string, at position, p string) bool {
-				if msg := checkModule(m); msg != "" {
-					d.errorf(at, p, "%s", msg)
-					return false
-				}
-				return true
-			})
-		},
+		"cmdline":  setStr(d, &k.Cmdline),
+		"binary":   setStr(d, &k.Binary),
+		"tar":      setStr(d, &k.Tar),
+		"ucode":    setStr(d, &k.UCode),
+		"modules":  d.moduleList(&k.Modules),
+		"coldplug": d.moduleList(&k.Coldplug),
 	})
 	return k
+}
+
+// moduleList reads a list of module names into dst.
+func (d *decoder) moduleList(dst *[]string) func(ast.Node, string) {
+	return func(n ast.Node, p string) {
+		*dst = d.strs(n, p, func(m string, at position, p string) bool {
+			if msg := checkModule(m); msg != "" {
+				d.errorf(at, p, "%s", msg)
+				return false
+			}
+			return true
+		})
+	}
 }
 
 func (d *decoder) fileEntry(n ast.Node, fpath string) (File, bool) {

@@ -144,6 +144,7 @@ func TestParseReportsEachMistakeWithItsPosition(t *testing.T) {
 		{"dependency cycle", service("    dependsOn: [b]\n  - name: b\n    image: alpine\n    dependsOn: [svc]\n"), "4:16: services[0].dependsOn: dependency cycle: svc → b → svc"},
 
 		// kernel, files, volumes
+		{"coldplug module given as a file", "kernel:\n  image: k:1\n  coldplug: [e1000.ko]\n", `3:14: kernel.coldplug[0]: "e1000.ko" is a file, not a module name`},
 		{"module given as a file", "kernel:\n  image: k:1\n  modules: [drivers/net/virtio_net.ko]\n", `3:13: kernel.modules[0]: "drivers/net/virtio_net.ko" is a file, not a module name (write it as modprobe would: virtio_net)`},
 		{"file mode as a number", "files:\n  - path: etc/x\n    contents: x\n    mode: 0644\n", `4:11: files[0].mode: expected a string, found a number (quote it: "0644")`},
 		{"file mode not octal", "files:\n  - path: etc/x\n    contents: x\n    mode: \"0944\"\n", `4:11: files[0].mode: "0944" is not an octal mode`},

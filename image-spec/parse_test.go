@@ -139,6 +139,7 @@ func TestParseReadsTopLevelSections(t *testing.T) {
   tar: none
   ucode: intel-ucode.cpio
   modules: [virtio_net, nf_tables]
+  coldplug: [e1000, virtio-blk]
 init:
   - linuxkit/init:v1
 onboot:
@@ -167,7 +168,8 @@ volumes:
 trust:
   org: [linuxkit]
 `)
-	want := Kernel{Image: "linuxkit/kernel:6.12.59", Cmdline: "console=ttyS0", Tar: "none", UCode: "intel-ucode.cpio", Modules: []string{"virtio_net", "nf_tables"}}
+	want := Kernel{Image: "linuxkit/kernel:6.12.59", Cmdline: "console=ttyS0", Tar: "none", UCode: "intel-ucode.cpio", Modules: []string{"virtio_net", "nf_tables"},
+		Coldplug: []string{"e1000", "virtio-blk"}}
 	if !reflect.DeepEqual(s.Kernel, want) {
 		t.Errorf("kernel: got %+v, want %+v", s.Kernel, want)
 	}
@@ -186,7 +188,7 @@ trust:
 	if got := s.Volumes[0]; !reflect.DeepEqual(got.Platforms, wantVol.Platforms) || got.Name != wantVol.Name || got.Image != wantVol.Image || !got.Readonly || got.Format != "oci" {
 		t.Errorf("volume: got %+v, want %+v", got, wantVol)
 	}
-	if len(warns) != 1 || !strings.HasPrefix(warns[0].String(), "t.yml:32:1: trust: unused") {
+	if len(warns) != 1 || !strings.HasPrefix(warns[0].String(), "t.yml:33:1: trust: unused") {
 		t.Errorf("want one warning that trust is unused, got %v", warns)
 	}
 }

@@ -31,6 +31,9 @@ type Kernel struct {
 	Tar     string   `yaml:"tar,omitempty" json:"tar,omitempty"`       // "" means "kernel.tar"; "none" for no modules
 	UCode   string   `yaml:"ucode,omitempty" json:"ucode,omitempty"`   // a cpio prepended to the initrd; "" for none
 	Modules []string `yaml:"modules,omitempty" json:"modules,omitempty"`
+	// Coldplug lists modules carried in the image but loaded at boot only
+	// when a device present answers to one of their aliases (minikit).
+	Coldplug []string `yaml:"coldplug,omitempty" json:"coldplug,omitempty"`
 }
 
 // BinaryName is the kernel's file name inside the kernel image.

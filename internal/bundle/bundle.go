@@ -47,6 +47,11 @@ func VolumePaths(root, name string) (lower, merged string) {
 // modules init loads at boot: one absolute path a line, dependencies first.
 const ModulesList = "/etc/minikit/modules"
 
+// ColdplugList names the file, inside the image, of the modules init
+// loads only for the devices present (kmod.FormatColdplug): one rule a
+// line, a device alias pattern and then the paths to load for it.
+const ColdplugList = "/etc/minikit/coldplug"
+
 // Annotations in config.json that carry minikit's supervision policy, so a
 // bundle stays a plain OCI bundle that runc can run as it is.
 const (

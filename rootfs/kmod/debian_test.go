@@ -148,3 +148,34 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	})
 }
+
+// Debian's drivers carry the device aliases coldplug needs, and a rule
+// loads a driver's dependencies before it.
+func TestColdplugRulesDebianKernel(t *testing.T) {
+	tree := debianTree(t)
+	ix, err := NewIndex(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := ix.Resolve([]string{"e1000", "virtio_net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathOf := map[string]string{}
+	for _, m := range order {
+		pathOf[m] = "/" + m + ".ko"
+	}
+	rules, err := ix.ColdplugRules([]string{"e1000", "virtio_net"}, pathOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// qemu's e1000 and a virtio network device, as sysfs names them.
+	devices := []string{"pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00", "virtio:d00000001v00001AF4"}
+	paths, _ := Match(rules, devices, nil)
+	if len(paths) < 2 || paths[0] != "/e1000.ko" || paths[len(paths)-1] != "/virtio_net.ko" || !slices.Contains(paths, "/net_failover.ko") {
+		t.Errorf("the devices load %v; want e1000, then virtio_net after its dependencies", paths)
+	}
+	if paths, _ := Match(rules, devices[:1], nil); !slices.Equal(paths, []string{"/e1000.ko"}) {
+		t.Errorf("an e1000 alone loads %v", paths)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -93,8 +94,9 @@ func unpackKernel(img v1.Image, tarName, dir string) error {
 // containers without a read-only root their writable layer.
 var alwaysModules = []string{"overlay"}
 
-// modules copies the modules the spec lists, with their dependencies, into
-// the root and writes the load order for init.
+// modules copies the modules the spec lists, loaded always or only for
+// devices present (coldplug), with their dependencies, into the root, and
+// writes for init the load order and the coldplug table.
 func (b *build) modules(tree string) ([]string, error) {
 	idx, err := kmod.NewIndex(tree)
 	if err != nil {
@@ -106,36 +108,51 @@ func (b *build) modules(tree string) ([]string, error) {
 			names = append(names, m)
 		}
 	}
-	resolved, err := idx.Resolve(names)
+	always, err := idx.Resolve(names)
 	if err != nil {
 		return nil, fmt.Errorf("kernel.modules: %w", err)
 	}
+	coldplug, err := idx.Resolve(b.Spec.Kernel.Coldplug)
+	if err != nil {
+		return nil, fmt.Errorf("kernel.coldplug: %w", err)
+	}
+	resolved := append(slices.Clone(always), coldplug...)
 	paths, err := idx.Copy(resolved, b.staging)
 	if err != nil {
 		return nil, err
 	}
-	b.moduleSets(idx, names, resolved, paths)
-	list := filepath.Join(b.staging, bundle.ModulesList)
-	if err := os.MkdirAll(filepath.Dir(list), 0o755); err != nil {
+	// Copy writes each module once, in the order of its first mention.
+	pathOf := map[string]string{}
+	for _, m := range resolved {
+		if _, seen := pathOf[m]; !seen {
+			pathOf[m] = paths[len(pathOf)]
+		}
+	}
+	var load []string
+	for _, m := range always {
+		load = append(load, pathOf[m])
+	}
+	rules, err := idx.ColdplugRules(b.Spec.Kernel.Coldplug, pathOf)
+	if err != nil {
+		return nil, fmt.Errorf("kernel.coldplug: %w", err)
+	}
+	b.moduleSets(idx, append(names, b.Spec.Kernel.Coldplug...), pathOf)
+	if err := b.writeImageFile(bundle.ModulesList, kmod.FormatList(load)); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(list, kmod.FormatList(paths), 0o644); err != nil {
-		return nil, err
+	if len(rules) > 0 {
+		if err := b.writeImageFile(bundle.ColdplugList, kmod.FormatColdplug(rules)); err != nil {
+			return nil, err
+		}
 	}
-	b.Log.Info("kernel modules", "count", len(paths), "version", idx.Version())
+	b.Log.Info("kernel modules", "count", len(paths), "coldplug rules", len(rules), "version", idx.Version())
 	return paths, nil
 }
 
 // moduleSets tells the size report which modules each name pulled in: a
-// module counts towards the first name that needs it. resolved and paths
-// are parallel, as Index.Copy returns them.
-func (b *build) moduleSets(idx *kmod.Index, names, resolved, paths []string) {
-	pathOf := map[string]string{}
-	for i, m := range resolved {
-		if i < len(paths) {
-			pathOf[m] = strings.TrimPrefix(paths[i], "/")
-		}
-	}
+// module counts towards the first name that needs it. pathOf maps module
+// names to their paths in the image.
+func (b *build) moduleSets(idx *kmod.Index, names []string, pathOf map[string]string) {
 	for _, name := range names {
 		closure, err := idx.Resolve([]string{name})
 		if err != nil {
@@ -143,8 +160,8 @@ func (b *build) moduleSets(idx *kmod.Index, names, resolved, paths []string) {
 		}
 		var mine []string
 		for _, m := range closure {
-			if p, ok := pathOf[m]; ok && b.owners.modules[p] == "" {
-				mine = append(mine, p)
+			if p, ok := pathOf[m]; ok && b.owners.modules[strings.TrimPrefix(p, "/")] == "" {
+				mine = append(mine, strings.TrimPrefix(p, "/"))
 			}
 		}
 		label := "kernel modules: " + name
@@ -161,4 +178,13 @@ func (b *build) moduleSets(idx *kmod.Index, names, resolved, paths []string) {
 			b.owners.modules[p] = label
 		}
 	}
+}
+
+// writeImageFile writes a file of the image, at the absolute path file.
+func (b *build) writeImageFile(file string, data []byte) error {
+	dest := filepath.Join(b.staging, file)
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dest, data, 0o644)
 }

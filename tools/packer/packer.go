@@ -131,8 +131,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		if res.Modules, err = b.modules(modulesTree); err != nil {
 			return nil, err
 		}
-	} else if len(opts.Spec.Kernel.Modules) > 0 {
-		return nil, errors.New("kernel.modules is set but the kernel image has no modules (kernel.tar)")
+	} else if len(opts.Spec.Kernel.Modules) > 0 || len(opts.Spec.Kernel.Coldplug) > 0 {
+		return nil, errors.New("kernel.modules or kernel.coldplug is set but the kernel image has no modules (kernel.tar)")
 	}
 	if err := b.containers(); err != nil {
 		return nil, err
