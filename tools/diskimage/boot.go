@@ -122,6 +122,22 @@ func (im *image) marker() string {
 	return "boot/minikit-" + hex.EncodeToString(im.id[:8])
 }
 
+// grubFiles writes the scratch files an EFI image carries besides GRUB
+// itself: its grub.cfg, and the marker file by which that grub.cfg finds
+// this image's partition. It returns the path of each in the image mapped
+// to its scratch file.
+func (im *image) grubFiles() (map[string]string, error) {
+	cfg, err := im.writeScratch("grub.cfg", grubConfig(im.Cmdline))
+	if err != nil {
+		return nil, err
+	}
+	marker, err := im.writeScratch("marker", "minikit\n")
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{grubCfg: cfg, im.marker(): marker}, nil
+}
+
 // writeScratch writes a small generated file into the scratch directory
 // and returns its path.
 func (im *image) writeScratch(name, content string) (string, error) {

@@ -55,17 +55,12 @@ func (im *image) writeISO(ctx context.Context, out string, fw Firmware) error {
 		if err != nil {
 			return err
 		}
-		cfg, err := im.writeScratch("grub.cfg", grubConfig(im.Cmdline))
+		files, err := im.grubFiles()
 		if err != nil {
 			return err
 		}
-		marker, err := im.writeScratch("marker", "minikit\n")
-		if err != nil {
-			return err
-		}
+		maps.Copy(grafts, files)
 		grafts["boot/efiboot.img"] = esp
-		grafts[grubCfg] = cfg
-		grafts[im.marker()] = marker
 		boot = []string{"-e", "boot/efiboot.img", "-no-emul-boot", "-isohybrid-gpt-basdat"}
 	default:
 		return fmt.Errorf("unknown firmware %q", fw)

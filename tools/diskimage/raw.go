@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Layout of the raw disks: one partition from 1 MiB, where every
@@ -52,18 +54,14 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		if err != nil {
 			return err
 		}
-		cfg, err := im.writeScratch("grub.cfg", grubConfig(im.Cmdline))
+		extra, err := im.grubFiles()
 		if err != nil {
 			return err
 		}
-		marker, err := im.writeScratch("marker", "minikit\n")
-		if err != nil {
-			return err
+		files = append(files, fatFile{src: grub, dest: "EFI/BOOT/BOOTX64.EFI"})
+		for _, dest := range slices.Sorted(maps.Keys(extra)) {
+			files = append(files, fatFile{src: extra[dest], dest: dest})
 		}
-		files = append(files,
-			fatFile{src: grub, dest: "EFI/BOOT/BOOTX64.EFI"},
-			fatFile{src: cfg, dest: grubCfg},
-			fatFile{src: marker, dest: im.marker()})
 	default:
 		return fmt.Errorf("unknown firmware %q", fw)
 	}
