@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -69,6 +70,9 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 			netdev += ",hostfwd=" + f.hostfwd()
 		}
 		a = append(a, "-netdev", netdev, "-device", o.NIC+",netdev=net0")
+	}
+	for i := range o.HotplugSlots {
+		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,slot=%d", i, 100+i, 100+i))
 	}
 	for _, d := range o.Disks {
 		a = append(a, "-drive", "file="+escapeOption(d.Path)+",if=virtio,format="+d.format())

@@ -88,6 +88,11 @@ type Options struct {
 	// (/dev/vda, /dev/vdb, …).
 	Disks []Disk
 
+	// HotplugSlots adds that many empty PCIe root ports, hotplug0,
+	// hotplug1, …, into which HotplugNIC plugs cards while the guest runs
+	// (q35 has no hotplug slot of its own).
+	HotplugSlots int
+
 	// AllowReboot lets a guest reboot stay inside qemu. By default qemu
 	// runs with -no-reboot, so a reboot ends the process and Wait reports
 	// it as ExitReset: tests and minikit run want to see it.

@@ -318,6 +318,20 @@ func (vm *VM) Quit() error {
 	return err
 }
 
+// HotplugNIC plugs a network card of the given model (e1000,
+// virtio-net-pci, …) into the empty root port hotplugN (Options.
+// HotplugSlots) while the guest runs, on a user-mode network of its own
+// named id. The guest sees a PCIe hotplug event, as on a server whose
+// operator adds a card.
+func (vm *VM) HotplugNIC(id, model string, slot int) error {
+	if err := vm.command("netdev_add", map[string]any{"type": "user", "id": id}); err != nil {
+		return err
+	}
+	return vm.command("device_add", map[string]any{
+		"driver": model, "id": id, "netdev": id, "bus": fmt.Sprintf("hotplug%d", slot),
+	})
+}
+
 // CtrlAltDel presses Ctrl-Alt-Del on the guest's keyboard.
 func (vm *VM) CtrlAltDel() error {
 	keys := []map[string]string{}

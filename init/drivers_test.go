@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,14 +48,52 @@ func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 		}
 		return nil
 	}}
-	coldplug(l, table, sys, []string{"/failover.ko"})
+	d, err := newDrivers(l, table, []string{"/failover.ko"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.coldplug(sys)
 	if want := []string{"virtio_pci.ko", "virtio_net.ko"}; !slices.Equal(inserted, want) {
 		t.Errorf("coldplug loaded %v, want %v", inserted, want)
 	}
 
+	// Then an e1000 is plugged in, and a second virtio NIC, whose driver
+	// is loaded already.
 	inserted = nil
-	coldplug(l, filepath.Join(dir, "no-table"), sys, nil)
-	if len(inserted) > 0 {
-		t.Errorf("without a table, coldplug loaded %v", inserted)
+	d.hotplug(&fakeUevents{events: []map[string]string{
+		{"ACTION": "add", "SUBSYSTEM": "pci", "MODALIAS": "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"},
+		{"ACTION": "remove", "SUBSYSTEM": "pci", "MODALIAS": "pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00"},
+		{"ACTION": "add", "SUBSYSTEM": "virtio", "MODALIAS": "virtio:d00000001v00001AF4"},
+		{"ACTION": "add", "SUBSYSTEM": "net"},
+	}})
+	if want := []string{"e1000.ko"}; !slices.Equal(inserted, want) {
+		t.Errorf("hotplug loaded %v, want %v", inserted, want)
+	}
+
+	if d, err := newDrivers(l, filepath.Join(dir, "no-table"), nil); d != nil || err != nil {
+		t.Errorf("without a table: %v, %v; want nothing to do", d, err)
+	}
+}
+
+// fakeUevents yields its events, then an error that ends the watch.
+type fakeUevents struct{ events []map[string]string }
+
+func (f *fakeUevents) next() (map[string]string, error) {
+	if len(f.events) == 0 {
+		return nil, io.EOF
+	}
+	ev := f.events[0]
+	f.events = f.events[1:]
+	return ev, nil
+}
+
+func TestParseUevent(t *testing.T) {
+	ev := parseUevent([]byte("add@/devices/pci0000:00/0000:00:05.0\x00ACTION=add\x00DEVPATH=/devices/pci0000:00/0000:00:05.0\x00SUBSYSTEM=pci\x00MODALIAS=pci:v00008086d0000100Esv*\x00SEQNUM=1234\x00"))
+	if ev["ACTION"] != "add" || ev["SUBSYSTEM"] != "pci" || ev["MODALIAS"] != "pci:v00008086d0000100Esv*" || ev["SEQNUM"] != "1234" {
+		t.Errorf("parseUevent = %v", ev)
+	}
+	// udev's rebroadcasts start with a binary header, not ACTION@DEVPATH.
+	if ev := parseUevent([]byte("libudev\x00\xfe\xed\xca\xfe")); ev != nil {
+		t.Errorf("a libudev message parsed as %v", ev)
 	}
 }
