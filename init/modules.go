@@ -41,6 +41,6 @@ func (in *initSys) loadModules() {
 	}
 	d.coldplug("/sys/devices")
 	if events != nil {
-		go d.hotplug(events)
+		in.goSafe("hotplug", func() { d.hotplug(events) })
 	}
 }

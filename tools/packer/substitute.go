@@ -7,13 +7,21 @@ import (
 	"github.com/minikit/minikit/tools/substitute"
 )
 
-// linuxkitKernelModules stand in for the drivers LinuxKit's kernels build
-// in and Debian's kernel ships as modules: a LinuxKit spec lists none, yet
-// expects disks, network, entropy and the power button to work in a VM.
-var linuxkitKernelModules = []string{
-	"button", "evdev", "virtio_pci", "virtio_net", "virtio_blk", "virtio_rng",
-	"virtio_console", "e1000", "ext4", "vsock", "vmw_vsock_virtio_transport",
-}
+// linuxkitKernelModules and linuxkitColdplug stand in for the drivers
+// LinuxKit's kernels build in and Debian's kernel ships as modules: a
+// LinuxKit spec lists none, yet expects disks, network, entropy and the
+// power button to work in a VM or on a cloud instance. What has no device
+// (the filesystem, the power button's input handler) is loaded always;
+// the device drivers of common hypervisors and clouds are carried and
+// loaded for the devices present.
+var (
+	linuxkitKernelModules = []string{"button", "evdev", "ext4"}
+	linuxkitColdplug      = []string{
+		"virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "virtio_rng", "virtio_console",
+		"vmw_vsock_virtio_transport", "e1000", "e1000e", "igb", "vmxnet3", "ena", "gve",
+		"nvme", "ahci", "sd_mod",
+	}
+)
 
 // substituteLinuxKit returns a copy of spec in which LinuxKit's own
 // package images are replaced by the minikit images that stand in for
@@ -23,9 +31,10 @@ func substituteLinuxKit(spec *imagespec.Spec, log *slog.Logger) *imagespec.Spec 
 	if ref, note, ok := substitute.Substitute(s.Kernel.Image); ok {
 		log.Info("substituted", "image", s.Kernel.Image, "with", ref, "note", note)
 		s.Kernel.Image = ref
-		if len(s.Kernel.Modules) == 0 {
-			s.Kernel.Modules = linuxkitKernelModules
-			log.Info("kernel modules added for LinuxKit's built-in drivers", "modules", linuxkitKernelModules)
+		if len(s.Kernel.Modules) == 0 && len(s.Kernel.Coldplug) == 0 {
+			s.Kernel.Modules, s.Kernel.Coldplug = linuxkitKernelModules, linuxkitColdplug
+			log.Info("kernel modules added for LinuxKit's built-in drivers",
+				"modules", linuxkitKernelModules, "coldplug", linuxkitColdplug)
 		}
 	}
 	s.Init = nil

@@ -19,7 +19,7 @@ func TestSubstituteLinuxKitReplacesPackagesAndKeepsTheCallersSpec(t *testing.T) 
 	}
 	got := substituteLinuxKit(spec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
-	if got.Kernel.Image != "minikit/kernel:6.1" || len(got.Kernel.Modules) == 0 {
+	if got.Kernel.Image != "minikit/kernel:6.1" || len(got.Kernel.Modules) == 0 || len(got.Kernel.Coldplug) == 0 {
 		t.Errorf("kernel = %+v, want minikit's kernel with LinuxKit's built-in drivers as modules", got.Kernel)
 	}
 	if want := []string{"minikit/init:dev", "example.com/mine:1"}; len(got.Init) != 2 || got.Init[0] != want[0] || got.Init[1] != want[1] {
