@@ -103,7 +103,9 @@ func reproducible(r cpio.Record, mtime time.Time) cpio.Record {
 func compressor(w io.Writer, kind string) (io.WriteCloser, error) {
 	switch kind {
 	case "", "gzip":
-		return gzip.NewWriterLevel(w, gzip.BestCompression)
+		// Level 9 made the reference initrd 2.7% smaller than the default
+		// level, for ten times the time: 15 s of every build.
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	case "zstd":
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 	default:
