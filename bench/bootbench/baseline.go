@@ -135,7 +135,7 @@ func buildBaseline(in, out, template string) (*baselineInfo, error) {
 	}
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	zw, err := gzip.NewWriterLevel(bw, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(bw, gzip.DefaultCompression) // as tools/initrd
 	if err != nil {
 		return nil, err
 	}
