@@ -81,6 +81,10 @@ var recipeChecks = map[string]struct {
 			}
 		},
 	},
+	"metadata": {
+		run:   [][]string{{"/usr/bin/metadata", "-h"}},
+		files: []string{"/etc/ssl/certs/ca-certificates.crt", "/tmp"},
+	},
 	"busybox": {
 		run: [][]string{{"/bin/sh", "-c", "echo hi | grep -q hi && ls /bin/ls"}},
 	},

@@ -35,6 +35,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/format", Minikit: "minikit/format:dev", Recipe: "pkg/format"},
 	{LinuxKit: "linuxkit/mount", Minikit: "minikit/mount:dev", Recipe: "pkg/mount"},
 	{LinuxKit: "linuxkit/modprobe", Minikit: "minikit/modprobe:dev", Recipe: "pkg/modprobe"},
+	{LinuxKit: "linuxkit/metadata", Minikit: "minikit/metadata:dev", Recipe: "pkg/metadata"},
 	{LinuxKit: "linuxkit/ca-certificates", Minikit: "minikit/ca-certificates:dev", Recipe: "pkg/ca-certificates"},
 }
 

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// The files a metadata CD-ROM holds: LinuxKit's (config), and cloud-init's
+// NoCloud user data, so the same ISO serves both.
+var cdromFiles = []string{"config", "user-data"}
+
+// cdromProvider reads user data from the first block device under sysBlock
+// that holds an ISO 9660 filesystem with one of cdromFiles at its root.
+func cdromProvider(devDir, sysBlock string) provider {
+	return provider{name: "cdrom", fetch: func(ctx context.Context) (*metadata, error) {
+		entries, err := os.ReadDir(sysBlock)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errAbsent, err)
+		}
+		for _, e := range entries {
+			dev := filepath.Join(devDir, e.Name())
+			if !isISO9660(dev) {
+				continue
+			}
+			data, err := readFromISO(dev)
+			if err != nil {
+				return nil, err
+			}
+			if data != nil {
+				return &metadata{userdata: data}, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no ISO 9660 device with %v", errAbsent, cdromFiles)
+	}}
+}
+
+// isISO9660 looks for the ISO 9660 signature: "CD001" at byte 1 of the
+// volume descriptor in sector 16.
+func isISO9660(dev string) bool {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sig := make([]byte, 5)
+	if _, err := f.ReadAt(sig, 16*2048+1); err != nil && err != io.EOF {
+		return false
+	}
+	return string(sig) == "CD001"
+}
+
+// readFromISO mounts dev read-only and reads the first of cdromFiles it
+// has; nil when it has none.
+func readFromISO(dev string) ([]byte, error) {
+	mnt, err := os.MkdirTemp("", "cdrom-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(mnt)
+	if err := unix.Mount(dev, mnt, "iso9660", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return nil, fmt.Errorf("mount %s: %w (is the isofs module loaded?)", dev, err)
+	}
+	defer unix.Unmount(mnt, 0)
+	for _, name := range cdromFiles {
+		data, err := os.ReadFile(filepath.Join(mnt, name))
+		if err == nil {
+			return data, nil
+		}
+		if !os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s on %s: %w", name, dev, err)
+		}
+	}
+	return nil, nil
+}
