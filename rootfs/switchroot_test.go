@@ -96,4 +96,3 @@ func TestCopyTreeReportsTheFileThatFailed(t *testing.T) {
 		t.Errorf("err = %v, want one naming %s", err, filepath.Join(src, "b"))
 	}
 }
-

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/tools/diskimage"
+	"github.com/minikit/minikit/tools/initrd"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
@@ -94,6 +95,7 @@ type runFlags struct {
 	detach, stop    bool
 	kill            bool
 	state           string
+	data, dataFile  string
 }
 
 // runCommand implements "minikit run".
@@ -118,6 +120,8 @@ func runCommand(args []string) error {
 	fs.StringVar(&f.state, "state", "", "keep the running machine's `DIR`: pid, console log, serial socket, exit status (default with -detach: IMAGE.state)")
 	fs.BoolVar(&f.stop, "stop", false, "stop the detached machine whose state directory is the argument")
 	fs.BoolVar(&f.kill, "kill", false, "with -stop: kill the machine instead of pressing its power button")
+	fs.StringVar(&f.data, "data", "", "pass `STRING` to the guest as user data on a CD-ROM, for minikit/metadata (or LinuxKit's) to write under /run/config")
+	fs.StringVar(&f.dataFile, "data-file", "", "pass the contents of `FILE` to the guest as -data does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -261,6 +265,12 @@ func runMachine(image string, opts qemu.Options, f runFlags) (int, error) {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
+	if iso, err := dataISO(ctx, f); err != nil {
+		return 0, err
+	} else if iso != "" {
+		defer os.RemoveAll(filepath.Dir(iso))
+		opts.CDROMs = append(opts.CDROMs, iso)
+	}
 	vm, err := qemu.Start(ctx, opts)
 	if err != nil {
 		err = fmt.Errorf("boot %s: %w", image, err)
@@ -373,3 +383,30 @@ func defaultStateDir(image string) string {
 }
 
 var errNotRunning = errors.New("no machine is running there")
+
+// dataISO makes the CD-ROM of -data or -data-file in a directory of its
+// own, which the caller removes; "" when neither flag is given.
+func dataISO(ctx context.Context, f runFlags) (string, error) {
+	data := []byte(f.data)
+	switch {
+	case f.data != "" && f.dataFile != "":
+		return "", errors.New("-data and -data-file: give one of them")
+	case f.dataFile != "":
+		var err error
+		if data, err = os.ReadFile(f.dataFile); err != nil {
+			return "", fmt.Errorf("-data-file: %w", err)
+		}
+	case f.data == "":
+		return "", nil
+	}
+	dir, err := os.MkdirTemp("", "minikit-data-")
+	if err != nil {
+		return "", err
+	}
+	iso := filepath.Join(dir, "data.iso")
+	if err := diskimage.DataISO(ctx, iso, data, initrd.SourceDateEpoch()); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("-data: %w", err)
+	}
+	return iso, nil
+}

@@ -71,6 +71,12 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 		}
 		a = append(a, "-netdev", netdev, "-device", o.NIC+",netdev=net0")
 	}
+	for i, iso := range o.CDROMs {
+		id := fmt.Sprintf("cd%d", i)
+		a = append(a,
+			"-drive", "if=none,id="+id+",media=cdrom,readonly=on,file="+escapeOption(iso),
+			"-device", "ide-cd,drive="+id)
+	}
 	for i := range o.HotplugSlots {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,slot=%d", i, 100+i, 100+i))
 	}

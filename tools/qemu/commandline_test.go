@@ -172,6 +172,7 @@ func TestArgsDevices(t *testing.T) {
 		{"virtio-net, the rng and pvpanic by default", Options{Kernel: "k"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "virtio-net-pci,netdev=net0"}},
 		{"a chosen NIC model", Options{Kernel: "k", NIC: "e1000"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "e1000,netdev=net0"}},
 		{"no NIC without a network", Options{Kernel: "k", NoNetwork: true}, []string{"virtio-rng-pci,rng=rng0", "pvpanic"}},
+		{"a data CD-ROM", Options{Kernel: "k", NoNetwork: true, CDROMs: []string{"/d/meta.iso"}}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "ide-cd,drive=cd0"}},
 		{"empty root ports for hotplug", Options{Kernel: "k", NoNetwork: true, HotplugSlots: 2}, []string{"virtio-rng-pci,rng=rng0", "pvpanic",
 			"pcie-root-port,id=hotplug0,chassis=100,slot=100", "pcie-root-port,id=hotplug1,chassis=101,slot=101"}},
 		{"an ISO as a CD-ROM booted first", Options{ISO: "/i/a.iso", NoNetwork: true}, []string{"ide-cd,drive=bootcd,bootindex=0", "virtio-rng-pci,rng=rng0", "pvpanic"}},

@@ -88,6 +88,10 @@ type Options struct {
 	// (/dev/vda, /dev/vdb, …).
 	Disks []Disk
 
+	// CDROMs are ISO images attached read-only as CD-ROM drives (after
+	// ISO, when one is booted), such as a metadata ISO (diskimage.DataISO).
+	CDROMs []string
+
 	// HotplugSlots adds that many empty PCIe root ports, hotplug0,
 	// hotplug1, …, into which HotplugNIC plugs cards while the guest runs
 	// (q35 has no hotplug slot of its own).
