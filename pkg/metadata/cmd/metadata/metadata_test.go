@@ -52,12 +52,20 @@ func TestProvidersReadTheirServers(t *testing.T) {
 			})
 			return mustFetch(t, ec2(base))
 		}, metadata{hostname: "ip-10-0-0-5.eu-west-1.compute.internal", sshKeys: []string{key}, userdata: []byte("hello")}},
-		{"hetzner's EC2 paths without a token", func(t *testing.T) *metadata {
+		{"an EC2 server without tokens", func(t *testing.T) *metadata {
 			base := server(t, nil, map[string]string{
 				"GET /latest/meta-data/hostname": "node-1",
 			})
 			return mustFetch(t, ec2(base))
 		}, metadata{hostname: "node-1"}},
+		{"hetzner", func(t *testing.T) *metadata {
+			base := server(t, nil, map[string]string{
+				"GET /hetzner/v1/metadata/hostname":    "cx22-1",
+				"GET /hetzner/v1/metadata/public-keys": `["` + key + `"]`,
+				"GET /hetzner/v1/userdata":             "ud",
+			})
+			return mustFetch(t, hetzner(base))
+		}, metadata{hostname: "cx22-1", sshKeys: []string{key}, userdata: []byte("ud")}},
 		{"gcp", func(t *testing.T) *metadata {
 			base := server(t, http.Header{"Metadata-Flavor": {"Google"}}, map[string]string{
 				"GET /computeMetadata/v1/instance/hostname":             "vm-1.c.project.internal",

@@ -31,11 +31,12 @@ const (
 func providers() []provider {
 	return []provider{
 		cdromProvider("/dev", "/sys/class/block"),
+		// Hetzner serves the EC2 paths too: its own come first, so that
+		// it is named for what it is.
+		{name: "hetzner", fetch: hetzner(linkLocal)},
 		{name: "aws", fetch: ec2(linkLocal)},
 		{name: "gcp", fetch: gcp(gcpServer)},
 		{name: "openstack", fetch: openstack(linkLocal)},
-		// Hetzner serves the EC2 paths.
-		{name: "hetzner", fetch: ec2(linkLocal)},
 		{name: "digitalocean", fetch: digitalocean(linkLocal)},
 		{name: "equinixmetal", alias: "packet", fetch: equinix(equinixBase)},
 	}
@@ -48,7 +49,7 @@ type client struct {
 }
 
 // get fetches base+path. A server that cannot be reached is errAbsent; a
-// 404 is ("", nil, false) so that optional items can be left out.
+// 404 is (nil, false, nil), so that optional items can be left out.
 func (c *client) get(ctx context.Context, path string) ([]byte, bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
@@ -179,6 +180,29 @@ func openstack(base string) func(context.Context) (*metadata, error) {
 			md.sshKeys = append(md.sshKeys, lines(m.PublicKeys[name])...)
 		}
 		if md.userdata, _, err = c.get(ctx, "/user_data"); err != nil {
+			return nil, err
+		}
+		return md, nil
+	}
+}
+
+// hetzner reads Hetzner Cloud's metadata API; public-keys is a JSON list.
+func hetzner(base string) func(context.Context) (*metadata, error) {
+	return func(ctx context.Context) (*metadata, error) {
+		c := &client{base: base + "/hetzner/v1"}
+		host, err := c.must(ctx, "/metadata/hostname")
+		if err != nil {
+			return nil, err
+		}
+		md := &metadata{hostname: cleanHostname(string(host))}
+		if keys, ok, err := c.get(ctx, "/metadata/public-keys"); err != nil {
+			return nil, err
+		} else if ok {
+			if err := json.Unmarshal(keys, &md.sshKeys); err != nil {
+				return nil, fmt.Errorf("public-keys: %w", err)
+			}
+		}
+		if md.userdata, _, err = c.get(ctx, "/userdata"); err != nil {
 			return nil, err
 		}
 		return md, nil
