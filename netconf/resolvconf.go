@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/minikit/minikit/internal/atomicfile"
 )
 
 // DefaultResolvConf is where resolv.conf is written: / is read-only at run
@@ -75,7 +77,7 @@ func (r *ResolvConf) write() error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write resolv.conf: %w", err)
 	}
-	return WriteFileAtomic(path, []byte(FormatResolvConf(r.byIface)), 0o644)
+	return atomicfile.Write(path, []byte(FormatResolvConf(r.byIface)), 0o644)
 }
 
 // FormatResolvConf renders the settings of several interfaces as one

@@ -52,24 +52,3 @@ func TestResolvConfFollowsInterfaces(t *testing.T) {
 		t.Errorf("the directory holds %d files, want only resolv.conf (no temporary files left)", len(entries))
 	}
 }
-
-func TestWriteFileAtomicReplacesAndKeepsMode(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := netconf.WriteFileAtomic(path, []byte("new"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(path)
-	if string(data) != "new" || fi.Mode().Perm() != 0o644 {
-		t.Errorf("file holds %q with mode %v, want \"new\" with 0644", data, fi.Mode().Perm())
-	}
-	if err := netconf.WriteFileAtomic(filepath.Join(path, "under-a-file"), nil, 0o644); err == nil {
-		t.Errorf("writing under a regular file succeeded")
-	}
-}

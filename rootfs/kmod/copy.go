@@ -6,6 +6,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/minikit/minikit/internal/atomicfile"
 )
 
 // Copy writes the named modules, decompressed, into an image rooted at
@@ -34,40 +36,14 @@ func (ix *Index) Copy(resolved []string, destRoot string) ([]string, error) {
 		}
 		outRel := strings.TrimSuffix(rel, compression(rel))
 		imagePath := path.Join("/lib/modules", ix.version, outRel)
-		if err := writeFileAtomic(filepath.Join(destRoot, filepath.FromSlash(imagePath)), data, 0o644); err != nil {
+		dest := filepath.Join(destRoot, filepath.FromSlash(imagePath))
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return nil, fmt.Errorf("copy module %s: %w", name, err)
+		}
+		if err := atomicfile.Write(dest, data, 0o644); err != nil {
 			return nil, fmt.Errorf("copy module %s: %w", name, err)
 		}
 		inImage = append(inImage, imagePath)
 	}
 	return inImage, nil
-}
-
-// writeFileAtomic writes data to dest through a temporary file in the same
-// directory, so dest is either absent, the old file, or complete. The mode
-// is set explicitly so the umask cannot change what the image holds.
-func writeFileAtomic(dest string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", dest, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return fmt.Errorf("rename into %s: %w", dest, err)
-	}
-	return nil
 }

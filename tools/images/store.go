@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/minikit/minikit/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,7 +74,7 @@ func Open(dir string) (*Store, error) {
 		if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
 			return nil // another process created it while we waited
 		}
-		if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return err
 		}
 		return s.writeIndex(empty.Index)
@@ -261,7 +262,7 @@ func (s *Store) writeIndex(index v1.ImageIndex) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir, "index.json"), raw)
+	return atomicfile.Write(filepath.Join(s.dir, "index.json"), raw, 0o644)
 }
 
 // locked runs fn holding the store's exclusive lock.
@@ -282,40 +283,6 @@ func (s *Store) locked(fn func() error) error {
 	}
 	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	return fn()
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so readers see the old content or the new, never a
-// part.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync() // make the rename durable; best effort
-		d.Close()
-	}
-	return nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -89,12 +89,3 @@ func copyFileAtomic(src, dst string) error {
 	}
 	return os.Rename(tmp, dst)
 }
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := writeFile(tmp, data, mode); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/internal/atomicfile"
 	"github.com/minikit/minikit/tools/diskimage"
 	"github.com/minikit/minikit/tools/images"
 	"github.com/minikit/minikit/tools/initrd"
@@ -197,7 +198,7 @@ func (b *build) writeOutputs(res *Result) error {
 			if err := copyFileAtomic(b.kernelFile, res.Kernel); err != nil {
 				return err
 			}
-			if err := writeFileAtomic(res.Cmdline, []byte(b.Spec.Kernel.Cmdline+"\n"), 0o644); err != nil {
+			if err := atomicfile.Write(res.Cmdline, []byte(b.Spec.Kernel.Cmdline+"\n"), 0o644); err != nil {
 				return err
 			}
 			res.Files = append(res.Files, res.Kernel, res.Initrd, res.Cmdline)

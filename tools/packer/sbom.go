@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/minikit/minikit/internal/atomicfile"
 	"github.com/minikit/minikit/tools/sbom"
 )
 
@@ -96,7 +97,7 @@ func (b *build) writeSBOM(path string) error {
 	if err := sbom.Write(&buf, sys); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write SBOM %s: %w", path, err)
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/minikit/minikit/netconf"
+	"github.com/minikit/minikit/internal/atomicfile"
 	"github.com/minikit/minikit/netconf/dhcp"
 	"github.com/minikit/minikit/netconf/dhcpcdconf"
 )
@@ -40,7 +40,7 @@ func writeState(runDir string, s state) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("state of %s: %w", s.Interface, err)
 	}
-	return netconf.WriteFileAtomic(path, append(data, '\n'), 0o644)
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 // readState returns what an earlier run wrote about iface, if anything:

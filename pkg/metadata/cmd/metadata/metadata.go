@@ -3,13 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/minikit/minikit/internal/atomicfile"
 )
 
 // metadata is what a provider told about this instance.
@@ -26,11 +27,11 @@ func (md *metadata) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(dir, "provider"), []byte(md.provider+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "provider"), []byte(md.provider+"\n"), 0o644); err != nil {
 		return err
 	}
 	if md.hostname != "" {
-		if err := writeFile(filepath.Join(dir, "hostname"), []byte(md.hostname), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "hostname"), []byte(md.hostname), 0o644); err != nil {
 			return err
 		}
 	}
@@ -39,14 +40,14 @@ func (md *metadata) write(dir string) error {
 			return err
 		}
 		keys := strings.Join(md.sshKeys, "\n") + "\n"
-		if err := writeFile(filepath.Join(dir, "ssh", "authorized_keys"), []byte(keys), 0o600); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "ssh", "authorized_keys"), []byte(keys), 0o600); err != nil {
 			return err
 		}
 	}
 	if md.userdata == nil {
 		return nil
 	}
-	if err := writeFile(filepath.Join(dir, "userdata"), md.userdata, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "userdata"), md.userdata, 0o644); err != nil {
 		return err
 	}
 	var tree map[string]entry
@@ -104,7 +105,7 @@ func writeTree(dir string, entries map[string]entry, at string, reserved map[str
 		}
 		p := filepath.Join(dir, name)
 		if e.Content != nil {
-			if err := writeFile(p, []byte(*e.Content), mode); err != nil {
+			if err := atomicfile.Write(p, []byte(*e.Content), mode); err != nil {
 				return err
 			}
 			continue
@@ -119,31 +120,6 @@ func writeTree(dir string, entries map[string]entry, at string, reserved map[str
 			return err
 		}
 	}
-	return nil
-}
-
-// writeFile replaces file with data, never leaving a partial file.
-func writeFile(file string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, nothing is there
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return err
-	}
-	slog.Debug("wrote", "file", file)
 	return nil
 }
 

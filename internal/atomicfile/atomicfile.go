@@ -1,4 +1,6 @@
-package netconf
+// Package atomicfile replaces files so that a reader, or a crash, finds the
+// old content or the new, never a part of either.
+package atomicfile
 
 import (
 	"fmt"
@@ -6,10 +8,11 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic replaces path with data so that a reader sees the old
-// file or the new one, never a part: it writes a temporary file beside
-// path and renames it over.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+// Write replaces path with data and mode perm (the umask plays no part): it
+// writes a temporary file beside path, syncs it and renames it over path,
+// then syncs the directory so the rename lasts too (best effort). On an
+// error nothing is left behind and path is as it was.
+func Write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -36,6 +39,10 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return nil
 }
