@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/minikit/minikit/internal/atomicfile"
 )
 
 // files adds the spec's `files` entries to the root.
@@ -80,12 +81,15 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	return out.Close()
 }
 
-// copyFileAtomic copies src to dst through a temporary name.
+// copyFileAtomic copies src to dst through a temporary file.
 func copyFileAtomic(src, dst string) error {
-	tmp := dst + ".tmp"
-	if err := copyFile(src, tmp, 0o644); err != nil {
-		os.Remove(tmp)
+	in, err := os.Open(src)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, dst)
+	defer in.Close()
+	return atomicfile.WriteFunc(dst, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
 }

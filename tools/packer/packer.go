@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -239,38 +240,16 @@ func (b *build) writeOutputs(res *Result) error {
 }
 
 func (b *build) writeInitrd(dest string) error {
-	tmp := dest + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
 	opts := initrd.Options{Compression: b.Compression, MTime: b.epoch, Extra: []cpio.Record{initrd.ConsoleDevice()}}
-	if err := initrd.Write(f, b.staging, opts); err != nil {
-		f.Close()
-		return fmt.Errorf("write initrd %s: %w", dest, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dest)
+	return atomicfile.WriteFunc(dest, 0o644, func(w io.Writer) error {
+		return initrd.Write(w, b.staging, opts)
+	})
 }
 
 func (b *build) writeTar(dest string) error {
-	tmp := dest + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if err := writeRootTar(f, b.staging, b.epoch); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", dest, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dest)
+	return atomicfile.WriteFunc(dest, 0o644, func(w io.Writer) error {
+		return writeRootTar(w, b.staging, b.epoch)
+	})
 }
 
 // unpackInit resolves an init image and applies its layers onto the root.

@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"time"
+
+	"github.com/minikit/minikit/internal/atomicfile"
 )
 
 // epoch is every entry's time: the modules' own times say only when
@@ -18,51 +20,34 @@ var epoch = time.Unix(0, 0)
 
 // writeModulesTar writes dir/version as lib/modules/version/... into
 // file, through a temporary file so that a failure leaves nothing behind.
-func writeModulesTar(file, dir, version string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".kernel.tar.*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+func writeModulesTar(file, dir, version string) error {
+	return atomicfile.WriteFunc(file, 0o644, func(w io.Writer) error {
+		buf := bufio.NewWriterSize(w, 1<<20)
+		tw := tar.NewWriter(buf)
+		for _, d := range []string{"lib", "lib/modules"} {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+				return err
+			}
 		}
-	}()
-	buf := bufio.NewWriterSize(tmp, 1<<20)
-	tw := tar.NewWriter(buf)
-	for _, d := range []string{"lib", "lib/modules"} {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+		// WalkDir visits in lexical order, which makes the order of entries fixed.
+		err := filepath.WalkDir(filepath.Join(dir, version), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			return addEntry(tw, p, path.Join("lib/modules", filepath.ToSlash(rel)), d)
+		})
+		if err != nil {
+			return fmt.Errorf("pack the modules of %s: %w", version, err)
+		}
+		if err := tw.Close(); err != nil {
 			return err
 		}
-	}
-	// WalkDir visits in lexical order, which makes the order of entries fixed.
-	err = filepath.WalkDir(filepath.Join(dir, version), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		return addEntry(tw, p, path.Join("lib/modules", filepath.ToSlash(rel)), d)
+		return buf.Flush()
 	})
-	if err != nil {
-		return fmt.Errorf("pack the modules of %s: %w", version, err)
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
 }
 
 func addEntry(tw *tar.Writer, p, name string, d fs.DirEntry) error {
