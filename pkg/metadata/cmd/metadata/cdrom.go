@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/minikit/minikit/tools/disk"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,19 +39,16 @@ func cdromProvider(devDir, sysBlock string) provider {
 	}}
 }
 
-// isISO9660 looks for the ISO 9660 signature: "CD001" at byte 1 of the
-// volume descriptor in sector 16.
+// isISO9660 reports whether dev holds an ISO 9660 filesystem, by the
+// signature disk.Probe knows.
 func isISO9660(dev string) bool {
 	f, err := os.Open(dev)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	sig := make([]byte, 5)
-	if _, err := f.ReadAt(sig, 16*2048+1); err != nil && err != io.EOF {
-		return false
-	}
-	return string(sig) == "CD001"
+	fs, ok := disk.Probe(f)
+	return ok && fs.Type == "iso9660"
 }
 
 // readFromISO mounts dev read-only and reads the first of cdromFiles it

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/minikit/minikit/tools/diskimage"
 )
 
 // server answers the paths given; headers it requires are checked.
@@ -234,5 +238,24 @@ func TestCleanHostname(t *testing.T) {
 		if got := cleanHostname(in); got != want {
 			t.Errorf("cleanHostname(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The CD-ROM provider recognises the ISO that minikit run -data makes.
+func TestIsISO9660(t *testing.T) {
+	if _, err := exec.LookPath("xorriso"); err != nil {
+		t.Skip("no xorriso (Debian package xorriso)")
+	}
+	iso := filepath.Join(t.TempDir(), "data.iso")
+	if err := diskimage.DataISO(t.Context(), iso, []byte("{}"), time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if !isISO9660(iso) {
+		t.Errorf("%s is not taken for ISO 9660", iso)
+	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(plain, make([]byte, 64<<10), 0o644)
+	if isISO9660(plain) {
+		t.Error("zeros are taken for ISO 9660")
 	}
 }
