@@ -35,6 +35,10 @@ func TestAKilledServiceRunsAgain(t *testing.T) {
 func TestACrashLoopBacksOffThenFailsWithoutDisturbingOthers(t *testing.T) {
 	ts := newTestSupervisor(t, svc("crasher"), svc("steady"))
 	ts.run()
+	// steady starts beside the crasher, in its own goroutine: wait for it
+	// to be running, or the check at the end races its first launch.
+	ts.launcher.next(t, "steady")
+	ts.waitState(t, "steady", control.StateRunning)
 	var waits []time.Duration
 	for i := 0; ; i++ {
 		p := ts.launcher.next(t, "crasher")
