@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
+
+	"github.com/minikit/minikit/internal/sourcedate"
 )
 
 // FromDir makes a single-layer linux/amd64 image of the tree under dir,
@@ -36,7 +37,7 @@ import (
 // The compressed layer is kept in memory; FromDir is meant for the small
 // trees minikit builds its own images from.
 func FromDir(dir string, cfg v1.Config) (v1.Image, error) {
-	epoch, err := sourceDateEpoch()
+	epoch, err := sourcedate.Epoch()
 	if err != nil {
 		return nil, err
 	}
@@ -82,20 +83,6 @@ func FromDir(dir string, cfg v1.Config) (v1.Image, error) {
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	return img, nil
-}
-
-// sourceDateEpoch is the time reproducible builds stamp on everything:
-// $SOURCE_DATE_EPOCH, or the Unix epoch.
-func sourceDateEpoch() (time.Time, error) {
-	s := os.Getenv("SOURCE_DATE_EPOCH")
-	if s == "" {
-		return time.Unix(0, 0).UTC(), nil
-	}
-	sec, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", s)
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }
 
 // writeTree writes dir's tree as a tar stream to w. filepath.WalkDir visits

@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/minikit/minikit/internal/sourcedate"
 )
 
 // Options control how the archive is written.
@@ -23,22 +23,11 @@ type Options struct {
 	// Compression is "gzip" (the default) or "zstd".
 	Compression string
 	// MTime is the modification time of every entry; the zero value means
-	// SourceDateEpoch().
+	// sourcedate.Epoch().
 	MTime time.Time
 	// Extra records are added after the tree, for entries a build cannot
 	// or should not create on disk (device nodes such as /dev/console).
 	Extra []cpio.Record
-}
-
-// SourceDateEpoch returns $SOURCE_DATE_EPOCH as a time, or the Unix epoch
-// when unset, so builds are reproducible by default.
-func SourceDateEpoch() time.Time {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Unix(secs, 0).UTC()
-		}
-	}
-	return time.Unix(0, 0).UTC()
 }
 
 // Write archives the tree under root to w. Entries are written in sorted
@@ -47,7 +36,10 @@ func SourceDateEpoch() time.Time {
 func Write(w io.Writer, root string, opts Options) error {
 	mtime := opts.MTime
 	if mtime.IsZero() {
-		mtime = SourceDateEpoch()
+		var err error
+		if mtime, err = sourcedate.Epoch(); err != nil {
+			return err
+		}
 	}
 	zw, err := compressor(w, opts.Compression)
 	if err != nil {

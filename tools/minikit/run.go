@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/minikit/minikit/internal/sourcedate"
 	"github.com/minikit/minikit/tools/diskimage"
-	"github.com/minikit/minikit/tools/initrd"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
@@ -404,7 +404,12 @@ func dataISO(ctx context.Context, f runFlags) (string, error) {
 		return "", err
 	}
 	iso := filepath.Join(dir, "data.iso")
-	if err := diskimage.DataISO(ctx, iso, data, initrd.SourceDateEpoch()); err != nil {
+	epoch, err := sourcedate.Epoch()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	if err := diskimage.DataISO(ctx, iso, data, epoch); err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("-data: %w", err)
 	}

@@ -23,13 +23,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/u-root/u-root/pkg/cpio"
+	"golang.org/x/sys/unix"
+
 	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/internal/atomicfile"
+	"github.com/minikit/minikit/internal/sourcedate"
 	"github.com/minikit/minikit/tools/diskimage"
 	"github.com/minikit/minikit/tools/images"
 	"github.com/minikit/minikit/tools/initrd"
-	"github.com/u-root/u-root/pkg/cpio"
-	"golang.org/x/sys/unix"
 )
 
 // Options say what to build and where.
@@ -111,7 +113,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work, ids: opts.Spec.IDs(), epoch: initrd.SourceDateEpoch()}
+	epoch, err := sourcedate.Epoch()
+	if err != nil {
+		return nil, err
+	}
+	b := &build{Options: opts, ctx: ctx, staging: filepath.Join(work, "root"), work: work, ids: opts.Spec.IDs(), epoch: epoch}
 	if err := os.Mkdir(b.staging, 0o755); err != nil {
 		return nil, err
 	}

@@ -3,11 +3,12 @@ package packer
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/minikit/minikit/internal/atomicfile"
+	"github.com/minikit/minikit/internal/sourcedate"
 	"github.com/minikit/minikit/tools/sbom"
 )
 
@@ -87,7 +88,7 @@ func (b *build) record(use, ref string, img v1.Image, root string, fromRoot bool
 // writeSBOM writes the inventory as CycloneDX JSON to path.
 func (b *build) writeSBOM(path string) error {
 	sys := sbom.System{Name: b.Name, Tool: "minikit"}
-	if os.Getenv("SOURCE_DATE_EPOCH") != "" {
+	if sourcedate.Given() {
 		sys.Timestamp = b.epoch
 	}
 	for _, img := range b.inventory.images {
