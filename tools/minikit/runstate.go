@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/minikit/minikit/internal/atomicfile"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
@@ -75,7 +76,7 @@ func openState(dir, image string) (*runState, error) {
 		s.ready = os.NewFile(uintptr(fd), "ready")
 		os.Unsetenv(readyFDEnv)
 	}
-	if err := writeAtomic(filepath.Join(dir, statePid), strconv.Itoa(os.Getpid())+"\n"); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, statePid), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	var err error
@@ -99,10 +100,10 @@ func (s *runState) serveSerial(input io.Writer) {
 
 // started records the running machine and tells a waiting parent.
 func (s *runState) started(vm *qemu.VM) error {
-	if err := writeAtomic(filepath.Join(s.dir, stateQEMUPid), strconv.Itoa(vm.Pid())+"\n"); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, stateQEMUPid), []byte(strconv.Itoa(vm.Pid())+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(s.dir, stateCommand), vm.CommandLine()+"\n"); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, stateCommand), []byte(vm.CommandLine()+"\n"), 0o644); err != nil {
 		return err
 	}
 	s.report("ok")
@@ -127,7 +128,7 @@ func (s *runState) stopped(exit qemu.Exit, status int, err error) {
 func (s *runState) record(st runStatus) {
 	st.Image, st.Stopped = s.image, time.Now().UTC()
 	data, _ := json.MarshalIndent(st, "", "  ")
-	if err := writeAtomic(filepath.Join(s.dir, stateStatus), string(data)+"\n"); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, stateStatus), []byte(string(data)+"\n"), 0o644); err != nil {
 		fmt.Fprintf(os.Stderr, "minikit run: %v\n", err)
 	}
 }
@@ -145,16 +146,6 @@ func (s *runState) close() {
 	s.serial.Close() // removes the socket file
 	s.hub.closeAll()
 	s.console.Close()
-}
-
-// writeAtomic writes a small file through a temporary name, so a reader
-// never sees half of it.
-func writeAtomic(path, content string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // runningPid returns the pid of the minikit run that keeps dir, if it
