@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/tools/pkgbuild"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -101,7 +101,7 @@ func buildBaseline(in, out, template string) (*baselineInfo, error) {
 		return nil
 	}
 
-	if err := checkStatic(hostBusybox); err != nil {
+	if err := pkgbuild.CheckStatic(hostBusybox); err != nil {
 		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
 	}
 	if err := addHostFile(hostBusybox, "bin/busybox"); err != nil {
@@ -305,21 +305,6 @@ func recordBytes(r cpio.Record) []byte {
 	return data
 }
 
-// checkStatic refuses a dynamically linked binary.
-func checkStatic(file string) error {
-	f, err := elf.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked", file)
-		}
-	}
-	return nil
-}
-
 // busyboxApplets lists the applets of the host's busybox.
 func busyboxApplets() ([]string, error) {
 	out, err := exec.Command(hostBusybox, "--list").Output()
@@ -332,7 +317,7 @@ func busyboxApplets() ([]string, error) {
 // sharedLibraries lists, as absolute paths, the libraries ldd says file
 // needs, and its loader.
 func sharedLibraries(file string) ([]string, error) {
-	if err := checkStatic(file); err == nil {
+	if err := pkgbuild.CheckStatic(file); err == nil {
 		return nil, nil
 	} else if _, statErr := os.Stat(file); statErr != nil {
 		return nil, statErr

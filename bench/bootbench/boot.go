@@ -195,7 +195,7 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 		res.fail("%v", err)
 		return res
 	}
-	port, err := freePort()
+	port, err := qemu.FreePort()
 	if err != nil {
 		res.fail("%v", err)
 		return res
@@ -477,13 +477,4 @@ func sshRun(ctx context.Context, key string, port int, script string) (string, e
 		time.Sleep(time.Second)
 	}
 	return string(out), err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

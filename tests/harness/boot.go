@@ -76,7 +76,7 @@ func Boot(t testing.TB, prefix string, opts ...Option) *Machine {
 	c.qemu.Cmdline = c.kernelCmdline(string(cmdline))
 	hostFor := make(map[int]int)
 	for _, guest := range c.forwards {
-		host, err := freeTCPPort()
+		host, err := qemu.FreePort()
 		if err != nil {
 			t.Fatalf("forward guest port %d: %v", guest, err)
 		}
@@ -134,18 +134,6 @@ func logDirectory(t testing.TB) (string, error) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}
 	return t.TempDir(), nil
-}
-
-// freeTCPPort asks the kernel for a free port on the loopback address.
-// Another process could take it before qemu binds it; on a test host that
-// is rare enough to accept.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // HostAddr is the host address ("127.0.0.1:PORT") that reaches guestPort,

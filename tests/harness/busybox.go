@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
+	"github.com/minikit/minikit/tools/pkgbuild"
 )
 
 // KernelEnv names a kernel to boot instead of the one the repository's
@@ -66,7 +66,7 @@ func moduleRoot() (string, error) {
 func BusyboxImage(t testing.TB, initScript, cmdline string) string {
 	t.Helper()
 	kernel := Kernel(t)
-	if err := checkStatic(BusyboxPath); err != nil {
+	if err := pkgbuild.CheckStatic(BusyboxPath); err != nil {
 		unavailable(t, "no static busybox: %v; install the Debian package busybox-static", err)
 	}
 	prefix := filepath.Join(t.TempDir(), "busybox")
@@ -89,22 +89,6 @@ func BusyboxImage(t testing.TB, initScript, cmdline string) string {
 		t.Fatalf("write cmdline: %v", err)
 	}
 	return prefix
-}
-
-// checkStatic refuses a dynamically linked binary, which could not run in
-// an initrd that has no libc.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked", path)
-		}
-	}
-	return nil
 }
 
 // writeBusyboxInitrd writes an uncompressed newc archive, which every

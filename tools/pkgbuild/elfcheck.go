@@ -244,3 +244,20 @@ func hostPackage(lib string) string {
 	}
 	return strings.Join(pkgs, " or ")
 }
+
+// CheckStatic refuses a program that needs a dynamic loader or shared
+// libraries, which could not run where there is no libc: an initrd, or
+// an image that carries nothing but the program.
+func CheckStatic(path string) error {
+	deps, err := elfNeeds(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if deps == nil {
+		return fmt.Errorf("%s is not an ELF executable", path)
+	}
+	if deps.interp != "" || len(deps.libs) > 0 {
+		return fmt.Errorf("%s is dynamically linked (interpreter %q, libraries %v)", path, deps.interp, deps.libs)
+	}
+	return nil
+}

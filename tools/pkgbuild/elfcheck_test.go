@@ -141,3 +141,23 @@ func TestResolveInStaysInsideTheRoot(t *testing.T) {
 		t.Error("a symlink loop resolved")
 	}
 }
+
+func TestCheckStatic(t *testing.T) {
+	static := filepath.Join(t.TempDir(), "static")
+	if err := goBuild(t.Context(), ".", "./cmd/busybox-links", static, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckStatic(static); err != nil {
+		t.Errorf("a static Go program: %v", err)
+	}
+	// The test binary itself is linked as go test links it; the host's
+	// sh is dynamic on every Debian.
+	if err := CheckStatic("/bin/sh"); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("/bin/sh: %v, want dynamically linked", err)
+	}
+	script := filepath.Join(t.TempDir(), "script")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755)
+	if err := CheckStatic(script); err == nil || !strings.Contains(err.Error(), "not an ELF") {
+		t.Errorf("a script: %v, want not an ELF executable", err)
+	}
+}
