@@ -1,15 +1,16 @@
 package harness
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/cavaliergopher/cpio"
+	"github.com/minikit/minikit/internal/atomicfile"
+	"github.com/minikit/minikit/tools/initrd"
 	"github.com/minikit/minikit/tools/pkgbuild"
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // KernelEnv names a kernel to boot instead of the one the repository's
@@ -76,9 +77,7 @@ func BusyboxImage(t testing.TB, initScript, cmdline string) string {
 	script := "#!/bin/busybox sh\n" +
 		"/bin/busybox --install -s /bin\n" +
 		"export PATH=/bin\n" +
-		// The initrd has no /dev/console node (our cpio writer cannot
-		// write device numbers), so the kernel may have started us
-		// without a console: take it from devtmpfs.
+		// /dev/console is in the initrd; devtmpfs brings the rest.
 		"mount -t devtmpfs devtmpfs /dev\n" +
 		"exec </dev/console >/dev/console 2>&1\n" +
 		initScript
@@ -91,51 +90,36 @@ func BusyboxImage(t testing.TB, initScript, cmdline string) string {
 	return prefix
 }
 
-// writeBusyboxInitrd writes an uncompressed newc archive, which every
-// kernel with initrd support can unpack.
-func writeBusyboxInitrd(path, initScript string) (err error) {
+// writeBusyboxInitrd writes the initrd with minikit's own cpio writer,
+// /dev/console included, so that the kernel starts /init with a console.
+func writeBusyboxInitrd(path, initScript string) error {
+	root, err := os.MkdirTemp(filepath.Dir(path), "initrd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"bin", 0o755}, {"dev", 0o755}, {"proc", 0o755}, {"sys", 0o755}, {"tmp", 0o1777}} {
+		if err := os.Mkdir(filepath.Join(root, d.name), d.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(root, d.name), d.mode); err != nil { // past the umask
+			return err
+		}
+	}
 	busybox, err := os.ReadFile(BusyboxPath)
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), busybox, 0o755); err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	buf := bufio.NewWriter(f)
-	w := cpio.NewWriter(buf)
-	entries := []struct {
-		name string
-		mode cpio.FileMode
-		data []byte
-	}{
-		{"bin", cpio.TypeDir | 0o755, nil},
-		{"dev", cpio.TypeDir | 0o755, nil},
-		{"proc", cpio.TypeDir | 0o755, nil},
-		{"sys", cpio.TypeDir | 0o755, nil},
-		{"tmp", cpio.TypeDir | 0o1777, nil},
-		{"bin/busybox", cpio.TypeReg | 0o755, busybox},
-		{"init", cpio.TypeReg | 0o755, []byte(initScript)},
-	}
-	for _, e := range entries {
-		hdr := &cpio.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.data)), Links: 1}
-		if e.mode&cpio.ModeType == cpio.TypeDir {
-			hdr.Links = 2
-		}
-		if err := w.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", e.name, err)
-		}
-		if _, err := w.Write(e.data); err != nil {
-			return fmt.Errorf("%s: %w", e.name, err)
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "init"), []byte(initScript), 0o755); err != nil {
 		return err
 	}
-	return buf.Flush()
+	return atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		return initrd.Write(w, root, initrd.Options{Extra: []cpio.Record{initrd.ConsoleDevice()}})
+	})
 }
