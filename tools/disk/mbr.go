@@ -1,10 +1,11 @@
 package disk
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/minikit/minikit/internal/partition"
 )
 
 // partitionStart is where the one partition begins: 1 MiB, aligned for
@@ -20,16 +21,10 @@ func WriteMBR(w io.WriterAt, size int64) error {
 		return fmt.Errorf("disk of %d bytes is too small for a partition", size)
 	}
 	count := min(sectors-partitionStart, math.MaxUint32)
-	mbr := make([]byte, 512)
-	e := mbr[446:462]
-	e[0] = 0x00 // not bootable
-	// CHS fields: the "use LBA" values every modern tool writes.
-	copy(e[1:4], []byte{0xfe, 0xff, 0xff})
-	e[4] = 0x83
-	copy(e[5:8], []byte{0xfe, 0xff, 0xff})
-	binary.LittleEndian.PutUint32(e[8:], partitionStart)
-	binary.LittleEndian.PutUint32(e[12:], uint32(count))
-	mbr[510], mbr[511] = 0x55, 0xAA
+	mbr, err := partition.MBR(nil, 0, []partition.MBRPartition{{Type: partition.TypeLinux, Start: partitionStart, Sectors: uint32(count)}})
+	if err != nil {
+		return err
+	}
 	if _, err := w.WriteAt(mbr, 0); err != nil {
 		return fmt.Errorf("write partition table: %w", err)
 	}

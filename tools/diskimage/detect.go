@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/minikit/minikit/internal/partition"
 )
 
 // Detect tells what the image file at path is and which firmware boots
@@ -39,7 +41,7 @@ func Detect(path string) (Kind, Firmware, error) {
 	} else if ok {
 		return ISO, fw, nil
 	}
-	sector0 := make([]byte, sectorSize)
+	sector0 := make([]byte, partition.SectorSize)
 	if _, err := f.ReadAt(sector0, 0); errors.Is(err, io.EOF) {
 		return "", "", fmt.Errorf("%s: %w", path, errNotImage)
 	} else if err != nil {
@@ -109,10 +111,10 @@ func isoFirmware(r io.ReaderAt) (fw Firmware, ok bool, err error) {
 // diskFirmware reads a disk's first sector: a GPT's protective MBR means
 // UEFI, an MBR with boot code BIOS.
 func diskFirmware(sector0 []byte) (Firmware, error) {
-	if len(sector0) < sectorSize || sector0[510] != 0x55 || sector0[511] != 0xaa {
+	if len(sector0) < partition.SectorSize || sector0[510] != 0x55 || sector0[511] != 0xaa {
 		return "", errNotImage
 	}
-	if sector0[446+4] == mbrTypeProtective {
+	if sector0[446+4] == partition.TypeProtective {
 		return EFI, nil
 	}
 	if bytes.Equal(sector0[:440], make([]byte, 440)) {
@@ -139,7 +141,7 @@ func qcow2Sector0(r io.ReaderAt) ([]byte, error) {
 	if _, err := r.ReadAt(entry, int64(l1)); err != nil {
 		return nil, fmt.Errorf("qcow2 L1 table: %w", err)
 	}
-	sector0 := make([]byte, sectorSize)
+	sector0 := make([]byte, partition.SectorSize)
 	l2 := be.Uint64(entry) & offsetMask
 	if l2 == 0 {
 		return sector0, nil

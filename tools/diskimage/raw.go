@@ -9,14 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/minikit/minikit/internal/partition"
 )
 
 // Layout of the raw disks: one partition from 1 MiB, where every
 // partitioning tool has put the first partition for years (aligned for any
 // flash erase block), and for GPT 1 MiB at the end for the backup table.
 const (
-	partitionStart = 1 << 20 / sectorSize // sectors
-	gptTail        = 1 << 20 / sectorSize
+	partitionStart = 1 << 20 / partition.SectorSize // sectors
+	gptTail        = 1 << 20 / partition.SectorSize
 	// minFAT32 keeps the boot partition comfortably above FAT32's
 	// smallest size (65525 clusters); the unused part of a raw image is a
 	// hole in the file and of a qcow2 image not stored at all.
@@ -83,7 +85,7 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	if err := im.writeFAT(ctx, fat, spec); err != nil {
 		return err
 	}
-	fatSectors := uint64(spec.size / sectorSize)
+	fatSectors := uint64(spec.size / partition.SectorSize)
 
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -99,13 +101,13 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		if err != nil {
 			return err
 		}
-		sector0, err := mbr(code, im.serial("disk signature"), []mbrPartition{{
-			bootable: true, kind: mbrTypeFAT32LBA, start: partitionStart, sectors: uint32(fatSectors),
+		sector0, err := partition.MBR(code, im.serial("disk signature"), []partition.MBRPartition{{
+			Bootable: true, Type: partition.TypeFAT32LBA, Start: partitionStart, Sectors: uint32(fatSectors),
 		}})
 		if err != nil {
 			return err
 		}
-		if err := f.Truncate(int64(partitionStart+fatSectors) * sectorSize); err != nil {
+		if err := f.Truncate(int64(partitionStart+fatSectors) * partition.SectorSize); err != nil {
 			return err
 		}
 		if _, err := f.WriteAt(sector0, 0); err != nil {
@@ -113,21 +115,21 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		}
 	case EFI:
 		total := partitionStart + fatSectors + gptTail
-		if err := f.Truncate(int64(total) * sectorSize); err != nil {
+		if err := f.Truncate(int64(total) * partition.SectorSize); err != nil {
 			return err
 		}
-		esp := gptPartition{
-			typeGUID: gptTypeESP,
-			guid:     uuidFrom(im.derive("esp guid")),
-			first:    partitionStart,
-			last:     partitionStart + fatSectors - 1,
-			name:     "EFI system partition",
+		esp := partition.GPTPartition{
+			Type:  partition.GPTTypeESP,
+			GUID:  partition.UUIDFrom(im.derive("esp guid")),
+			First: partitionStart,
+			Last:  partitionStart + fatSectors - 1,
+			Name:  "EFI system partition",
 		}
-		if err := writeGPT(f, total, uuidFrom(im.derive("disk guid")), []gptPartition{esp}); err != nil {
+		if err := partition.WriteGPT(f, total, partition.UUIDFrom(im.derive("disk guid")), []partition.GPTPartition{esp}); err != nil {
 			return err
 		}
 	}
-	if err := copySparse(f, fat, partitionStart*sectorSize); err != nil {
+	if err := copySparse(f, fat, partitionStart*partition.SectorSize); err != nil {
 		return fmt.Errorf("copy the boot partition into the disk: %w", err)
 	}
 	return f.Close()

@@ -1,4 +1,4 @@
-package diskimage
+package partition
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 )
 
 func TestMBRDescribesItsPartition(t *testing.T) {
-	s, err := mbr([]byte{0xfa, 0xeb}, 0x4d4b4954, []mbrPartition{{bootable: true, kind: mbrTypeFAT32LBA, start: 2048, sectors: 131072}})
+	s, err := MBR([]byte{0xfa, 0xeb}, 0x4d4b4954, []MBRPartition{{Bootable: true, Type: TypeFAT32LBA, Start: 2048, Sectors: 131072}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestMBRDescribesItsPartition(t *testing.T) {
 	if start, n := binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:]); start != 2048 || n != 131072 {
 		t.Errorf("partition at %d for %d sectors, want 2048 for 131072", start, n)
 	}
-	if _, err := mbr(make([]byte, 441), 0, nil); err == nil {
+	if _, err := MBR(make([]byte, 441), 0, nil); err == nil {
 		t.Error("441 bytes of boot code were accepted")
 	}
 }
@@ -63,8 +63,8 @@ func TestGPTHasValidPrimaryAndBackupTables(t *testing.T) {
 	if err := f.Truncate(sectors * 512); err != nil {
 		t.Fatal(err)
 	}
-	part := gptPartition{typeGUID: gptTypeESP, guid: uuidFrom([16]byte{1, 2, 3}), first: 2048, last: 6143, name: "EFI system partition"}
-	if err := writeGPT(f, sectors, uuidFrom([16]byte{9}), []gptPartition{part}); err != nil {
+	part := GPTPartition{Type: GPTTypeESP, GUID: UUIDFrom([16]byte{1, 2, 3}), First: 2048, Last: 6143, Name: "EFI system partition"}
+	if err := WriteGPT(f, sectors, UUIDFrom([16]byte{9}), []GPTPartition{part}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -132,7 +132,7 @@ func TestGPTHasValidPrimaryAndBackupTables(t *testing.T) {
 }
 
 func TestMustGUIDUsesMixedEndianOrder(t *testing.T) {
-	g := mustGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+	g := MustGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
 	want := []byte{0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b}
 	if !bytes.Equal(g[:], want) {
 		t.Errorf("ESP type GUID bytes % x, want % x", g, want)

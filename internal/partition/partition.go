@@ -1,4 +1,11 @@
-package diskimage
+// Package partition encodes MBR and GPT partition tables, for the disk
+// images minikit builds and for the disks its format program prepares.
+//
+// The tables are written here rather than by sfdisk: a few dozen lines
+// give full control of every byte (signatures and GUIDs come from the
+// caller, derived from content, never from a random source) and need no
+// tool in the image.
+package partition
 
 import (
 	"encoding/binary"
@@ -10,49 +17,47 @@ import (
 	"unicode/utf16"
 )
 
-// sectorSize is the logical sector size of the disks written here.
-const sectorSize = 512
+// SectorSize is the logical sector size of the disks written here.
+const SectorSize = 512
 
-// The partition tables are written here rather than by sfdisk: a few
-// dozen lines give full control of every byte (signatures and GUIDs come
-// from the content, never from a random source) and need no tool.
-
-// mbrPartition is one primary partition of an MBR partition table.
-type mbrPartition struct {
-	bootable bool
-	kind     byte // the partition type, 0x0c for FAT32 with LBA
-	start    uint32
-	sectors  uint32
+// MBRPartition is one primary partition of an MBR partition table.
+type MBRPartition struct {
+	Bootable bool
+	Type     byte // the partition type: TypeLinux, TypeFAT32LBA, …
+	Start    uint32
+	Sectors  uint32
 }
 
-// FAT32 with LBA addressing, and GPT's protective partition.
+// MBR partition types: a Linux filesystem, FAT32 with LBA addressing, and
+// GPT's protective partition.
 const (
-	mbrTypeFAT32LBA   = 0x0c
-	mbrTypeProtective = 0xee
+	TypeLinux      = 0x83
+	TypeFAT32LBA   = 0x0c
+	TypeProtective = 0xee
 )
 
-// mbr returns sector 0 of a disk: bootCode (up to 440 bytes, may be nil),
+// MBR returns sector 0 of a disk: bootCode (up to 440 bytes, may be nil),
 // the disk signature and up to four primary partitions.
-func mbr(bootCode []byte, signature uint32, parts []mbrPartition) ([]byte, error) {
+func MBR(bootCode []byte, signature uint32, parts []MBRPartition) ([]byte, error) {
 	if len(bootCode) > 440 {
 		return nil, fmt.Errorf("MBR boot code is %d bytes, at most 440 fit", len(bootCode))
 	}
 	if len(parts) > 4 {
 		return nil, fmt.Errorf("%d partitions: an MBR holds 4", len(parts))
 	}
-	s := make([]byte, sectorSize)
+	s := make([]byte, SectorSize)
 	copy(s, bootCode)
 	binary.LittleEndian.PutUint32(s[440:], signature)
 	for i, p := range parts {
 		e := s[446+16*i : 446+16*(i+1)]
-		if p.bootable {
+		if p.Bootable {
 			e[0] = 0x80
 		}
-		copy(e[1:4], chs(p.start))
-		e[4] = p.kind
-		copy(e[5:8], chs(p.start+p.sectors-1))
-		binary.LittleEndian.PutUint32(e[8:], p.start)
-		binary.LittleEndian.PutUint32(e[12:], p.sectors)
+		copy(e[1:4], chs(p.Start))
+		e[4] = p.Type
+		copy(e[5:8], chs(p.Start+p.Sectors-1))
+		binary.LittleEndian.PutUint32(e[8:], p.Start)
+		binary.LittleEndian.PutUint32(e[12:], p.Sectors)
 	}
 	s[510], s[511] = 0x55, 0xaa
 	return s, nil
@@ -72,40 +77,43 @@ func chs(lba uint32) []byte {
 	return []byte{byte(h), byte(s) | byte(c>>8)<<6, byte(c)}
 }
 
-// gptPartition is one entry of a GUID partition table.
-type gptPartition struct {
-	typeGUID, guid [16]byte
-	first, last    uint64 // sectors, inclusive
-	name           string
+// GPTPartition is one entry of a GUID partition table.
+type GPTPartition struct {
+	Type, GUID  [16]byte
+	First, Last uint64 // sectors, inclusive
+	Name        string
 }
 
-// The GPT partition types used here.
-var gptTypeESP = mustGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+// GPT partition types: the EFI system partition and a Linux filesystem.
+var (
+	GPTTypeESP   = MustGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+	GPTTypeLinux = MustGUID("0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+)
 
 const (
 	gptEntries     = 128
 	gptEntrySize   = 128
-	gptEntrySector = gptEntries * gptEntrySize / sectorSize // 32
+	gptEntrySector = gptEntries * gptEntrySize / SectorSize // 32
 )
 
-// writeGPT writes a protective MBR, the primary GPT at the start of the
+// WriteGPT writes a protective MBR, the primary GPT at the start of the
 // disk and its backup at the end. The disk is sectors long.
-func writeGPT(w io.WriterAt, sectors uint64, diskGUID [16]byte, parts []gptPartition) error {
+func WriteGPT(w io.WriterAt, sectors uint64, diskGUID [16]byte, parts []GPTPartition) error {
 	if len(parts) > gptEntries {
 		return fmt.Errorf("%d partitions: the table holds %d", len(parts), gptEntries)
 	}
 	firstUsable, lastUsable := uint64(2+gptEntrySector), sectors-2-gptEntrySector
 	entries := make([]byte, gptEntries*gptEntrySize)
 	for i, p := range parts {
-		if p.first < firstUsable || p.last > lastUsable || p.last < p.first {
-			return fmt.Errorf("partition %d (sectors %d-%d) is outside the usable %d-%d", i+1, p.first, p.last, firstUsable, lastUsable)
+		if p.First < firstUsable || p.Last > lastUsable || p.Last < p.First {
+			return fmt.Errorf("partition %d (sectors %d-%d) is outside the usable %d-%d", i+1, p.First, p.Last, firstUsable, lastUsable)
 		}
 		e := entries[i*gptEntrySize:]
-		copy(e[0:16], p.typeGUID[:])
-		copy(e[16:32], p.guid[:])
-		binary.LittleEndian.PutUint64(e[32:], p.first)
-		binary.LittleEndian.PutUint64(e[40:], p.last)
-		for j, u := range utf16.Encode([]rune(p.name)) {
+		copy(e[0:16], p.Type[:])
+		copy(e[16:32], p.GUID[:])
+		binary.LittleEndian.PutUint64(e[32:], p.First)
+		binary.LittleEndian.PutUint64(e[40:], p.Last)
+		for j, u := range utf16.Encode([]rune(p.Name)) {
 			if j >= 36 {
 				break
 			}
@@ -115,12 +123,12 @@ func writeGPT(w io.WriterAt, sectors uint64, diskGUID [16]byte, parts []gptParti
 	entriesCRC := crc32.ChecksumIEEE(entries)
 
 	pmbrSectors := uint32(min(sectors-1, 0xffffffff))
-	pmbr, err := mbr(nil, 0, []mbrPartition{{kind: mbrTypeProtective, start: 1, sectors: pmbrSectors}})
+	pmbr, err := MBR(nil, 0, []MBRPartition{{Type: TypeProtective, Start: 1, Sectors: pmbrSectors}})
 	if err != nil {
 		return err
 	}
 	header := func(self, other, entriesAt uint64) []byte {
-		h := make([]byte, sectorSize)
+		h := make([]byte, SectorSize)
 		copy(h, "EFI PART")
 		binary.LittleEndian.PutUint32(h[8:], 0x00010000) // revision 1.0
 		binary.LittleEndian.PutUint32(h[12:], 92)        // header size
@@ -148,25 +156,25 @@ func writeGPT(w io.WriterAt, sectors uint64, diskGUID [16]byte, parts []gptParti
 		{last, header(last, 1, last-gptEntrySector)},
 	}
 	for _, wr := range writes {
-		if _, err := w.WriteAt(wr.data, int64(wr.sector)*sectorSize); err != nil {
+		if _, err := w.WriteAt(wr.data, int64(wr.sector)*SectorSize); err != nil {
 			return fmt.Errorf("write partition table: %w", err)
 		}
 	}
 	return nil
 }
 
-// uuidFrom makes a version 4 (random-form) GUID out of 16 derived bytes,
+// UUIDFrom makes a version 4 (random-form) GUID out of 16 derived bytes,
 // in GPT's on-disk byte order; the bytes are taken as already in that
 // order, which matters only for how the GUID prints.
-func uuidFrom(b [16]byte) [16]byte {
+func UUIDFrom(b [16]byte) [16]byte {
 	b[7] = b[7]&0x0f | 0x40 // version 4, in the little-endian third group
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
 	return b
 }
 
-// mustGUID parses a GUID as written (8-4-4-4-12 hex digits) into GPT's
+// MustGUID parses a GUID as written (8-4-4-4-12 hex digits) into GPT's
 // mixed-endian byte order: the first three groups little-endian.
-func mustGUID(s string) [16]byte {
+func MustGUID(s string) [16]byte {
 	raw, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
 	if err != nil || len(raw) != 16 {
 		panic("bad GUID " + s)
