@@ -1,7 +1,6 @@
 package rootfs
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -10,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,22 +27,15 @@ func IsInitramfs() (bool, error) {
 	return rootIsInitramfs(f)
 }
 
-func rootIsInitramfs(mountinfo io.Reader) (bool, error) {
-	sc := bufio.NewScanner(mountinfo)
-	fstype := ""
-	for sc.Scan() {
-		// 1 1 0:1 / / rw - rootfs rootfs rw
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[4] != "/" {
-			continue
-		}
-		for i, f := range fields {
-			if f == "-" && i+1 < len(fields) {
-				fstype = fields[i+1] // the last mount on / is the one we see
-			}
-		}
+func rootIsInitramfs(r io.Reader) (bool, error) {
+	mounts, err := mountinfo.GetMountsFromReader(r, func(m *mountinfo.Info) (skip, stop bool) {
+		return m.Mountpoint != "/", false
+	})
+	if err != nil {
+		return false, fmt.Errorf("read mountinfo: %w", err)
 	}
-	return fstype == "rootfs", sc.Err()
+	// Mounts stacked on / are listed in order: the last is the one we see.
+	return len(mounts) > 0 && mounts[len(mounts)-1].FSType == "rootfs", nil
 }
 
 // MoveToTmpfs copies the initramfs into a fresh tmpfs mounted at newroot,

@@ -1,7 +1,6 @@
 package disk
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // Device is a block device as sysfs lists it.
@@ -101,8 +102,8 @@ func PartitionName(disk string, n int) string {
 
 // Mounted returns the "major:minor" of every device mounted somewhere,
 // read from a mountinfo file (/proc/self/mountinfo).
-func Mounted(mountinfo string) (map[string]bool, error) {
-	f, err := os.Open(mountinfo)
+func Mounted(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]bool{}, nil
 	}
@@ -110,14 +111,13 @@ func Mounted(mountinfo string) (map[string]bool, error) {
 		return nil, err
 	}
 	defer f.Close()
-	mounted := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 2 {
-			mounted[fields[2]] = true
-		}
+	mounts, err := mountinfo.GetMountsFromReader(f, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return mounted, sc.Err()
+	mounted := map[string]bool{}
+	for _, m := range mounts {
+		mounted[fmt.Sprintf("%d:%d", m.Major, m.Minor)] = true
+	}
+	return mounted, nil
 }
