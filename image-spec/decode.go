@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/minikit/minikit/internal/textdist"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/minikit/minikit/internal/textdist"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -572,22 +573,9 @@ func keysOf(fs fields) []string {
 // suggest says which keys are allowed, leading with the closest one when
 // the unknown key looks like a typo of it.
 func suggest(got string, allowed []string) string {
-	best, bestDist := "", 3
-	lg := strings.ToLower(got)
-	for _, a := range allowed {
-		la := strings.ToLower(a)
-		if dist := textdist.Levenshtein(lg, la); dist < bestDist {
-			best, bestDist = a, dist
-		}
-	}
-	if best == "" && len(lg) >= 3 {
-		// An abbreviation such as "dest" for "destination".
-		for _, a := range allowed {
-			if strings.HasPrefix(strings.ToLower(a), lg) {
-				best = a
-				break
-			}
-		}
+	best := ""
+	if c := textdist.Closest(got, allowed, 1); len(c) > 0 {
+		best = c[0]
 	}
 	list := "allowed: " + strings.Join(allowed, ", ")
 	if best != "" {

@@ -2,6 +2,12 @@
 // you mean" suggestions that errors about unknown names give.
 package textdist
 
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
 // Levenshtein is the number of single-byte insertions, deletions and
 // substitutions that turn a into b.
 func Levenshtein(a, b string) int {
@@ -22,4 +28,33 @@ func Levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Closest returns up to n of names that look like a typo or an
+// abbreviation of name, closest first (ties in name order): those within
+// an edit distance of a third of name's length (at least 2), ignoring
+// case, and those that contain a name of three letters or more.
+func Closest(name string, names []string, n int) []string {
+	type scored struct {
+		name string
+		d    int
+	}
+	lname := strings.ToLower(name)
+	limit := max(2, len(name)/3)
+	var found []scored
+	for _, c := range names {
+		lc := strings.ToLower(c)
+		d := Levenshtein(lname, lc)
+		if d <= limit || (len(lname) >= 3 && strings.Contains(lc, lname)) {
+			found = append(found, scored{c, d})
+		}
+	}
+	slices.SortFunc(found, func(a, b scored) int {
+		return cmp.Or(cmp.Compare(a.d, b.d), strings.Compare(a.name, b.name))
+	})
+	out := make([]string, 0, min(n, len(found)))
+	for _, f := range found[:min(n, len(found))] {
+		out = append(out, f.name)
+	}
+	return out
 }

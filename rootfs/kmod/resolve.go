@@ -3,9 +3,11 @@ package kmod
 import (
 	"errors"
 	"fmt"
-	"github.com/minikit/minikit/internal/textdist"
+	"maps"
 	"slices"
 	"strings"
+
+	"github.com/minikit/minikit/internal/textdist"
 )
 
 // Resolve returns the named modules and everything they need, in an order
@@ -131,35 +133,9 @@ func (ix *Index) unknown(name string) error {
 // closeNames returns up to limitN module names within a small edit distance
 // of name, closest first.
 func (ix *Index) closeNames(name string, limitN int) []string {
-	type candidate struct {
-		name string
-		dist int
-	}
-	limit := 2
-	if len(name) > 8 {
-		limit = 3
-	}
-	var cands []candidate
-	consider := func(n string) {
-		if d := textdist.Levenshtein(name, n); d <= limit {
-			cands = append(cands, candidate{n, d})
-		}
-	}
-	for n := range ix.paths {
-		consider(n)
-	}
+	names := slices.Collect(maps.Keys(ix.paths))
 	for n := range ix.builtin {
-		consider(n)
+		names = append(names, n)
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		if a.dist != b.dist {
-			return a.dist - b.dist
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	var out []string
-	for _, c := range cands[:min(limitN, len(cands))] {
-		out = append(out, c.name)
-	}
-	return out
+	return textdist.Closest(name, names, limitN)
 }
