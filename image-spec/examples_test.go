@@ -1,30 +1,12 @@
 package imagespec
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// examplesDir finds LinuxKit's example specs shared with the team.
-func examplesDir(t *testing.T) string {
-	t.Helper()
-	candidates := []string{
-		filepath.Join("..", "..", "..", "shared", "linuxkit-examples"),
-		filepath.Join("..", "..", "shared", "linuxkit-examples"),
-	}
-	if shared := os.Getenv("MINIKIT_SHARED"); shared != "" {
-		candidates = []string{filepath.Join(shared, "linuxkit-examples")}
-	}
-	for _, dir := range candidates {
-		if _, err := os.Stat(dir); err == nil {
-			return dir
-		}
-	}
-	t.Skipf("LinuxKit examples not found at %s (set MINIKIT_SHARED to the folder holding linuxkit-examples)", strings.Join(candidates, " or "))
-	return ""
-}
+	"github.com/minikit/minikit/internal/testenv"
+)
 
 // repairedExamples are examples that are not valid YAML as written, and
 // the warning minikit gives as it reads them the way their authors meant.
@@ -36,7 +18,7 @@ var repairedExamples = map[string]string{
 // Every LinuxKit example must validate, with warnings only for what minikit
 // deliberately ignores.
 func TestLinuxKitExamplesValidate(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(examplesDir(t), "*.yml"))
+	files, err := filepath.Glob(filepath.Join(testenv.LinuxKitExamples(t), "*.yml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example specs found: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,9 +14,7 @@ import (
 // modes (setuid included), owners, symlinks, hard links and fifos, with
 // several workers copying at once.
 func TestCopyTreeKeepsEveryKindOfFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("copying owners needs root")
-	}
+	testenv.Root(t) // to copy owners
 	src, dst := t.TempDir(), t.TempDir()
 	must := func(err error) {
 		t.Helper()
@@ -78,9 +77,7 @@ func TestCopyTreeKeepsEveryKindOfFile(t *testing.T) {
 // A file the copy cannot read stops it with an error naming the file,
 // after the workers have finished.
 func TestCopyTreeReportsTheFileThatFailed(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("copying owners needs root")
-	}
+	testenv.Root(t) // to copy owners
 	src, dst := t.TempDir(), t.TempDir()
 	for _, f := range []string{"a", "b", "c"} {
 		os.WriteFile(filepath.Join(src, f), []byte(f), 0o644)

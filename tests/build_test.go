@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // minikit returns the path of the built minikit binary, skipping the test
@@ -17,10 +19,7 @@ func minikit(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("MINIKIT_REQUIRE_QEMU") == "1" {
-			t.Fatalf("%s is missing: run make first", bin)
-		}
-		t.Skipf("%s is missing: run make first", bin)
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "%s is missing: run make first", bin)
 	}
 	return bin
 }
@@ -33,10 +32,7 @@ func build(t *testing.T, name string, specs ...string) string {
 	args := append([]string{"build", "-o", out, "-name", name}, specs...)
 	cmd := exec.Command(minikit(t), args...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		if os.Getenv("MINIKIT_REQUIRE_QEMU") != "1" && len(msg) > 0 {
-			t.Skipf("minikit build %v failed (are the base images in the store? run make images): %v\n%s", specs, err, msg)
-		}
-		t.Fatalf("minikit build %v: %v\n%s", specs, err, msg)
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "minikit build %v failed (are the base images in the store? run make images): %v\n%s", specs, err, msg)
 	}
 	return filepath.Join(out, name)
 }

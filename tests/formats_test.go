@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // formatSpecs is the system the formats tests build: the smoke image and
@@ -45,10 +47,7 @@ func buildFormats(t *testing.T, dir, prefix string, extra ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		if os.Getenv("MINIKIT_REQUIRE_QEMU") != "1" {
-			t.Skipf("minikit build failed (are the base images in the store, and xorriso, mtools, syslinux, grub-efi-amd64-bin installed? run make images, scripts/deps.sh): %v\n%s", err, stderr.String())
-		}
-		t.Fatalf("minikit build %v: %v\n%s", args, err, stderr.String())
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "minikit build %v failed (are the base images in the store, and xorriso, mtools, syslinux, grub-efi-amd64-bin installed? run make images, scripts/deps.sh): %v\n%s", args, err, stderr.String())
 	}
 	return stdout.String()
 }
@@ -61,9 +60,7 @@ func buildFormats(t *testing.T, dir, prefix string, extra ...string) string {
 // stopped with a signal, as Ctrl-C would; the others run detached and are
 // stopped with minikit run -stop.
 func TestEveryFormatBoots(t *testing.T) {
-	if testing.Short() {
-		t.Skip("booting every format in qemu is not a short test")
-	}
+	testenv.QEMU(t)
 	requireQEMU(t)
 	dir := t.TempDir()
 	// zstd here, gzip in the other tests: both must boot.
@@ -235,12 +232,8 @@ func fileHash(t *testing.T, path string) [32]byte {
 // it under MINIKIT_REQUIRE_QEMU=1.
 func requireQEMU(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		if os.Getenv("MINIKIT_REQUIRE_QEMU") == "1" {
-			t.Fatal("qemu-system-x86_64 not found: install the Debian package qemu-system-x86 (MINIKIT_REQUIRE_QEMU=1)")
-		}
-		t.Skip("qemu-system-x86_64 not found: install the Debian package qemu-system-x86")
-	}
+	testenv.QEMU(t)
+	testenv.Tools(t, testenv.RequireQEMUEnv, "qemu-system-x86_64 (apt-get install qemu-system-x86)")
 }
 
 // tail is the last n lines of s.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tests/harness"
 	"github.com/minikit/minikit/tools/images"
 )
@@ -29,7 +30,7 @@ func imageTar(t *testing.T, ref, tag, path string) {
 	}
 	img, err := st.Resolve(context.Background(), ref)
 	if err != nil {
-		t.Skipf("%s is not in the store (run make images): %v", ref, err)
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "%s is not in the store (run make images): %v", ref, err)
 	}
 	tg, err := name.NewTag(tag)
 	if err != nil {
@@ -134,7 +135,7 @@ func TestReferenceSystem(t *testing.T) {
 // `minikit run -detach -publish PORT:22` as a user would, logs in with the
 // key the spec takes from ~/.ssh/id_rsa.pub, and stops it with -stop.
 func TestLinuxKitSSHDExample(t *testing.T) {
-	dir := sharedExamples(t)
+	dir := testenv.LinuxKitExamples(t)
 	key, pub := sshKey(t)
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {

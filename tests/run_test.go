@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
@@ -36,9 +37,7 @@ func runMinikit(t *testing.T, args ...string) (stdout, stderr string, status int
 // to stop) in the background with a port forward and a disk to create,
 // reads its console from the serial socket, and stops it with -stop.
 func TestRunDetachedAndStopped(t *testing.T) {
-	if testing.Short() {
-		t.Skip("booting in qemu is not a short test")
-	}
+	testenv.QEMU(t)
 	requireQEMU(t)
 	image := build(t, "smoke", "images/smoke.yml")
 	state := filepath.Join(t.TempDir(), "st")
@@ -126,9 +125,7 @@ func TestRunDetachedAndStopped(t *testing.T) {
 // TestRunExitStatusSaysHowTheGuestEnded checks the exit statuses a script
 // relies on, for endings other than a clean poweroff.
 func TestRunExitStatusSaysHowTheGuestEnded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("booting in qemu is not a short test")
-	}
+	testenv.QEMU(t)
 	requireQEMU(t)
 	image := build(t, "smoke", "images/smoke.yml")
 	tests := []struct {

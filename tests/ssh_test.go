@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // sshKey makes a fresh ed25519 key pair with Debian's OpenSSH and returns
@@ -16,7 +18,7 @@ import (
 func sshKey(t *testing.T) (key, pub string) {
 	t.Helper()
 	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skip("needs OpenSSH's client (Debian package openssh-client)")
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "needs OpenSSH's client (Debian package openssh-client)")
 	}
 	key = filepath.Join(t.TempDir(), "id_ed25519")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "minikit-test", "-f", key).CombinedOutput(); err != nil {

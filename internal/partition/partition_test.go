@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 func TestMBRDescribesItsPartition(t *testing.T) {
@@ -95,7 +97,7 @@ func TestGPTHasValidPrimaryAndBackupTables(t *testing.T) {
 	// util-linux reads it as a GPT with our partition, when it is here.
 	sfdisk, err := exec.LookPath("sfdisk")
 	if err != nil {
-		t.Skip("sfdisk (Debian package fdisk) is not installed: the table was checked by hand only")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "sfdisk (Debian package fdisk) is not installed: the table was checked by hand only")
 	}
 	out, err := exec.Command(sfdisk, "--json", disk).Output()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -72,4 +73,43 @@ func QEMU(t testing.TB) {
 	if testing.Short() {
 		Unavailable(t, RequireQEMUEnv, "booting a guest in qemu is not a short test")
 	}
+}
+
+// SharedEnv names the folder that holds linuxkit-examples/, when it is not
+// a shared/ folder beside the checkout or above it.
+const SharedEnv = "MINIKIT_SHARED"
+
+// LinuxKitExamples returns the folder of LinuxKit's example specs, which
+// minikit must read unchanged: $MINIKIT_SHARED/linuxkit-examples, or the
+// first shared/linuxkit-examples found going up from the test's
+// directory. CI has them beside its clone, so there (under either
+// MINIKIT_REQUIRE_*) a miss fails.
+func LinuxKitExamples(t testing.TB) string {
+	t.Helper()
+	env := RequireQEMUEnv
+	if Required(RequireRootEnv) {
+		env = RequireRootEnv
+	}
+	if shared := os.Getenv(SharedEnv); shared != "" {
+		dir := filepath.Join(shared, "linuxkit-examples")
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			Unavailable(t, env, "LinuxKit's examples are not at %s (%s=%s)", dir, SharedEnv, shared)
+		}
+		return dir
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		dir := filepath.Join(d, "shared", "linuxkit-examples")
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	Unavailable(t, env, "LinuxKit's examples (shared/linuxkit-examples) are not beside or above %s; set %s to the folder that holds them", wd, SharedEnv)
+	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 func TestReadInfo(t *testing.T) {
@@ -125,7 +127,7 @@ func stripModinfo(obj []byte) []byte {
 func TestReadInfoOfCompiledObject(t *testing.T) {
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		t.Skip("gcc not installed: cannot compile a test object")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "gcc not installed: cannot compile a test object")
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "dummy.c")

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
 // RequireQEMUEnv is the environment variable that turns a skip for missing
 // qemu, kernel or image into a failure.
-const RequireQEMUEnv = "MINIKIT_REQUIRE_QEMU"
+const RequireQEMUEnv = testenv.RequireQEMUEnv
 
 // LogsEnv names a directory where console logs are kept after the tests;
 // without it they go to the test's temporary directory.
@@ -119,10 +120,7 @@ func Boot(t testing.TB, prefix string, opts ...Option) *Machine {
 // needed to boot is present.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv(RequireQEMUEnv) == "1" {
-		t.Fatalf(format+" ("+RequireQEMUEnv+"=1, so this fails instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
+	testenv.Unavailable(t, RequireQEMUEnv, format, args...)
 }
 
 // logDirectory is $MINIKIT_TEST_LOGS, or the test's temporary directory.

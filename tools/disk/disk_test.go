@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // image is a sparse file of size bytes.
@@ -62,7 +64,7 @@ func TestWriteMBRRefusesATinyDisk(t *testing.T) {
 func TestProbeReadsExt4LabelAndUUID(t *testing.T) {
 	mkfs, err := exec.LookPath("mkfs.ext4")
 	if err != nil {
-		t.Skip("no mkfs.ext4 on this machine (Debian package e2fsprogs)")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "no mkfs.ext4 on this machine (Debian package e2fsprogs)")
 	}
 	f := image(t, 16<<20)
 	out, err := exec.Command(mkfs, "-q", "-F", "-L", "minikit-data", "-U", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", f.Name()).CombinedOutput()

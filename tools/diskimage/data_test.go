@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // The data ISO holds the data under both names and is the same bytes for
 // the same data.
 func TestDataISO(t *testing.T) {
 	if _, err := exec.LookPath("xorriso"); err != nil {
-		t.Skip("no xorriso (Debian package xorriso)")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "no xorriso (Debian package xorriso)")
 	}
 	dir := t.TempDir()
 	var isos [][]byte

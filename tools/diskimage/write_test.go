@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // requireTools skips a test when the writers' tools are missing, or fails
@@ -19,10 +21,7 @@ import (
 func requireTools(t *testing.T, kind Kind, fw Firmware) {
 	t.Helper()
 	if err := Check(kind, fw); err != nil {
-		if os.Getenv("MINIKIT_REQUIRE_QEMU") == "1" {
-			t.Fatalf("%v (MINIKIT_REQUIRE_QEMU=1, so this fails instead of skipping)", err)
-		}
-		t.Skip(err)
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "%v", err)
 	}
 }
 

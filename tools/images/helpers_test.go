@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // testTime is the mtime the test layers give their entries.
@@ -118,9 +118,7 @@ func openStore(t testing.TB) *Store {
 
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown and make device nodes")
-	}
+	testenv.Root(t) // to chown and make device nodes
 }
 
 // snapshot lists every path under dir with its size and mode, to show that

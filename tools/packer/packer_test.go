@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/images"
 )
 
@@ -25,13 +26,7 @@ import (
 // and so needs root, or fails it under MINIKIT_REQUIRE_ROOT=1.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIKIT_REQUIRE_ROOT") == "1" {
-		t.Fatal("building an image unpacks layers with their owners, which needs root (MINIKIT_REQUIRE_ROOT=1)")
-	}
-	t.Skip("building an image unpacks layers with their owners, which needs root")
+	testenv.Root(t)
 }
 
 // testStore makes a store holding a kernel image without modules, an init

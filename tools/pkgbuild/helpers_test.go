@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/images"
 )
 
@@ -31,10 +32,7 @@ func needRootAndApt(t *testing.T) {
 	if why == "" {
 		return
 	}
-	if os.Getenv("MINIKIT_REQUIRE_ROOT") == "1" {
-		t.Fatalf("MINIKIT_REQUIRE_ROOT=1 but this test %s", why)
-	}
-	t.Skip(why)
+	testenv.Unavailable(t, testenv.RequireRootEnv, "%s", why)
 }
 
 // recipeDir makes a recipe directory inside the module (so that its Go

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -166,7 +167,7 @@ func TestEveryRecipeBuilds(t *testing.T) {
 func TestSSHDLoginWithKey(t *testing.T) {
 	needRootAndApt(t)
 	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("no ssh client on this machine (Debian package openssh-client)")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "no ssh client on this machine (Debian package openssh-client)")
 	}
 	st := openStore(t)
 	res := build(t, filepath.Join(recipesDir, "sshd"), st, false)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 func noKVM() bool  { return false }
@@ -214,7 +216,7 @@ func TestShellQuoteRoundTripsThroughAShell(t *testing.T) {
 	argv := []string{"qemu-system-x86_64", "-append", "quiet console=ttyS0", "", "it's", `$HOME "x" \n`, "a,b=c:d/e"}
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh to check the quoting against")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "no sh to check the quoting against")
 	}
 	// printf prints each argument on its own line, so the shell's view of
 	// the arguments can be compared with the original.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -67,7 +68,7 @@ func TestPackagesFromLabels(t *testing.T) {
 func TestGoBinariesFindsGoPrograms(t *testing.T) {
 	gotool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build a program with")
+		testenv.Unavailable(t, testenv.RequireRootEnv, "no go command to build a program with")
 	}
 	root := t.TempDir()
 	prog := filepath.Join(root, "sbin/init")

@@ -1,12 +1,12 @@
 package substitute
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 func TestSubstitute(t *testing.T) {
@@ -57,10 +57,7 @@ func TestSubstituteInitDropsRuncAndContainerd(t *testing.T) {
 // The examples that must build unchanged name only images the table
 // replaces.
 func TestExamplesNeedNoOtherLinuxKitImage(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "linuxkit-examples")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("LinuxKit's examples are not beside the checkout: %v", err)
-	}
+	dir := testenv.LinuxKitExamples(t)
 	for _, name := range []string{"minimal.yml", "getty.yml", "sshd.yml"} {
 		spec, _, err := imagespec.ParseFiles(filepath.Join(dir, name))
 		if err != nil {
