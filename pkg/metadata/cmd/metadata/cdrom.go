@@ -63,6 +63,12 @@ func readFromISO(dev string) ([]byte, error) {
 		return nil, fmt.Errorf("mount %s: %w (is the isofs module loaded?)", dev, err)
 	}
 	defer unix.Unmount(mnt, 0)
+	return readFirst(mnt, dev)
+}
+
+// readFirst reads the first of cdromFiles that the filesystem mounted at
+// mnt (from dev) holds; nil when it has none.
+func readFirst(mnt, dev string) ([]byte, error) {
 	for _, name := range cdromFiles {
 		data, err := os.ReadFile(filepath.Join(mnt, name))
 		if err == nil {
