@@ -211,7 +211,10 @@ func TestWriteRefusesHostileUserData(t *testing.T) {
 		`{"x": {"perm": "4755", "content": "a"}}`,
 	} {
 		dir = t.TempDir()
-		err := (&metadata{provider: "cdrom", hostname: "good", userdata: []byte(ud)}).write(dir)
+		if err := (&metadata{provider: "cdrom", hostname: "good"}).write(dir); err != nil {
+			t.Fatal(err)
+		}
+		err := (&metadata{provider: "cdrom", hostname: "other", userdata: []byte(ud)}).write(dir)
 		if err == nil {
 			t.Errorf("user data %s was accepted", ud)
 		}
