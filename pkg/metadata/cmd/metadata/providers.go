@@ -63,7 +63,7 @@ func (c *client) get(ctx context.Context, path string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("%w: %v", errAbsent, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxItem))
+	body, err := readCapped(resp.Body, maxItem)
 	switch {
 	case err != nil:
 		return nil, false, fmt.Errorf("GET %s: %w", req.URL, err)
@@ -75,9 +75,23 @@ func (c *client) get(ctx context.Context, path string) ([]byte, bool, error) {
 	return body, true, nil
 }
 
-// maxItem bounds what is read of one item: user data is limited to 16 KiB
-// on EC2 and 256 KiB on GCP; more is not metadata.
+// maxItem bounds one item from a metadata server: the largest user data
+// a provider takes is GCP's 256 KiB (EC2's is 16 KiB); four times that is
+// generous, and more is not metadata.
 const maxItem = 1 << 20
+
+// readCapped reads r whole, or fails when it holds more than max bytes:
+// cut short, user data would be taken for something else.
+func readCapped(r io.Reader, max int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > max {
+		return nil, fmt.Errorf("more than %d bytes", max)
+	}
+	return data, nil
+}
 
 // must is get for an item the provider always has: its absence means
 // this is not that provider.
