@@ -235,9 +235,10 @@ func build(parent *os.Root, stage string, files map[string]*node) error {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}
-	// One sync for the whole tree before it is swapped in, in case the
-	// config directory is on a disk rather than /run's tmpfs.
-	return syncFS(root)
+	// No fsync: the config lives in /run's tmpfs and is rebuilt at
+	// every boot, so a crash cannot leave a torn one to be read later,
+	// and readers see the old tree or the new by the swap alone.
+	return nil
 }
 
 func writeFile(root *os.Root, p string, n *node) error {
@@ -260,26 +261,6 @@ func chmodDir(root *os.Root, p string, mode os.FileMode) error {
 		return err
 	}
 	return errors.Join(d.Chmod(mode), d.Close())
-}
-
-func syncFS(root *os.Root) error {
-	d, err := root.Open(".")
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	c, err := d.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := c.Control(func(fd uintptr) { serr = unix.Syncfs(int(fd)) }); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("syncfs: %w", serr)
-	}
-	return nil
 }
 
 // swap puts stage in the place of name, both under parent, in one
