@@ -11,6 +11,13 @@
 //	/run/config/DIR/FILE                user data in LinuxKit's JSON form:
 //	                                    {"DIR": {"entries": {"FILE": {"perm": "0600", "content": "…"}}}}
 //
+// User data is taken as hostile: it may add files and directories beside
+// the provider's but never replace them (provider, userdata, hostname
+// when the provider gives one, ssh/authorized_keys when it gives keys),
+// nor write outside the directory, and it is bounded (8 MiB from a
+// CD-ROM, 1 MiB from a server, 10000 entries, 32 levels). The whole
+// directory is replaced at once, or not at all when anything is wrong.
+//
 // usage: metadata [PROVIDER…]   (default: every provider, CD-ROM first)
 package main
 

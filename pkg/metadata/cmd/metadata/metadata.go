@@ -48,6 +48,9 @@ func (md *metadata) write(dir string) error {
 	}
 	dir = filepath.Clean(dir)
 	parentDir, base := filepath.Dir(dir), filepath.Base(dir)
+	if base == "." || base == ".." || base == string(filepath.Separator) {
+		return fmt.Errorf("%s: the config directory must be named, to be replaced whole", dir)
+	}
 	if err := os.MkdirAll(parentDir, 0o755); err != nil {
 		return err
 	}

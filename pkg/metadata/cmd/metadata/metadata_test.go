@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/diskimage"
 )
 
@@ -246,9 +246,7 @@ func TestCleanHostname(t *testing.T) {
 
 // The CD-ROM provider recognises the ISO that minikit run -data makes.
 func TestIsISO9660(t *testing.T) {
-	if _, err := exec.LookPath("xorriso"); err != nil {
-		t.Skip("no xorriso (Debian package xorriso)")
-	}
+	testenv.Tools(t, testenv.RequireRootEnv, "xorriso (apt-get install xorriso)")
 	iso := filepath.Join(t.TempDir(), "data.iso")
 	if err := diskimage.DataISO(t.Context(), iso, []byte("{}"), time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
