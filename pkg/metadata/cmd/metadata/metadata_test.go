@@ -163,7 +163,7 @@ func TestFindPrefersTheFirstThatAnswers(t *testing.T) {
 	if _, err := find(t.Context(), []provider{answer("cdrom", errAbsent)}); !errors.Is(err, errNoProvider) {
 		t.Errorf("with nobody answering: %v", err)
 	}
-	if _, err := choose([]string{"aws", "vultr"}); err == nil || !strings.Contains(err.Error(), `"vultr"`) {
+	if _, err := choose([]string{"aws", "nosuchcloud"}); err == nil || !strings.Contains(err.Error(), `"nosuchcloud"`) {
 		t.Errorf("an unknown provider: %v", err)
 	}
 	if ps, err := choose([]string{"packet"}); err != nil || ps[0].name != "equinixmetal" {
