@@ -91,10 +91,9 @@ func (md *metadata) write(dir string) error {
 // node is one file or directory to write, at a slash-separated path
 // under the config directory.
 type node struct {
-	dir      bool
-	mode     os.FileMode
-	content  []byte
-	provider bool // written from the metadata itself, not from user data
+	dir     bool
+	mode    os.FileMode
+	content []byte
 }
 
 // layout is every file md gives, by path: the provider's own first, then
@@ -102,19 +101,19 @@ type node struct {
 // replace them.
 func (md *metadata) layout() (map[string]*node, error) {
 	files := map[string]*node{
-		"provider": {mode: 0o644, content: []byte(md.provider + "\n"), provider: true},
+		"provider": {mode: 0o644, content: []byte(md.provider + "\n")},
 	}
 	if md.hostname != "" {
-		files["hostname"] = &node{mode: 0o644, content: []byte(md.hostname), provider: true}
+		files["hostname"] = &node{mode: 0o644, content: []byte(md.hostname)}
 	}
 	if len(md.sshKeys) > 0 {
-		files["ssh"] = &node{dir: true, mode: 0o755, provider: true}
-		files["ssh/authorized_keys"] = &node{mode: 0o600, content: []byte(strings.Join(md.sshKeys, "\n") + "\n"), provider: true}
+		files["ssh"] = &node{dir: true, mode: 0o755}
+		files["ssh/authorized_keys"] = &node{mode: 0o600, content: []byte(strings.Join(md.sshKeys, "\n") + "\n")}
 	}
 	if md.userdata == nil {
 		return files, nil
 	}
-	files["userdata"] = &node{mode: 0o644, content: md.userdata, provider: true}
+	files["userdata"] = &node{mode: 0o644, content: md.userdata}
 	var tree map[string]entry
 	if json.Unmarshal(md.userdata, &tree) != nil {
 		return files, nil // user data that is not LinuxKit's JSON form stays as it is
