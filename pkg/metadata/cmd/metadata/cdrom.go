@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -63,14 +65,51 @@ func readFromISO(dev string) ([]byte, error) {
 		return nil, fmt.Errorf("mount %s: %w (is the isofs module loaded?)", dev, err)
 	}
 	defer unix.Unmount(mnt, 0)
+	return readFirst(mnt, dev)
+}
+
+// maxCDROMFile bounds a file read from the CD-ROM. It is user data that
+// someone chose to attach, with no provider's limit, so the cap is
+// higher than a metadata server's; still the file is held in memory and
+// its tree written to /run's tmpfs, and 8 MiB is far more than any
+// configuration needs.
+const maxCDROMFile = 8 << 20
+
+// readFirst reads the first of cdromFiles that the filesystem mounted at
+// mnt (from dev) holds; nil when it has none. It reads through an
+// os.Root, so that a link on the CD-ROM cannot lead the read out of it
+// (to a disk under /dev, say), and only regular files, since opening a
+// FIFO would wait forever.
+func readFirst(mnt, dev string) ([]byte, error) {
+	root, err := os.OpenRoot(mnt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dev, err)
+	}
+	defer root.Close()
 	for _, name := range cdromFiles {
-		data, err := os.ReadFile(filepath.Join(mnt, name))
+		data, err := readRegular(root, name)
 		if err == nil {
 			return data, nil
 		}
-		if !os.IsNotExist(err) {
+		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s on %s: %w", name, dev, err)
 		}
 	}
 	return nil, nil
+}
+
+func readRegular(root *os.Root, name string) ([]byte, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
+	return readCapped(f, maxCDROMFile)
 }

@@ -11,7 +11,14 @@
 //	/run/config/DIR/FILE                user data in LinuxKit's JSON form:
 //	                                    {"DIR": {"entries": {"FILE": {"perm": "0600", "content": "…"}}}}
 //
-// usage: metadata [PROVIDER…]   (default: every provider, CD-ROM first)
+// User data is taken as hostile: it may add files and directories beside
+// the provider's but never replace them (provider, userdata, hostname
+// when the provider gives one, ssh/authorized_keys when it gives keys),
+// nor write outside the directory, and it is bounded (8 MiB from a
+// CD-ROM, 1 MiB from a server, 10000 entries, 32 levels). The whole
+// directory is replaced at once, or not at all when anything is wrong.
+//
+// usage: metadata [-v] [PROVIDER…]   (default: every provider, CD-ROM first)
 package main
 
 import (
@@ -19,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -30,8 +38,14 @@ import (
 // ConfigDir is where the metadata goes.
 const ConfigDir = "/run/config"
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+// run is the program, its exit status returned: 2 for a wrong command
+// line, 1 when the metadata found could not be written.
+func run(args []string, stderr io.Writer) int {
+	var level slog.LevelVar
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+		Level: &level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey { // init stamps every line already
 				return slog.Attr{}
@@ -40,20 +54,25 @@ func main() {
 		},
 	})))
 	fs := flag.NewFlagSet("metadata", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	dir := fs.String("config", ConfigDir, "where to write the metadata")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to look for a provider")
+	verbose := fs.Bool("v", false, "say why each provider that did not answer is taken as absent")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: metadata [-config DIR] [-timeout D] [PROVIDER…]\nproviders: %s\n", strings.Join(providerNames(), ", "))
+		fmt.Fprintf(fs.Output(), "usage: metadata [-v] [-config DIR] [-timeout D] [PROVIDER…]\nproviders: %s\n", strings.Join(providerNames(), ", "))
 	}
-	if err := fs.Parse(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
-		return
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
 	} else if err != nil {
-		os.Exit(2)
+		return 2
+	}
+	if *verbose {
+		level.Set(slog.LevelDebug)
 	}
 	providers, err := choose(fs.Args())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "metadata:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "metadata:", err)
+		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -61,15 +80,15 @@ func main() {
 	if errors.Is(err, errNoProvider) {
 		// Not an error for an onboot entry: a system may run anywhere.
 		slog.Info("no metadata found", "providers", fs.Args())
-		return
+		return 0
 	}
 	if err != nil {
 		slog.Error(err.Error())
-		os.Exit(1)
+		return 1
 	}
 	if err := md.write(*dir); err != nil {
 		slog.Error("write metadata: "+err.Error(), "dir", *dir)
-		os.Exit(1)
+		return 1
 	}
 	slog.Info("metadata written", "provider", md.provider, "dir", *dir, "hostname", md.hostname,
 		"ssh_keys", len(md.sshKeys), "userdata_bytes", len(md.userdata))
@@ -78,6 +97,7 @@ func main() {
 			slog.Warn("set hostname: "+err.Error(), "hostname", md.hostname)
 		}
 	}
+	return 0
 }
 
 // choose returns the providers named, in order, or every provider.
@@ -96,6 +116,13 @@ func choose(names []string) ([]provider, error) {
 		}
 		if p.name == "" {
 			return nil, fmt.Errorf("unknown provider %q (known: %s)", n, strings.Join(providerNames(), ", "))
+		}
+		// Asked for by name, a provider that cannot work in this image
+		// is refused now rather than taken as absent.
+		if p.usable != nil {
+			if err := p.usable(); err != nil {
+				return nil, fmt.Errorf("provider %s: %w", p.name, err)
+			}
 		}
 		chosen = append(chosen, p)
 	}
@@ -136,7 +163,9 @@ func find(ctx context.Context, ps []provider) (*metadata, error) {
 		if a.err == nil {
 			return a.md, nil
 		}
-		if !errors.Is(a.err, errAbsent) {
+		if errors.Is(a.err, errAbsent) {
+			slog.Debug("provider "+p.name+" absent: "+a.err.Error(), "provider", p.name)
+		} else {
 			// The provider is there but answered wrongly: say so, and
 			// let a later one answer if it can.
 			slog.Warn("provider "+p.name+": "+a.err.Error(), "provider", p.name)

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/minikit/minikit/internal/atomicfile"
+	"golang.org/x/sys/unix"
 )
 
 // metadata is what a provider told about this instance.
@@ -21,51 +25,104 @@ type metadata struct {
 	userdata []byte
 }
 
-// write lays md out under dir. Each file is written whole through a
-// temporary file, so a reader never sees half of one.
+// Bounds on the tree that user data may ask for. Configuration is a
+// handful of files a few levels deep; these are far beyond that, and low
+// enough that hostile user data cannot fill /run's tmpfs with inodes nor
+// make each write walk thousands of directories.
+const (
+	maxEntries = 10000
+	maxDepth   = 32
+)
+
+// write replaces dir with md's layout, all of it or nothing: the whole
+// tree is built in a new directory beside dir and exchanged with dir in
+// one rename, so that a reader (or a second run) finds the last complete
+// config, never a part of one, and a run that fails leaves the last one
+// as it was. The tree is new, so nothing already in dir (a link planted
+// there, files of an earlier run) is followed or kept, and dir itself is
+// replaced, never followed, when it is a link.
 func (md *metadata) write(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	files, err := md.layout()
+	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, "provider"), []byte(md.provider+"\n"), 0o644); err != nil {
+	dir = filepath.Clean(dir)
+	parentDir, base := filepath.Dir(dir), filepath.Base(dir)
+	if base == "." || base == ".." || base == string(filepath.Separator) {
+		return fmt.Errorf("%s: the config directory must be named, to be replaced whole", dir)
+	}
+	if err := os.MkdirAll(parentDir, 0o755); err != nil {
 		return err
 	}
-	if md.hostname != "" {
-		if err := atomicfile.Write(filepath.Join(dir, "hostname"), []byte(md.hostname), 0o644); err != nil {
-			return err
-		}
-	}
-	if len(md.sshKeys) > 0 {
-		if err := os.MkdirAll(filepath.Join(dir, "ssh"), 0o755); err != nil {
-			return err
-		}
-		keys := strings.Join(md.sshKeys, "\n") + "\n"
-		if err := atomicfile.Write(filepath.Join(dir, "ssh", "authorized_keys"), []byte(keys), 0o600); err != nil {
-			return err
-		}
-	}
-	if md.userdata == nil {
-		return nil
-	}
-	if err := atomicfile.Write(filepath.Join(dir, "userdata"), md.userdata, 0o644); err != nil {
+	parent, err := os.OpenRoot(parentDir)
+	if err != nil {
 		return err
 	}
-	var tree map[string]entry
-	if json.Unmarshal(md.userdata, &tree) != nil {
-		return nil // user data that is not LinuxKit's JSON form stays as it is
+	defer parent.Close()
+	stage := "." + base + ".new-" + rand.Text()
+	if err := parent.Mkdir(stage, 0o700); err != nil {
+		return err
 	}
-	reserved := map[string]bool{"provider": true, "userdata": true, "hostname": md.hostname != ""}
-	if err := writeTree(dir, tree, "userdata", reserved); err != nil {
-		return fmt.Errorf("user data: %w", err)
+	swapped := false
+	defer func() {
+		// Before the swap this is the unfinished tree; after it, the
+		// tree of the run before.
+		if err := parent.RemoveAll(stage); err != nil && swapped {
+			slog.Warn("remove the previous config: "+err.Error(), "dir", filepath.Join(parentDir, stage))
+		}
+	}()
+	if err := build(parent, stage, files); err != nil {
+		return err
 	}
-	// Without a hostname from the provider (a CD-ROM has none), user data
-	// may give one, as a top-level file, as with LinuxKit.
+	if err := swap(parent, stage, base); err != nil {
+		return fmt.Errorf("replace %s: %w", dir, err)
+	}
+	swapped = true
 	if md.hostname == "" {
-		if name, err := os.ReadFile(filepath.Join(dir, "hostname")); err == nil {
-			md.hostname = cleanHostname(string(name))
+		// As in LinuxKit, user data names the host when the provider
+		// does not (a CD-ROM never does).
+		if f, ok := files["hostname"]; ok && !f.dir {
+			md.hostname = cleanHostname(string(f.content))
 		}
 	}
 	return nil
+}
+
+// node is one file or directory to write, at a slash-separated path
+// under the config directory.
+type node struct {
+	dir     bool
+	mode    os.FileMode
+	content []byte
+}
+
+// layout is every file md gives, by path: the provider's own first, then
+// user data in LinuxKit's JSON form, which may add to them but never
+// replace them.
+func (md *metadata) layout() (map[string]*node, error) {
+	files := map[string]*node{
+		"provider": {mode: 0o644, content: []byte(md.provider + "\n")},
+	}
+	if md.hostname != "" {
+		files["hostname"] = &node{mode: 0o644, content: []byte(md.hostname)}
+	}
+	if len(md.sshKeys) > 0 {
+		files["ssh"] = &node{dir: true, mode: 0o755}
+		files["ssh/authorized_keys"] = &node{mode: 0o600, content: []byte(strings.Join(md.sshKeys, "\n") + "\n")}
+	}
+	if md.userdata == nil {
+		return files, nil
+	}
+	files["userdata"] = &node{mode: 0o644, content: md.userdata}
+	var tree map[string]entry
+	if json.Unmarshal(md.userdata, &tree) != nil {
+		return files, nil // user data that is not LinuxKit's JSON form stays as it is
+	}
+	count := 0
+	if err := addTree(files, "", "userdata", tree, 0, &count); err != nil {
+		return nil, fmt.Errorf("user data: %w", err)
+	}
+	return files, nil
 }
 
 // entry is one node of LinuxKit's JSON user data: a file (content) or a
@@ -76,51 +133,162 @@ type entry struct {
 	Entries map[string]entry `json:"entries"`
 }
 
-// writeTree writes the entries of one directory. Names are single path
-// elements: user data comes from outside and must not write elsewhere
-// (../, /etc/…), nor, at the top, over the reserved names that this
-// program writes from the metadata itself.
-func writeTree(dir string, entries map[string]entry, at string, reserved map[string]bool) error {
+// addTree adds the entries of the directory at dir (where, in the user
+// data, is at). Names are single path elements: user data comes from
+// outside and must not write elsewhere (../, /etc/…).
+func addTree(files map[string]*node, dir, at string, entries map[string]entry, depth int, count *int) error {
+	if depth >= maxDepth {
+		return fmt.Errorf("%s: more than %d directories deep", at, maxDepth)
+	}
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		e := entries[name]
 		where := at + "." + name
+		if *count++; *count > maxEntries {
+			return fmt.Errorf("%s: more than %d files and directories", where, maxEntries)
+		}
 		switch {
 		case name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00"):
 			return fmt.Errorf("%s: %q is not a file name", where, name)
-		case reserved[name]:
-			return fmt.Errorf("%s: %q is written from the metadata itself", where, name)
 		case (e.Content == nil) == (e.Entries == nil):
 			return fmt.Errorf("%s: give either content (a file) or entries (a directory)", where)
 		}
-		mode := os.FileMode(0o644)
-		if e.Entries != nil {
-			mode = 0o755
+		mode, err := perm(e, where)
+		if err != nil {
+			return err
 		}
-		if e.Perm != "" {
-			n, err := strconv.ParseUint(e.Perm, 8, 32)
-			if err != nil || n > 0o777 {
-				return fmt.Errorf("%s: perm %q is not an octal mode up to 0777", where, e.Perm)
+		p := path.Join(dir, name)
+		if old, ok := files[p]; ok {
+			// Only the provider's files are there before user data.
+			switch {
+			case !old.dir || e.Entries == nil:
+				return fmt.Errorf("%s: %q is written from the metadata itself", where, p)
+			case e.Perm != "" && mode&0o022 != 0:
+				// It holds the provider's keys: a directory others can
+				// write to would let them replace them.
+				return fmt.Errorf("%s: perm %s would let others write beside the provider's files", where, e.Perm)
+			case e.Perm != "":
+				old.mode = mode
 			}
-			mode = os.FileMode(n)
+		} else {
+			files[p] = &node{dir: e.Entries != nil, mode: mode}
+			if e.Content != nil {
+				files[p].content = []byte(*e.Content)
+			}
 		}
-		p := filepath.Join(dir, name)
-		if e.Content != nil {
-			if err := atomicfile.Write(p, []byte(*e.Content), mode); err != nil {
+		if e.Entries != nil {
+			if err := addTree(files, p, where, e.Entries, depth+1, count); err != nil {
 				return err
 			}
-			continue
-		}
-		if err := os.Mkdir(p, mode); err != nil && !os.IsExist(err) {
-			return err
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			return err
-		}
-		if err := writeTree(p, e.Entries, where, nil); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+// perm is an entry's mode: its perm, or LinuxKit's defaults.
+func perm(e entry, where string) (os.FileMode, error) {
+	if e.Perm == "" {
+		if e.Entries != nil {
+			return 0o755, nil
+		}
+		return 0o644, nil
+	}
+	n, err := strconv.ParseUint(e.Perm, 8, 32)
+	if err != nil || n > 0o777 {
+		return 0, fmt.Errorf("%s: perm %q is not an octal mode up to 0777", where, e.Perm)
+	}
+	return os.FileMode(n), nil
+}
+
+// build writes files into the new directory stage under parent, through
+// an os.Root, which refuses any path that leads out of it. Directories
+// stay private and writable until everything is in them; they get their
+// modes last, deepest first, so that a read-only one (0500) can still be
+// filled.
+func build(parent *os.Root, stage string, files map[string]*node) error {
+	root, err := parent.OpenRoot(stage)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	// In lexical order a directory comes before what it holds.
+	paths := slices.Sorted(maps.Keys(files))
+	for _, p := range paths {
+		n := files[p]
+		var err error
+		if n.dir {
+			err = root.Mkdir(p, 0o700)
+		} else {
+			err = writeFile(root, p, n)
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	slices.Reverse(paths)
+	for _, p := range append(paths, ".") {
+		mode := os.FileMode(0o755)
+		if n := files[p]; n != nil {
+			if !n.dir {
+				continue
+			}
+			mode = n.mode
+		}
+		if err := chmodDir(root, p, mode); err != nil {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	// No fsync: the config lives in /run's tmpfs and is rebuilt at
+	// every boot, so a crash cannot leave a torn one to be read later,
+	// and readers see the old tree or the new by the swap alone.
+	return nil
+}
+
+func writeFile(root *os.Root, p string, n *node) error {
+	f, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(n.content)
+	if err == nil {
+		err = f.Chmod(n.mode) // the exact mode, whatever the umask
+	}
+	return errors.Join(err, f.Close())
+}
+
+// chmodDir sets a directory's mode through its descriptor: Root.Chmod
+// works by name and could be raced onto a link.
+func chmodDir(root *os.Root, p string, mode os.FileMode) error {
+	d, err := root.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Chmod(mode), d.Close())
+}
+
+// swap puts stage in the place of name, both under parent, in one
+// rename: exchanged with what is there (left at stage's name for the
+// caller to remove), or renamed into place when nothing is.
+func swap(parent *os.Root, stage, name string) error {
+	d, err := parent.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	c, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rerr error
+	err = c.Control(func(fd uintptr) {
+		dfd := int(fd)
+		rerr = unix.Renameat2(dfd, stage, dfd, name, unix.RENAME_EXCHANGE)
+		if errors.Is(rerr, unix.ENOENT) {
+			// NOREPLACE: a config that appears meanwhile is an error
+			// rather than silently lost.
+			rerr = unix.Renameat2(dfd, stage, dfd, name, unix.RENAME_NOREPLACE)
+		}
+	})
+	return errors.Join(err, rerr)
 }
 
 // cleanHostname is a hostname as the kernel takes it: at most 64 bytes,

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tools/diskimage"
 )
 
@@ -163,7 +163,7 @@ func TestFindPrefersTheFirstThatAnswers(t *testing.T) {
 	if _, err := find(t.Context(), []provider{answer("cdrom", errAbsent)}); !errors.Is(err, errNoProvider) {
 		t.Errorf("with nobody answering: %v", err)
 	}
-	if _, err := choose([]string{"aws", "vultr"}); err == nil || !strings.Contains(err.Error(), `"vultr"`) {
+	if _, err := choose([]string{"aws", "nosuchcloud"}); err == nil || !strings.Contains(err.Error(), `"nosuchcloud"`) {
 		t.Errorf("an unknown provider: %v", err)
 	}
 	if ps, err := choose([]string{"packet"}); err != nil || ps[0].name != "equinixmetal" {
@@ -211,7 +211,10 @@ func TestWriteRefusesHostileUserData(t *testing.T) {
 		`{"x": {"perm": "4755", "content": "a"}}`,
 	} {
 		dir = t.TempDir()
-		err := (&metadata{provider: "cdrom", hostname: "good", userdata: []byte(ud)}).write(dir)
+		if err := (&metadata{provider: "cdrom", hostname: "good"}).write(dir); err != nil {
+			t.Fatal(err)
+		}
+		err := (&metadata{provider: "cdrom", hostname: "other", userdata: []byte(ud)}).write(dir)
 		if err == nil {
 			t.Errorf("user data %s was accepted", ud)
 		}
@@ -243,9 +246,7 @@ func TestCleanHostname(t *testing.T) {
 
 // The CD-ROM provider recognises the ISO that minikit run -data makes.
 func TestIsISO9660(t *testing.T) {
-	if _, err := exec.LookPath("xorriso"); err != nil {
-		t.Skip("no xorriso (Debian package xorriso)")
-	}
+	testenv.Tools(t, testenv.RequireRootEnv, "xorriso (apt-get install xorriso)")
 	iso := filepath.Join(t.TempDir(), "data.iso")
 	if err := diskimage.DataISO(t.Context(), iso, []byte("{}"), time.Unix(0, 0)); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ import (
 type provider struct {
 	name, alias string
 	fetch       func(ctx context.Context) (*metadata, error)
+	usable      func() error // nil, or whether this image can ask it at all
 }
 
 var errAbsent = errors.New("not present")
@@ -34,11 +36,20 @@ func providers() []provider {
 		// Hetzner serves the EC2 paths too: its own come first, so that
 		// it is named for what it is.
 		{name: "hetzner", fetch: hetzner(linkLocal)},
+		{name: "vultr", fetch: vultr(linkLocal)}, // serves the EC2 paths too
 		{name: "aws", fetch: ec2(linkLocal)},
 		{name: "gcp", fetch: gcp(gcpServer)},
 		{name: "openstack", fetch: openstack(linkLocal)},
 		{name: "digitalocean", fetch: digitalocean(linkLocal)},
+		{name: "scaleway", fetch: scaleway(scalewayServer)},
 		{name: "equinixmetal", alias: "packet", fetch: equinix(equinixBase)},
+		{name: "metaldata", fetch: metaldata(metaldataServer)},
+		{name: "vmware", fetch: vmware(vmwareRPCTool), usable: func() error {
+			if _, err := exec.LookPath(vmwareRPCTool); err != nil {
+				return errNoRPCTool
+			}
+			return nil
+		}},
 	}
 }
 
@@ -46,6 +57,7 @@ func providers() []provider {
 type client struct {
 	base   string
 	header http.Header
+	http   *http.Client // http.DefaultClient when nil
 }
 
 // get fetches base+path. A server that cannot be reached is errAbsent; a
@@ -58,12 +70,16 @@ func (c *client) get(ctx context.Context, path string) ([]byte, bool, error) {
 	for k, v := range c.header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %v", errAbsent, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxItem))
+	body, err := readCapped(resp.Body, maxItem)
 	switch {
 	case err != nil:
 		return nil, false, fmt.Errorf("GET %s: %w", req.URL, err)
@@ -75,9 +91,23 @@ func (c *client) get(ctx context.Context, path string) ([]byte, bool, error) {
 	return body, true, nil
 }
 
-// maxItem bounds what is read of one item: user data is limited to 16 KiB
-// on EC2 and 256 KiB on GCP; more is not metadata.
+// maxItem bounds one item from a metadata server: the largest user data
+// a provider takes is GCP's 256 KiB (EC2's is 16 KiB); four times that is
+// generous, and more is not metadata.
 const maxItem = 1 << 20
+
+// readCapped reads r whole, or fails when it holds more than max bytes:
+// cut short, user data would be taken for something else.
+func readCapped(r io.Reader, max int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > max {
+		return nil, fmt.Errorf("more than %d bytes", max)
+	}
+	return data, nil
+}
 
 // must is get for an item the provider always has: its absence means
 // this is not that provider.
