@@ -38,7 +38,9 @@ type UnpackOptions struct {
 // whatever was at its path unless both are directories.
 //
 // Files keep their mode, owner (see IgnoreOwners), extended attributes and
-// modification time. Device nodes are made only with AllowDevices.
+// modification time, and their holes: whole blocks of zeros, from a sparse
+// entry or not, are left unwritten. Device nodes are made only with
+// AllowDevices.
 //
 // No entry is ever written outside dest: an entry whose path or hard-link
 // target is absolute or climbs out with "..", or whose parent resolves
@@ -122,6 +124,7 @@ type layerApplier struct {
 	root   *beneathRoot
 	opts   UnpackOptions
 	source string // "layer sha256:…", for errors
+	buf    []byte // for file contents, made on first use
 
 	// written holds the paths this layer has made, with their ancestors:
 	// whiteouts and opaque markers only hide what lower layers made.
@@ -280,7 +283,10 @@ func (a *layerApplier) writeFile(parent int, base string, hdr *tar.Header, conte
 	}
 	f := os.NewFile(uintptr(fd), hdr.Name)
 	defer f.Close()
-	if _, err := io.Copy(f, content); err != nil {
+	if a.buf == nil {
+		a.buf = make([]byte, copyBufSize)
+	}
+	if err := copyKeepingHoles(f, content, a.buf); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if err := a.applyMeta(fd, hdr); err != nil {
