@@ -213,3 +213,27 @@ func tarLayerOf(t testing.TB, b []byte) v1.Layer {
 	}
 	return l
 }
+
+// concatTars joins tar streams into one, dropping the end-of-archive
+// blocks of all but the last.
+func concatTars(t testing.TB, streams ...[]byte) []byte {
+	t.Helper()
+	var out []byte
+	for i, s := range streams {
+		if i < len(streams)-1 {
+			s = bytes.TrimRight(s, "\x00")
+			s = s[:(len(s)+511)/512*512]
+		}
+		out = append(out, s...)
+	}
+	return out
+}
+
+func appendLayer(t testing.TB, img v1.Image, l v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(img, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
