@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -110,13 +109,6 @@ func openStore(t testing.TB) *Store {
 	}
 	s.Progress = nil
 	return s
-}
-
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown and make device nodes")
-	}
 }
 
 // snapshot lists every path under dir with its size and mode, to show that
