@@ -25,7 +25,7 @@ func buildCommand(args []string) error {
 	var formats formatFlags
 	fs.Var(&formats, "format", "output `FORMAT`s, comma-separated or repeated: "+formatList()+" (default kernel+initrd)")
 	sbom := fs.Bool("sbom", true, "write NAME-sbom.cdx.json, a CycloneDX SBOM of the images, Debian packages and Go modules")
-	maxUnpack := maxUnpackFlag(fs)
+	maxUnpack := maxUnpackFlag(fs, "one image")
 	sizeReport := fs.Bool("size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), buildUsage)

@@ -23,7 +23,7 @@ func pkgCommand(args []string) error {
 	fs := flag.NewFlagSet("pkg build", flag.ContinueOnError)
 	store := fs.String("store", images.DefaultDir(), "image store directory")
 	debs := fs.String("debs", pkgbuild.DefaultDebCache(), "cache of downloaded Debian packages")
-	maxUnpack := maxUnpackFlag(fs)
+	maxUnpack := maxUnpackFlag(fs, "one Debian package")
 	force := fs.Bool("force", false, "build even when the store holds an image with the same recipe hash")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minikit pkg build [flags] DIR...")

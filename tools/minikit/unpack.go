@@ -11,10 +11,10 @@ import (
 )
 
 // maxUnpackFlag registers -max-unpack, the cap on the file contents one
-// image (or package) may unpack, on fs.
-func maxUnpackFlag(fs *flag.FlagSet) *sizeFlag {
+// of what (an image, a Debian package) may unpack, on fs.
+func maxUnpackFlag(fs *flag.FlagSet, what string) *sizeFlag {
 	s := sizeFlag(images.DefaultMaxBytes)
-	fs.Var(&s, "max-unpack", "the most file content one image may unpack (`SIZE`: bytes, or with K, M, G or T); a larger one fails the build")
+	fs.Var(&s, "max-unpack", "the most file content "+what+" may unpack (`SIZE`: bytes, or with K, M, G or T); a larger one fails the build")
 	return &s
 }
 

@@ -27,7 +27,7 @@ func TestMaxUnpackFlag(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			fs := flag.NewFlagSet("build", flag.ContinueOnError)
 			fs.SetOutput(new(bytes.Buffer))
-			got := maxUnpackFlag(fs)
+			got := maxUnpackFlag(fs, "one image")
 			err := fs.Parse(tt.args)
 			if tt.wantErr {
 				if err == nil {
@@ -46,7 +46,7 @@ func TestMaxUnpackFlagShowsItsDefault(t *testing.T) {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	var help bytes.Buffer
 	fs.SetOutput(&help)
-	maxUnpackFlag(fs)
+	maxUnpackFlag(fs, "one image")
 	fs.PrintDefaults()
 	if !strings.Contains(help.String(), "(default 4G)") {
 		t.Errorf("help does not give the default as 4G:\n%s", help.String())
