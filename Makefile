@@ -73,6 +73,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./image-spec/
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteUserData$$' -fuzztime $(FUZZTIME) ./pkg/metadata/cmd/metadata/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpackTar$$' -fuzztime $(FUZZTIME) ./tools/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpackLayers$$' -fuzztime $(FUZZTIME) ./tools/images/
 
 # Boot benchmark: the reference image against a busybox-script baseline
 # with Debian's runc (bench/README.md); RUNS boots of each, medians.

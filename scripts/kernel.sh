@@ -7,9 +7,11 @@
 #   OUTDIR/lib/modules/VERSION/...  the modules tree, as the package ships it
 #   OUTDIR/version                  VERSION, e.g. 6.1.0-56-amd64
 #
-# A complete OUTDIR is reused without touching the network. Everything is
-# assembled in a temporary directory beside OUTDIR and renamed into place
-# at the end, so an interrupted run never leaves a half-written tree.
+# A complete OUTDIR is reused without touching the network. A cached .deb
+# is used only when its SHA-256 is the one apt's package lists give, and is
+# downloaded again otherwise. Everything is assembled in a temporary
+# directory beside OUTDIR and renamed into place at the end, so an
+# interrupted run never leaves a half-written tree.
 #
 # Environment:
 #   KERNEL_PACKAGE    pin a package, e.g. linux-image-6.1.0-56-amd64
@@ -65,10 +67,40 @@ fi
 [[ $pkg =~ ^linux-image-6\.1\.0-[0-9]+-amd64$ ]] ||
 	die "KERNEL_PACKAGE=$pkg is not a linux-image-6.1.0-NN-amd64 package"
 
+# apt_file PKG prints "FILE SHA256" for the file apt would fetch for PKG,
+# from its package lists (whose Release files apt checked against
+# Debian's keys): the same source of truth the recipes check their
+# packages against.
+apt_file() {
+	local uri file size sum
+	read -r uri file size sum < <(apt-get download --print-uris -qq "$1" 2>/dev/null) || return 1
+	[[ $file == *.deb && $sum =~ ^SHA256:[0-9a-f]{64}$ ]] || return 1
+	printf '%s %s\n' "$file" "${sum#SHA256:}"
+}
+
+# sha256_is FILE SUM: succeeds when FILE's SHA-256 is SUM.
+sha256_is() {
+	sha256sum --check --status --strict - <<<"$2  $1"
+}
+
+if ! expected=$(apt_file "$pkg"); then
+	log "apt's lists have no file for $pkg, running apt-get update"
+	apt-get update -qq
+	expected=$(apt_file "$pkg") || die "apt-get download --print-uris $pkg names no file: cannot check the package"
+fi
+read -r file sum <<<"$expected"
+[[ $file == "${file##*/}" ]] || die "apt named the file of $pkg $file, not a plain file name"
+
 mkdir -p -- "$cache" "$parent"
-shopt -s nullglob
-debs=("$cache/${pkg}"_*_amd64.deb)
-if [[ ${#debs[@]} -eq 0 ]]; then
+deb=$cache/$file
+# The cache is shared with the recipes and outlives any one run: a file
+# corrupted or replaced there since it was checked is caught here, before
+# its kernel goes into an image.
+if [[ -e $deb ]] && ! sha256_is "$deb" "$sum"; then
+	log "$file in $cache does not have the SHA-256 apt's lists give ($sum): removing it and downloading again"
+	rm -f -- "$deb"
+fi
+if [[ ! -e $deb ]]; then
 	log "downloading $pkg into $cache"
 	dl=$(mktemp -d "$cache/.download.XXXXXX")
 	# apt-get download writes into the working directory; download into a
@@ -80,15 +112,16 @@ if [[ ${#debs[@]} -eq 0 ]]; then
 		rm -rf -- "$dl"
 		die "apt-get download $pkg failed"
 	fi
-	for f in "$dl"/*.deb; do mv -- "$f" "$cache/"; done
+	if [[ ! -f $dl/$file ]] || ! sha256_is "$dl/$file" "$sum"; then
+		rm -rf -- "$dl"
+		die "apt-get download $pkg did not give $file with SHA-256 $sum"
+	fi
+	mv -- "$dl/$file" "$deb"
 	rm -rf -- "$dl"
-	debs=("$cache/${pkg}"_*_amd64.deb)
 fi
-[[ ${#debs[@]} -ge 1 ]] || die "no $pkg .deb in $cache after download"
-# Several cached revisions of one package: take the newest.
-deb=$(printf '%s\n' "${debs[@]}" | sort -V | tail -n 1)
-log "unpacking $(basename -- "$deb")"
+log "unpacking $file"
 
+shopt -s nullglob
 work=$(mktemp -d "$parent/.kernel.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 dpkg-deb -x "$deb" "$work/pkg"

@@ -3,10 +3,13 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +17,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/minikit/minikit/internal/testenv"
 )
 
 // testTime is the mtime the test layers give their entries.
@@ -71,14 +73,7 @@ func tarBytes(t testing.TB, items ...any) []byte {
 
 func tarLayer(t testing.TB, items ...any) v1.Layer {
 	t.Helper()
-	b := tarBytes(t, items...)
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(b)), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return tarLayerOf(t, tarBytes(t, items...))
 }
 
 func imageOf(t testing.TB, layers ...v1.Layer) v1.Image {
@@ -116,11 +111,6 @@ func openStore(t testing.TB) *Store {
 	return s
 }
 
-func requireRoot(t testing.TB) {
-	t.Helper()
-	testenv.Root(t) // to chown and make device nodes
-}
-
 // snapshot lists every path under dir with its size and mode, to show that
 // nothing outside a destination changed.
 func snapshot(t testing.TB, dir string) []string {
@@ -142,4 +132,100 @@ func snapshot(t testing.TB, dir string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// sparseTar is a tar stream of a file of size bytes that is one hole but
+// for data at its very end, encoded as GNU tar writes sparse files in the
+// PAX format 1.0: an extended header naming the real name and size, then
+// an entry whose content is the sparse map followed by the data. Go's
+// tar.Writer refuses GNU.sparse.* records, so the extended header is
+// written as a plain file and its type flag changed afterwards.
+func sparseTar(t testing.TB, name string, size int64, data string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	records := paxRecord("GNU.sparse.major", "1") + paxRecord("GNU.sparse.minor", "0") +
+		paxRecord("GNU.sparse.name", name) + paxRecord("GNU.sparse.realsize", strconv.FormatInt(size, 10))
+	start := buf.Len()
+	writeEntry(t, tw, &tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeaders/" + name, Mode: 0o644, Size: int64(len(records)), Format: tar.FormatUSTAR}, records)
+	setTypeflag(buf.Bytes()[start:start+512], tar.TypeXHeader)
+
+	sparseMap := fmt.Sprintf("1\n%d\n%d\n", size-int64(len(data)), len(data))
+	sparseMap += strings.Repeat("\x00", 512-len(sparseMap))
+	writeEntry(t, tw, &tar.Header{Typeflag: tar.TypeReg, Name: "GNUSparseFile.0/" + name, Mode: 0o644, Size: int64(len(sparseMap) + len(data)), ModTime: testTime, Format: tar.FormatUSTAR}, sparseMap+data)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeEntry(t testing.TB, tw *tar.Writer, hdr *tar.Header, content string) {
+	t.Helper()
+	if err := tw.WriteHeader(hdr); err != nil {
+		t.Fatalf("write header %s: %v", hdr.Name, err)
+	}
+	if _, err := io.WriteString(tw, content); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// paxRecord is one "LEN key=value\n" record, LEN counting itself.
+func paxRecord(key, value string) string {
+	body := " " + key + "=" + value + "\n"
+	n := len(body) + 1
+	for len(strconv.Itoa(n))+len(body) != n {
+		n++
+	}
+	return strconv.Itoa(n) + body
+}
+
+// setTypeflag changes the type flag of a ustar header block and fixes its
+// checksum, the byte sum of the block with the checksum field as spaces.
+func setTypeflag(block []byte, flag byte) {
+	block[156] = flag
+	copy(block[148:156], "        ")
+	sum := 0
+	for _, b := range block {
+		sum += int(b)
+	}
+	copy(block[148:156], fmt.Sprintf("%06o\x00 ", sum))
+}
+
+// tarLayerOf is a layer holding the tar stream b as it is.
+func tarLayerOf(t testing.TB, b []byte) v1.Layer {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// concatTars joins tar streams into one, dropping the end-of-archive
+// blocks of all but the last.
+func concatTars(t testing.TB, streams ...[]byte) []byte {
+	t.Helper()
+	var out []byte
+	for i, s := range streams {
+		if i < len(streams)-1 {
+			s = bytes.TrimRight(s, "\x00")
+			s = s[:(len(s)+511)/512*512]
+		}
+		out = append(out, s...)
+	}
+	return out
+}
+
+func appendLayer(t testing.TB, img v1.Image, l v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(img, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -29,7 +29,20 @@ type UnpackOptions struct {
 	// IgnoreOwners leaves every entry owned by the caller instead of giving
 	// it the layer's uid and gid, which needs root (CAP_CHOWN).
 	IgnoreOwners bool
+	// MaxBytes caps the content of the regular files one Unpack (all its
+	// layers together) or UnpackTar writes, counted at their logical size,
+	// holes included: a file that would pass it fails the unpack with an
+	// error wrapping ErrTooLarge, before any of it is written. Zero means
+	// DefaultMaxBytes.
+	MaxBytes int64
 }
+
+// DefaultMaxBytes is the cap on one unpack when UnpackOptions.MaxBytes is
+// zero. A minikit root travels as an initramfs, which the machine holds in
+// memory and copies once more onto a tmpfs at boot, so an image several
+// times this size could not boot anyway, while no image minikit builds
+// comes near it (the kernel's modules, the largest, are under 500 MiB).
+const DefaultMaxBytes int64 = 4 << 30
 
 // Unpack applies img's layers in order into dest, which must be an existing
 // directory, the way a container runtime would stack them: whiteouts
@@ -38,7 +51,13 @@ type UnpackOptions struct {
 // whatever was at its path unless both are directories.
 //
 // Files keep their mode, owner (see IgnoreOwners), extended attributes and
-// modification time. Device nodes are made only with AllowDevices.
+// modification time, and their holes: whole blocks of zeros, from a sparse
+// entry or not, are left unwritten. Device nodes are made only with
+// AllowDevices.
+//
+// What one unpack writes is capped (see UnpackOptions.MaxBytes): a file
+// that would pass the cap fails the unpack with an error wrapping
+// ErrTooLarge that names the layer digest and the entry.
 //
 // No entry is ever written outside dest: an entry whose path or hard-link
 // target is absolute or climbs out with "..", or whose parent resolves
@@ -59,6 +78,7 @@ func Unpack(img v1.Image, dest string, opts UnpackOptions) error {
 		return fmt.Errorf("unpack: %w", err)
 	}
 	defer root.close()
+	budget := newBudget(opts.MaxBytes)
 	for _, l := range layers {
 		digest, err := l.Digest()
 		if err != nil {
@@ -69,7 +89,7 @@ func Unpack(img v1.Image, dest string, opts UnpackOptions) error {
 		if err != nil {
 			return fmt.Errorf("unpack %s: %w", source, err)
 		}
-		err = applyLayer(root, rc, source, opts)
+		err = applyLayer(root, rc, source, opts, budget)
 		if cerr := rc.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("unpack %s: %w", source, cerr)
 		}
@@ -93,7 +113,7 @@ func UnpackTar(r io.Reader, dest string, opts UnpackOptions) error {
 		return fmt.Errorf("unpack: %w", err)
 	}
 	defer root.close()
-	return applyLayer(root, tr, "tar stream", opts)
+	return applyLayer(root, tr, "tar stream", opts, newBudget(opts.MaxBytes))
 }
 
 // decompress returns r, decompressed when it starts with a gzip or zstd
@@ -122,6 +142,8 @@ type layerApplier struct {
 	root   *beneathRoot
 	opts   UnpackOptions
 	source string // "layer sha256:…", for errors
+	budget *budget
+	buf    []byte // for file contents, made on first use
 
 	// written holds the paths this layer has made, with their ancestors:
 	// whiteouts and opaque markers only hide what lower layers made.
@@ -138,8 +160,8 @@ type dirMeta struct {
 	atime, mtime time.Time
 }
 
-func applyLayer(root *beneathRoot, r io.Reader, source string, opts UnpackOptions) error {
-	a := &layerApplier{root: root, opts: opts, source: source, written: map[string]bool{}}
+func applyLayer(root *beneathRoot, r io.Reader, source string, opts UnpackOptions, budget *budget) error {
+	a := &layerApplier{root: root, opts: opts, source: source, budget: budget, written: map[string]bool{}}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -202,6 +224,12 @@ func (a *layerApplier) entry(hdr *tar.Header, content io.Reader) error {
 		if !a.opts.AllowDevices {
 			slog.Debug("skip device node", "layer", a.source, "path", name)
 			return nil
+		}
+	case tar.TypeReg, tar.TypeGNUSparse:
+		// Charged before anything is made or replaced, so that a refused
+		// file leaves no trace.
+		if err := a.budget.take(hdr.Size); err != nil {
+			return err
 		}
 	}
 
@@ -280,7 +308,10 @@ func (a *layerApplier) writeFile(parent int, base string, hdr *tar.Header, conte
 	}
 	f := os.NewFile(uintptr(fd), hdr.Name)
 	defer f.Close()
-	if _, err := io.Copy(f, content); err != nil {
+	if a.buf == nil {
+		a.buf = make([]byte, copyBufSize)
+	}
+	if err := copyKeepingHoles(f, content, a.buf); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if err := a.applyMeta(fd, hdr); err != nil {

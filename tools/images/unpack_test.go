@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/minikit/minikit/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,8 @@ func assertMissing(t *testing.T, path string) {
 }
 
 func TestUnpackAppliesLayersInOrder(t *testing.T) {
-	requireRoot(t)
+	// Owners and device nodes need root.
+	testenv.Root(t)
 	outside := filepath.Join(t.TempDir(), "outside")
 	if err := os.WriteFile(outside, []byte("host file"), 0o644); err != nil {
 		t.Fatal(err)
@@ -382,7 +384,8 @@ func TestUnpackFollowsSymlinksThatStayInside(t *testing.T) {
 // TestUnpackRoundTripsFromDir unpacks what FromDir packed: the two are
 // each other's inverse for everything FromDir keeps.
 func TestUnpackRoundTripsFromDir(t *testing.T) {
-	requireRoot(t)
+	// Owners and device nodes need root.
+	testenv.Root(t)
 	src := t.TempDir()
 	makeTree(t, src, testTime)
 	img := fromDirWithUmask(t, src, 0o022)

@@ -25,6 +25,7 @@ func buildCommand(args []string) error {
 	var formats formatFlags
 	fs.Var(&formats, "format", "output `FORMAT`s, comma-separated or repeated: "+formatList()+" (default kernel+initrd)")
 	sbom := fs.Bool("sbom", true, "write NAME-sbom.cdx.json, a CycloneDX SBOM of the images, Debian packages and Go modules")
+	maxUnpack := maxUnpackFlag(fs, "one image")
 	sizeReport := fs.Bool("size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), buildUsage)
@@ -54,19 +55,20 @@ func buildCommand(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := packer.Build(ctx, packer.Options{
-		Spec:        spec,
-		Name:        *name,
-		OutDir:      *out,
-		Store:       st,
-		CacheDir:    filepath.Join(*store, "cache"),
-		Compression: *compression,
-		Formats:     formats,
-		SBOM:        *sbom,
-		SizeReport:  *sizeReport,
-		Log:         slog.Default(),
+		Spec:           spec,
+		Name:           *name,
+		OutDir:         *out,
+		Store:          st,
+		CacheDir:       filepath.Join(*store, "cache"),
+		Compression:    *compression,
+		Formats:        formats,
+		SBOM:           *sbom,
+		SizeReport:     *sizeReport,
+		MaxUnpackBytes: int64(*maxUnpack),
+		Log:            slog.Default(),
 	})
 	if err != nil {
-		return err
+		return explainUnpackLimit(err)
 	}
 	for _, p := range res.Files {
 		fmt.Println(p)

@@ -23,6 +23,7 @@ func pkgCommand(args []string) error {
 	fs := flag.NewFlagSet("pkg build", flag.ContinueOnError)
 	store := fs.String("store", images.DefaultDir(), "image store directory")
 	debs := fs.String("debs", pkgbuild.DefaultDebCache(), "cache of downloaded Debian packages")
+	maxUnpack := maxUnpackFlag(fs, "one Debian package")
 	force := fs.Bool("force", false, "build even when the store holds an image with the same recipe hash")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: minikit pkg build [flags] DIR...")
@@ -57,9 +58,9 @@ func pkgCommand(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for _, r := range recipes {
-		res, err := pkgbuild.Build(ctx, r, pkgbuild.Options{Store: st, DebCache: *debs, Force: *force, Log: slog.Default()})
+		res, err := pkgbuild.Build(ctx, r, pkgbuild.Options{Store: st, DebCache: *debs, Force: *force, MaxUnpackBytes: int64(*maxUnpack), Log: slog.Default()})
 		if err != nil {
-			return err
+			return explainUnpackLimit(err)
 		}
 		state := "built"
 		if res.UpToDate {

@@ -55,7 +55,7 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
-	if err := images.Unpack(img, rootfs, images.UnpackOptions{}); err != nil {
+	if err := images.Unpack(img, rootfs, b.unpackOptions()); err != nil {
 		return err
 	}
 	if err := b.record(use, c.Image, img, rootfs, false); err != nil {

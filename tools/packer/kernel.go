@@ -35,7 +35,7 @@ func (b *build) kernel() (kernel, modules string, err error) {
 	dir := filepath.Join(b.CacheDir, "kernels", digest.Hex+"-"+strings.ReplaceAll(tarName, "/", "_"))
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
 		b.Log.Info("unpacking kernel image", "image", ref)
-		if err := unpackKernel(img, tarName, dir); err != nil {
+		if err := unpackKernel(img, tarName, dir, b.unpackOptions()); err != nil {
 			return "", "", fmt.Errorf("kernel image %s: %w", ref, err)
 		}
 	}
@@ -53,7 +53,7 @@ func (b *build) kernel() (kernel, modules string, err error) {
 	return "", "", fmt.Errorf("kernel image %s: %s holds modules of several kernels", ref, tarName)
 }
 
-func unpackKernel(img v1.Image, tarName, dir string) error {
+func unpackKernel(img v1.Image, tarName, dir string, opts images.UnpackOptions) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func unpackKernel(img v1.Image, tarName, dir string) error {
 			return err
 		}
 	}
-	if err := images.Unpack(img, filepath.Join(tmp, "image"), images.UnpackOptions{}); err != nil {
+	if err := images.Unpack(img, filepath.Join(tmp, "image"), opts); err != nil {
 		return err
 	}
 	if tarName != "" {
@@ -76,7 +76,7 @@ func unpackKernel(img v1.Image, tarName, dir string) error {
 			return err
 		}
 		if err == nil {
-			err = images.UnpackTar(f, filepath.Join(tmp, "modules"), images.UnpackOptions{})
+			err = images.UnpackTar(f, filepath.Join(tmp, "modules"), opts)
 			f.Close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", tarName, err)

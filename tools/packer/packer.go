@@ -51,7 +51,11 @@ type Options struct {
 	SBOM bool
 	// SizeReport measures the root filesystem into Result.Sizes.
 	SizeReport bool
-	Log        *slog.Logger
+	// MaxUnpackBytes caps the file contents each image unpacked may add to
+	// the root, so that a hostile image cannot fill the build host's disk;
+	// 0 means images.DefaultMaxBytes.
+	MaxUnpackBytes int64
+	Log            *slog.Logger
 }
 
 // Result names the files a build wrote.
@@ -259,12 +263,16 @@ func (b *build) writeTar(dest string) error {
 }
 
 // unpackInit resolves an init image and applies its layers onto the root.
+func (b *build) unpackOptions() images.UnpackOptions {
+	return images.UnpackOptions{MaxBytes: b.MaxUnpackBytes}
+}
+
 func (b *build) unpackInit(ref string) error {
 	img, err := b.Store.Resolve(b.ctx, ref)
 	if err != nil {
 		return err
 	}
-	if err := images.Unpack(img, b.staging, images.UnpackOptions{}); err != nil {
+	if err := images.Unpack(img, b.staging, b.unpackOptions()); err != nil {
 		return err
 	}
 	return b.record("init", ref, img, b.staging, true)

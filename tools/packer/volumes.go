@@ -50,7 +50,7 @@ func (b *build) volume(v imagespec.Volume) error {
 		}
 		switch v.Format {
 		case "", "filesystem":
-			if err := images.Unpack(img, lower, images.UnpackOptions{}); err != nil {
+			if err := images.Unpack(img, lower, b.unpackOptions()); err != nil {
 				return err
 			}
 			if err := b.record("volume "+v.Name, v.Image, img, lower, false); err != nil {

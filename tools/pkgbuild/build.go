@@ -35,6 +35,9 @@ type Options struct {
 	DebCache string        // where .deb files are kept; DefaultDebCache() when ""
 	Force    bool          // build even when the store has an image of the same hash
 	Log      *slog.Logger  // slog.Default() when nil
+	// MaxUnpackBytes caps the file contents each Debian package may
+	// unpack; 0 means images.DefaultMaxBytes.
+	MaxUnpackBytes int64
 }
 
 // Result says what a build did.
@@ -185,7 +188,7 @@ func (b *builder) layout(ctx context.Context, debs []debFile, progs, hooks []str
 	}
 	for _, d := range debs {
 		deb := filepath.Join(b.opts.DebCache, d.File)
-		if err := unpackDeb(ctx, deb, b.rootDir, r.UsrMerge); err != nil {
+		if err := unpackDeb(ctx, deb, b.rootDir, r.UsrMerge, b.opts.MaxUnpackBytes); err != nil {
 			return err
 		}
 		if err := recordDeb(ctx, deb, d, root); err != nil {

@@ -266,7 +266,7 @@ func mergedPath(p string) string {
 // safe unpacker, so that no entry can write outside root, moving paths
 // under /usr when usrMerge is set. dpkg-deb does the decompression (xz,
 // zstd or gzip), since the Go standard library reads no xz.
-func unpackDeb(ctx context.Context, deb, root string, usrMerge bool) error {
+func unpackDeb(ctx context.Context, deb, root string, usrMerge bool, maxBytes int64) error {
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -279,7 +279,7 @@ func unpackDeb(ctx context.Context, deb, root string, usrMerge bool) error {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(rewriteTar(out, pw, usrMerge)) }()
-	opts := images.UnpackOptions{IgnoreOwners: os.Geteuid() != 0}
+	opts := images.UnpackOptions{IgnoreOwners: os.Geteuid() != 0, MaxBytes: maxBytes}
 	uerr := images.UnpackTar(pr, root, opts)
 	pr.CloseWithError(errors.New("unpack stopped"))
 	io.Copy(io.Discard, out)
