@@ -99,7 +99,7 @@ func (s *runState) serveSerial(input io.Writer) {
 }
 
 // started records the running machine and tells a waiting parent.
-func (s *runState) started(vm *qemu.VM) error {
+func (s *runState) started(vm machine) error {
 	if err := atomicfile.Write(filepath.Join(s.dir, stateQEMUPid), []byte(strconv.Itoa(vm.Pid())+"\n"), 0o644); err != nil {
 		return err
 	}
