@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -157,18 +156,49 @@ func runningPid(dir string) (int, bool) {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return 0, false
-	}
-	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	if !slices.Contains(args, "run") || !strings.Contains(string(cmdline), filepath.Base(filepath.Clean(dir))) {
+	if err != nil || pid <= 0 || !keepsState(pid, dir) {
 		return 0, false
 	}
 	return pid, true
+}
+
+// keepsState reports whether process pid is a minikit run whose -state is
+// dir. Its command line is read with minikit run's own flags, so that a
+// directory merely named on it (an image, -stop, another program's
+// argument) or another directory of the same name does not count; a
+// relative -state is resolved in the process's working directory.
+func keepsState(pid int, dir string) bool {
+	proc := filepath.Join("/proc", strconv.Itoa(pid))
+	cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	if len(args) < 2 || args[1] != "run" {
+		return false
+	}
+	var f runFlags
+	fs := newRunFlagSet(&f)
+	fs.SetOutput(io.Discard)
+	// The foreground half of -detach and -stop name the directory but do
+	// not keep it.
+	if fs.Parse(args[2:]) != nil || f.state == "" || f.detach || f.stop {
+		return false
+	}
+	state := f.state
+	if !filepath.IsAbs(state) {
+		cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
+		if err != nil {
+			return false
+		}
+		state = filepath.Join(cwd, state)
+	}
+	theirs, err := os.Stat(state)
+	if err != nil {
+		return false
+	}
+	ours, err := os.Stat(dir)
+	return err == nil && os.SameFile(theirs, ours)
 }
 
 // detach starts this minikit run again in the background, in a session of

@@ -237,6 +237,16 @@ func TestRunningPid(t *testing.T) {
 		{"a pid reused by an unrelated process", startIdle(t, root, "sleep", "1000").Process.Pid, false},
 		{"a pid reused by this test", os.Getpid(), false},
 		{"a process that is gone", exitedPid(t), false},
+		{"minikit run of another directory of the same name",
+			startIdle(t, root, "minikit", "run", "-state", filepath.Join(root, "other", "m.state"), "img").Process.Pid, false},
+		{"the foreground half of minikit run -detach",
+			startIdle(t, root, "minikit", "run", "-detach", "-state", dir, "img").Process.Pid, false},
+		{"minikit run -stop of this directory",
+			startIdle(t, root, "minikit", "run", "-stop", dir).Process.Pid, false},
+		{"another command that names this directory",
+			startIdle(t, root, "tail", "-f", filepath.Join(dir, stateConsole), "run").Process.Pid, false},
+		{"minikit run whose image has the directory's name",
+			startIdle(t, root, "minikit", "run", "-state", filepath.Join(root, "x"), filepath.Join(root, "m.state")).Process.Pid, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
