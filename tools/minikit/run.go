@@ -37,7 +37,8 @@ returns once it runs. Its state directory (-state, default IMAGE.state)
 holds pid, qemu.pid, command (qemu's command line), console.log,
 serial.sock (the console: socat -,raw,echo=0 UNIX-CONNECT:DIR/serial.sock)
 and, once it stopped, status.json. minikit run -stop DIR presses its power
-button, waits for it to stop and exits as minikit run would have.
+button, waits for it to stop and exits as minikit run would have; a
+minikit run that has not stopped after -grace and 30 s more is killed.
 
 Exit status: 0 the guest powered off cleanly; 1 minikit could not run it;
 3 the kernel panicked; 4 the guest rebooted; 5 -timeout ran out; 6 the

@@ -405,3 +405,23 @@ func TestDetachedSerialSocket(t *testing.T) {
 		t.Error("the serial socket's client is still connected after the machine stopped")
 	}
 }
+
+func TestStopMachineKillsAMinikitRunThatDoesNotStop(t *testing.T) {
+	dir := detachFake(t, "deaf")
+	// It never stops by itself: how long to wait only decides how soon it
+	// is killed.
+	status, err := stopMachine(dir, false, 10*time.Millisecond)
+	if err != nil {
+		t.Fatalf("stopMachine: %v", err)
+	}
+	if status != statusKilled {
+		t.Errorf("status %d, want %d", status, statusKilled)
+	}
+	if _, ok := runningPid(dir); ok {
+		t.Error("the machine still runs")
+	}
+	st := readStatus(t, dir)
+	if st.Status != statusKilled || st.Image != "img" || !strings.HasPrefix(st.Exit, "killed: minikit run did not stop within") {
+		t.Errorf("status.json %+v", st)
+	}
+}
