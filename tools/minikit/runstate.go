@@ -293,10 +293,9 @@ func stopMachine(dir string, kill bool, wait time.Duration) (int, error) {
 			return 0, fmt.Errorf("stop the machine of %s (pid %d): %w", dir, pid, err)
 		}
 		if kill {
-			// The second signal kills the machine at once; give the first
-			// a moment to be seen as the first.
-			time.Sleep(200 * time.Millisecond)
-			syscall.Kill(pid, syscall.SIGTERM)
+			// The second signal kills the machine at once. It must be
+			// another signal: two SIGTERMs sent together can arrive as one.
+			syscall.Kill(pid, syscall.SIGINT)
 		}
 		if !waitStopped(dir, wait) {
 			if image, still := keepsState(pid, dir); still {
