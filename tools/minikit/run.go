@@ -37,7 +37,8 @@ returns once it runs. Its state directory (-state, default IMAGE.state)
 holds pid, qemu.pid, command (qemu's command line), console.log,
 serial.sock (the console: socat -,raw,echo=0 UNIX-CONNECT:DIR/serial.sock)
 and, once it stopped, status.json. minikit run -stop DIR presses its power
-button, waits for it to stop and exits as minikit run would have.
+button, waits for it to stop and exits as minikit run would have; a
+minikit run that has not stopped after -grace and 30 s more is killed.
 
 Exit status: 0 the guest powered off cleanly; 1 minikit could not run it;
 3 the kernel panicked; 4 the guest rebooted; 5 -timeout ran out; 6 the
@@ -98,14 +99,14 @@ type runFlags struct {
 	data, dataFile  string
 }
 
-// runCommand implements "minikit run".
-func runCommand(args []string) error {
+// newRunFlagSet defines minikit run's flags into f. runningPid reads a
+// running machine's command line with it too, so both agree on the flags.
+func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 	}
-	var f runFlags
 	fs.IntVar(&f.mem, "mem", qemu.DefaultMemoryMiB, "guest memory in `MiB`")
 	fs.IntVar(&f.cpus, "cpus", 0, "`N` virtual CPUs (default 2, or 1 on a one-CPU host)")
 	fs.StringVar(&f.accel, "accel", string(qemu.AccelAuto), "how to run the guest: `auto|kvm|tcg`; auto uses KVM when it works")
@@ -122,6 +123,13 @@ func runCommand(args []string) error {
 	fs.BoolVar(&f.kill, "kill", false, "with -stop: kill the machine instead of pressing its power button")
 	fs.StringVar(&f.data, "data", "", "pass `STRING` to the guest as user data on a CD-ROM, for minikit/metadata (or LinuxKit's) to write under /run/config")
 	fs.StringVar(&f.dataFile, "data-file", "", "pass the contents of `FILE` to the guest as -data does")
+	return fs
+}
+
+// runCommand implements "minikit run".
+func runCommand(args []string) error {
+	var f runFlags
+	fs := newRunFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -280,6 +288,24 @@ func runMachine(image string, opts qemu.Options, f runFlags) (int, error) {
 		return 0, err
 	}
 	slog.Debug("qemu running", "image", image, "command", vm.CommandLine())
+	return superviseStarted(vm, state, image, signals, f.grace)
+}
+
+// machine is what minikit run needs of a running qemu.VM, so that the
+// supervision can be exercised without booting one.
+type machine interface {
+	Pid() int
+	CommandLine() string
+	Powerdown() error
+	Kill()
+	Done() <-chan struct{}
+	Wait() (qemu.Exit, error)
+}
+
+// superviseStarted records the running machine in state (when there is
+// one), supervises it to the end, records how it ended and returns its
+// exit status.
+func superviseStarted(vm machine, state *runState, image string, signals <-chan os.Signal, grace time.Duration) (int, error) {
 	if state != nil {
 		if err := state.started(vm); err != nil {
 			vm.Kill()
@@ -287,7 +313,7 @@ func runMachine(image string, opts qemu.Options, f runFlags) (int, error) {
 			return 0, err
 		}
 	}
-	exit, err := superviseRun(vm, image, signals, f.grace)
+	exit, err := superviseRun(vm, image, signals, grace)
 	status := statusOf(exit)
 	if state != nil {
 		state.stopped(exit, status, err)
@@ -299,7 +325,7 @@ func runMachine(image string, opts qemu.Options, f runFlags) (int, error) {
 // the power button and the second, or the end of the grace period, into a
 // kill, and says how it stopped. The error is for a qemu that failed; any
 // other ending that is not a clean poweroff is explained on stderr.
-func superviseRun(vm *qemu.VM, image string, signals <-chan os.Signal, grace time.Duration) (qemu.Exit, error) {
+func superviseRun(vm machine, image string, signals <-chan os.Signal, grace time.Duration) (qemu.Exit, error) {
 	var graceOver <-chan time.Time
 	killedAfterGrace := false
 	for {

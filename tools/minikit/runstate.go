@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -99,7 +99,7 @@ func (s *runState) serveSerial(input io.Writer) {
 }
 
 // started records the running machine and tells a waiting parent.
-func (s *runState) started(vm *qemu.VM) error {
+func (s *runState) started(vm machine) error {
 	if err := atomicfile.Write(filepath.Join(s.dir, stateQEMUPid), []byte(strconv.Itoa(vm.Pid())+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -160,15 +160,53 @@ func runningPid(dir string) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return 0, false
-	}
-	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	if !slices.Contains(args, "run") || !strings.Contains(string(cmdline), filepath.Base(filepath.Clean(dir))) {
+	if _, ok := keepsState(pid, dir); !ok {
 		return 0, false
 	}
 	return pid, true
+}
+
+// keepsState reports whether process pid is a minikit run whose -state is
+// dir, and which image it boots. Its command line is read with minikit
+// run's own flags, so that a directory merely named on it (an image,
+// -stop, another program's argument) or another directory of the same
+// name does not count; a relative -state is resolved in the process's
+// working directory.
+func keepsState(pid int, dir string) (image string, ok bool) {
+	proc := filepath.Join("/proc", strconv.Itoa(pid))
+	cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
+	if err != nil {
+		return "", false
+	}
+	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	if len(args) < 2 || args[1] != "run" {
+		return "", false
+	}
+	var f runFlags
+	fs := newRunFlagSet(&f)
+	fs.SetOutput(io.Discard)
+	// The foreground half of -detach and -stop name the directory but do
+	// not keep it.
+	if fs.Parse(args[2:]) != nil || f.state == "" || f.detach || f.stop {
+		return "", false
+	}
+	state := f.state
+	if !filepath.IsAbs(state) {
+		cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
+		if err != nil {
+			return "", false
+		}
+		state = filepath.Join(cwd, state)
+	}
+	theirs, err := os.Stat(state)
+	if err != nil {
+		return "", false
+	}
+	ours, err := os.Stat(dir)
+	if err != nil || !os.SameFile(theirs, ours) {
+		return "", false
+	}
+	return fs.Arg(0), true
 }
 
 // detach starts this minikit run again in the background, in a session of
@@ -238,10 +276,16 @@ func detach(args []string, image, stateDir string) error {
 	return fmt.Errorf("minikit run in the background ended before the machine started (%v):\n%s", err, logged)
 }
 
+// killWait is how long stopMachine waits for a minikit run it sent
+// SIGKILL to disappear.
+const killWait = 30 * time.Second
+
 // stopMachine stops the machine detached with state directory dir: it
 // signals that minikit run, which presses the power button (or, with kill,
 // kills the machine), waits up to wait for it to end and returns the
-// status it recorded.
+// status it recorded. A minikit run that still runs then no longer answers
+// its signals: it is killed, and qemu with it (qemu has minikit run's
+// death for its parent-death signal).
 func stopMachine(dir string, kill bool, wait time.Duration) (int, error) {
 	pid, running := runningPid(dir)
 	if running {
@@ -249,20 +293,14 @@ func stopMachine(dir string, kill bool, wait time.Duration) (int, error) {
 			return 0, fmt.Errorf("stop the machine of %s (pid %d): %w", dir, pid, err)
 		}
 		if kill {
-			// The second signal kills the machine at once; give the first
-			// a moment to be seen as the first.
-			time.Sleep(200 * time.Millisecond)
-			syscall.Kill(pid, syscall.SIGTERM)
+			// The second signal kills the machine at once. It must be
+			// another signal: two SIGTERMs sent together can arrive as one.
+			syscall.Kill(pid, syscall.SIGINT)
 		}
-		deadline := time.Now().Add(wait)
-		for {
-			if _, still := runningPid(dir); !still {
-				break
+		if !waitStopped(dir, wait) {
+			if image, still := keepsState(pid, dir); still {
+				return killMachine(dir, pid, image, wait)
 			}
-			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("the machine of %s (pid %d) still runs %v after it was asked to stop", dir, pid, wait)
-			}
-			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	data, err := os.ReadFile(filepath.Join(dir, stateStatus))
@@ -288,4 +326,38 @@ func stopMachine(dir string, kill bool, wait time.Duration) (int, error) {
 		fmt.Fprintln(os.Stderr, "minikit run:", st.Error)
 	}
 	return st.Status, nil
+}
+
+// waitStopped reports whether the minikit run keeping dir ended within
+// wait.
+func waitStopped(dir string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		if _, still := runningPid(dir); !still {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// killMachine kills the minikit run pid that did not stop within wait of
+// being asked, and records that it was killed, since it cannot.
+func killMachine(dir string, pid int, image string, wait time.Duration) (int, error) {
+	slog.Warn("minikit run did not stop: killing it and its machine", "state", dir, "pid", pid, "waited", wait)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return 0, fmt.Errorf("kill the machine of %s (pid %d): %w", dir, pid, err)
+	}
+	if !waitStopped(dir, killWait) {
+		return 0, fmt.Errorf("the machine of %s (pid %d) still runs %v after it was killed", dir, pid, killWait)
+	}
+	st := runStatus{
+		Status: statusKilled,
+		Exit:   fmt.Sprintf("killed: minikit run did not stop within %v of minikit run -stop", wait),
+	}
+	(&runState{dir: dir, image: image}).record(st)
+	fmt.Printf("%s stopped: %s\n", image, st.Exit)
+	return statusKilled, nil
 }
