@@ -40,12 +40,13 @@ func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.
 	return reply, nil
 }
 
-func (c *fakeConn) Release(l *nclient4.Lease, mods ...dhcpv4.Modifier) error {
-	r, err := dhcpv4.NewReleaseFromACK(l.ACK, mods...)
+func (c *fakeConn) Send(_ *net.UDPAddr, msg *dhcpv4.DHCPv4) error {
 	c.mu.Lock()
-	c.released = append(c.released, r)
-	c.mu.Unlock()
-	return err
+	defer c.mu.Unlock()
+	if msg.MessageType() == dhcpv4.MessageTypeRelease {
+		c.released = append(c.released, msg)
+	}
+	return nil
 }
 
 func (c *fakeConn) InterfaceAddr() net.HardwareAddr { return testHW }
