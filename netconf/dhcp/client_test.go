@@ -19,6 +19,8 @@ type fakeConn struct {
 	mu       sync.Mutex
 	sent     []*dhcpv4.DHCPv4
 	released []*dhcpv4.DHCPv4
+	// releasedTo is where each RELEASE went.
+	releasedTo []string
 	closed   bool
 }
 
@@ -40,11 +42,12 @@ func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.
 	return reply, nil
 }
 
-func (c *fakeConn) Send(_ *net.UDPAddr, msg *dhcpv4.DHCPv4) error {
+func (c *fakeConn) Send(dest *net.UDPAddr, msg *dhcpv4.DHCPv4) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if msg.MessageType() == dhcpv4.MessageTypeRelease {
 		c.released = append(c.released, msg)
+		c.releasedTo = append(c.releasedTo, dest.String())
 	}
 	return nil
 }
@@ -83,6 +86,9 @@ func TestRunReportsBoundThenReleasesOnStop(t *testing.T) {
 	if len(conn.released) != 1 || !conn.released[0].ClientIPAddr.Equal(srv.yiaddr) ||
 		string(conn.released[0].Options.Get(dhcpv4.OptionClientIdentifier)) != string(append([]byte{1}, testHW...)) {
 		t.Errorf("releases sent: %v, want one for 10.0.0.50 with the client identifier", conn.released)
+	}
+	if len(conn.releasedTo) != 1 || conn.releasedTo[0] != "10.0.0.1:67" {
+		t.Errorf("RELEASE sent to %v, want the server 10.0.0.1:67", conn.releasedTo)
 	}
 	if len(raw.released) != 0 {
 		t.Errorf("a RELEASE went through the raw socket, from 0.0.0.0")
