@@ -21,7 +21,7 @@ type fakeConn struct {
 	released []*dhcpv4.DHCPv4
 	// releasedTo is where each RELEASE went.
 	releasedTo []string
-	closed   bool
+	closed     bool
 }
 
 func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.DHCPv4, match nclient4.Matcher) (*dhcpv4.DHCPv4, error) {
