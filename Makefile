@@ -75,6 +75,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWriteUserData$$' -fuzztime $(FUZZTIME) ./pkg/metadata/cmd/metadata/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackTar$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackLayers$$' -fuzztime $(FUZZTIME) ./tools/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzReplyToResolvConf$$' -fuzztime $(FUZZTIME) ./netconf/dhcp/
 
 # Boot benchmark: the reference image against a busybox-script baseline
 # with Debian's runc (bench/README.md); RUNS boots of each, medians.

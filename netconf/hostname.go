@@ -29,7 +29,8 @@ func SetHostname(name string) error {
 }
 
 // ValidHostname accepts what resolvers and the kernel accept: dot-separated
-// labels of letters, digits and hyphens, 64 bytes at most.
+// labels of letters, digits and hyphens, 63 bytes each (RFC 1035), 64 bytes
+// in all (the kernel's HOST_NAME_MAX).
 func ValidHostname(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("hostname %q: want 1 to 64 characters", name)
@@ -37,6 +38,9 @@ func ValidHostname(name string) error {
 	for _, label := range strings.Split(name, ".") {
 		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
 			return fmt.Errorf("hostname %q: empty label or label starting or ending with '-'", name)
+		}
+		if len(label) > 63 {
+			return fmt.Errorf("hostname %q: a label of %d bytes, more than 63", name, len(label))
 		}
 		for _, r := range label {
 			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {

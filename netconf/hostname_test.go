@@ -16,6 +16,8 @@ func TestValidHostname(t *testing.T) {
 		"gu est":              false,
 		"guest_1":             false,
 		"a2345678901234567890123456789012345678901234567890123456789012345": false,
+		"a234567890123456789012345678901234567890123456789012345678901234":  false, // one label of 64
+		"a23456789012345678901234567890123456789012345678901234567890123":   true,  // one label of 63
 	} {
 		if err := netconf.ValidHostname(name); (err == nil) != ok {
 			t.Errorf("ValidHostname(%q) = %v, want ok=%v", name, err, ok)

@@ -105,12 +105,15 @@ func FormatResolvConf(byIface map[string]DNS) string {
 		d := byIface[name]
 		for _, s := range append([]string{d.Domain}, d.Search...) {
 			s = strings.TrimSuffix(s, ".")
-			if s != "" && !slices.Contains(search, s) {
+			// Where names come from (a lease, dhcpcd.conf) they are
+			// checked and what fails is logged; this keeps any other
+			// caller from writing a line of its own into the file.
+			if s != "" && ValidDomainName(s) == nil && !slices.Contains(search, s) {
 				search = append(search, s)
 			}
 		}
 		for _, s := range d.Servers {
-			if !slices.Contains(servers, s) {
+			if s.IsValid() && validZone(s.Zone()) && !slices.Contains(servers, s) {
 				servers = append(servers, s)
 			}
 		}
@@ -122,6 +125,17 @@ func FormatResolvConf(byIface map[string]DNS) string {
 		b.WriteString("nameserver " + s.String() + "\n")
 	}
 	return b.String()
+}
+
+// validZone accepts an IPv6 zone (fe80::1%eth0) that cannot break the
+// nameserver line it is written on.
+func validZone(zone string) bool {
+	for i := 0; i < len(zone); i++ {
+		if c := zone[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func equalDNS(a, b DNS) bool {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/minikit/minikit/netconf"
@@ -50,5 +51,41 @@ func TestResolvConfFollowsInterfaces(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(r.Path))
 	if len(entries) != 1 {
 		t.Errorf("the directory holds %d files, want only resolv.conf (no temporary files left)", len(entries))
+	}
+}
+
+// Whoever hands ResolvConf a name with a newline or a space in it cannot
+// add a line or an option to the file.
+func TestFormatResolvConfLeavesOutWhatIsNoDomainName(t *testing.T) {
+	got := netconf.FormatResolvConf(map[string]netconf.DNS{
+		"eth0": {
+			Servers: []netip.Addr{netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("fe80::1%eth0 x\nnameserver 6.6.6.6")},
+			Domain:  "x\nnameserver 6.6.6.6",
+			Search:  []string{"a.test", "b.test options ndots:9", "c_d.test", "e.test."},
+		},
+	})
+	want := "# Written by dhcpcd from eth0; it is rewritten whenever a lease changes.\n" +
+		"search a.test e.test\n" +
+		"nameserver 10.0.0.3\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestValidDomainName(t *testing.T) {
+	for _, name := range []string{"example.com", "Example.COM", "lan", "a-b.c0", "xn--bcher-kva.de", "1.2.3.4",
+		strings.Repeat("a", 63) + ".test",
+		strings.Repeat(strings.Repeat("a", 62)+".", 4) + "a", // 253 bytes, the most a name may have
+	} {
+		if err := netconf.ValidDomainName(name); err != nil {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "x\nnameserver 6.6.6.6", "a b", "a\tb", "a_b", "-a.b", "a-.b", "a..b", ".a",
+		"a;b", "a#b", "bücher.de", "ａ.com", "xn--abc", "\x00", strings.Repeat("a", 64) + ".test",
+		strings.Repeat(strings.Repeat("a", 62)+".", 4) + "ab"} {
+		if err := netconf.ValidDomainName(name); err == nil {
+			t.Errorf("%q accepted", name)
+		}
 	}
 }

@@ -61,9 +61,30 @@ type Config struct {
 // conn is what Run needs of nclient4.Client.
 type conn interface {
 	SendAndRead(ctx context.Context, dest *net.UDPAddr, msg *dhcpv4.DHCPv4, match nclient4.Matcher) (*dhcpv4.DHCPv4, error)
-	Release(lease *nclient4.Lease, modifiers ...dhcpv4.Modifier) error
 	InterfaceAddr() net.HardwareAddr
 	Close() error
+}
+
+// leasedConn talks from the leased address, and can also send a message
+// that has no reply: a RELEASE.
+type leasedConn interface {
+	conn
+	Send(dest *net.UDPAddr, msg *dhcpv4.DHCPv4) error
+}
+
+// udpClient is nclient4.Client over the client's UDP socket, which Send
+// writes to directly: nclient4's own Release builds its message with
+// dhcpv4.New, whose getrandom may wait for the kernel's CRNG.
+type udpClient struct {
+	*nclient4.Client
+	pc net.PacketConn
+}
+
+func (c udpClient) Send(dest *net.UDPAddr, msg *dhcpv4.DHCPv4) error {
+	if _, err := c.pc.WriteTo(msg.ToBytes(), dest); err != nil {
+		return fmt.Errorf("send %s to %v: %w", msg.MessageType(), dest, err)
+	}
+	return nil
 }
 
 // Run keeps a lease on cfg.Interface until ctx ends, calling handle with
@@ -93,12 +114,12 @@ func Run(ctx context.Context, cfg Config, handle func(Event)) error {
 		udp.Close()
 		return fmt.Errorf("dhcp on %s: %w", cfg.Interface, err)
 	}
-	return run(ctx, cfg, raw, leased, time.Now, handle)
+	return run(ctx, cfg, raw, udpClient{Client: leased, pc: udp}, time.Now, handle)
 }
 
 // run drives the machine over raw (for messages sent before there is an
 // address) and leased (for those sent from it).
-func run(ctx context.Context, cfg Config, raw, leased conn, now func() time.Time, handle func(Event)) error {
+func run(ctx context.Context, cfg Config, raw conn, leased leasedConn, now func() time.Time, handle func(Event)) error {
 	defer raw.Close()
 	defer leased.Close()
 	log := cfg.Logger
@@ -148,21 +169,25 @@ func run(ctx context.Context, cfg Config, raw, leased conn, now func() time.Time
 		}
 	}
 	if cfg.Release {
-		release(cfg, leased, m, log, handle)
+		release(leased, m, log, handle)
 	}
 	return nil
 }
 
-func release(cfg Config, c conn, m *machine, log *slog.Logger, handle func(Event)) {
+// release sends a RELEASE for the lease held to its server, as unicast
+// from the leased address (RFC 2131, 4.4.4); nothing answers it.
+func release(c leasedConn, m *machine, log *slog.Logger, handle func(Event)) {
 	if !m.held() {
 		return
 	}
 	lease := m.lease
-	mods := []dhcpv4.Modifier{}
+	var mods []dhcpv4.Modifier
 	if m.clientID != nil {
 		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(m.clientID)))
 	}
-	if err := c.Release(&nclient4.Lease{ACK: lease.ack}, mods...); err != nil {
+	msg := newRelease(m.xid(), lease.ack, mods...)
+	to := &net.UDPAddr{IP: net.IP(lease.Server.AsSlice()), Port: nclient4.ServerPort}
+	if err := c.Send(to, msg); err != nil {
 		log.Warn("release failed", "err", err)
 	}
 	handle(Event{Kind: Released, Lease: lease})
@@ -176,6 +201,7 @@ func newMachine(cfg Config, hw net.HardwareAddr) *machine {
 		request:  cfg.Request,
 		previous: cfg.Previous,
 		jitter:   func() float64 { return rand.Float64()*2 - 1 },
+		xid:      newXID,
 	}
 	if m.clientID == nil && len(hw) > 0 {
 		m.clientID = append([]byte{1}, hw...) // 1: Ethernet, RFC 2132 9.14

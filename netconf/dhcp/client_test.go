@@ -19,7 +19,9 @@ type fakeConn struct {
 	mu       sync.Mutex
 	sent     []*dhcpv4.DHCPv4
 	released []*dhcpv4.DHCPv4
-	closed   bool
+	// releasedTo is where each RELEASE went.
+	releasedTo []string
+	closed     bool
 }
 
 func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.DHCPv4, match nclient4.Matcher) (*dhcpv4.DHCPv4, error) {
@@ -40,12 +42,14 @@ func (c *fakeConn) SendAndRead(ctx context.Context, _ *net.UDPAddr, msg *dhcpv4.
 	return reply, nil
 }
 
-func (c *fakeConn) Release(l *nclient4.Lease, mods ...dhcpv4.Modifier) error {
-	r, err := dhcpv4.NewReleaseFromACK(l.ACK, mods...)
+func (c *fakeConn) Send(dest *net.UDPAddr, msg *dhcpv4.DHCPv4) error {
 	c.mu.Lock()
-	c.released = append(c.released, r)
-	c.mu.Unlock()
-	return err
+	defer c.mu.Unlock()
+	if msg.MessageType() == dhcpv4.MessageTypeRelease {
+		c.released = append(c.released, msg)
+		c.releasedTo = append(c.releasedTo, dest.String())
+	}
+	return nil
 }
 
 func (c *fakeConn) InterfaceAddr() net.HardwareAddr { return testHW }
@@ -82,6 +86,9 @@ func TestRunReportsBoundThenReleasesOnStop(t *testing.T) {
 	if len(conn.released) != 1 || !conn.released[0].ClientIPAddr.Equal(srv.yiaddr) ||
 		string(conn.released[0].Options.Get(dhcpv4.OptionClientIdentifier)) != string(append([]byte{1}, testHW...)) {
 		t.Errorf("releases sent: %v, want one for 10.0.0.50 with the client identifier", conn.released)
+	}
+	if len(conn.releasedTo) != 1 || conn.releasedTo[0] != "10.0.0.1:67" {
+		t.Errorf("RELEASE sent to %v, want the server 10.0.0.1:67", conn.releasedTo)
 	}
 	if len(raw.released) != 0 {
 		t.Errorf("a RELEASE went through the raw socket, from 0.0.0.0")

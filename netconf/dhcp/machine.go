@@ -55,6 +55,8 @@ type machine struct {
 	request  []dhcpv4.OptionCode
 	// jitter returns a number in [-1, 1] to spread retransmissions.
 	jitter func() float64
+	// xid returns the transaction id of each new exchange.
+	xid func() dhcpv4.TransactionID
 
 	phase phase
 	msg   *dhcpv4.DHCPv4 // what this phase sends, resent with the same xid
@@ -90,21 +92,13 @@ func (m *machine) next(now time.Time) (step, error) {
 			if m.previous.IsValid() {
 				mods = append(mods, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(m.previous.AsSlice())))
 			}
-			d, err := dhcpv4.NewDiscovery(m.hw, mods...)
-			if err != nil {
-				return step{}, fmt.Errorf("make DISCOVER: %w", err)
-			}
-			m.msg = d
+			m.msg = newDiscover(m.xid(), m.hw, mods...)
 		}
 		return step{send: m.msg, to: broadcast, accept: isType(dhcpv4.MessageTypeOffer), until: m.interval(now)}, nil
 
 	case requesting:
 		if m.msg == nil {
-			r, err := dhcpv4.NewRequestFromOffer(m.offer, m.options()...)
-			if err != nil {
-				return step{}, fmt.Errorf("make REQUEST: %w", err)
-			}
-			m.msg = r
+			m.msg = newRequest(m.offer, m.options()...)
 		}
 		server, _ := addr4(m.offer.ServerIdentifier())
 		return step{send: m.msg, to: broadcast, accept: ackOrNakFrom(server), until: m.interval(now)}, nil
@@ -114,15 +108,7 @@ func (m *machine) next(now time.Time) (step, error) {
 
 	case renewing, rebinding:
 		if m.msg == nil {
-			xid, err := dhcpv4.GenerateTransactionID()
-			if err != nil {
-				return step{}, fmt.Errorf("make REQUEST: %w", err)
-			}
-			r, err := dhcpv4.NewRenewFromAck(m.lease.ack, append(m.options(), dhcpv4.WithTransactionID(xid))...)
-			if err != nil {
-				return step{}, fmt.Errorf("make REQUEST: %w", err)
-			}
-			m.msg = r
+			m.msg = newRenew(m.xid(), m.lease.ack, m.options()...)
 		}
 		if m.phase == renewing {
 			// RFC 2131, 4.4.5: renewing asks the lease's own server.

@@ -26,7 +26,7 @@ func newFakeServer() *fakeServer {
 	}
 }
 
-func (s *fakeServer) reply(t *testing.T, req *dhcpv4.DHCPv4, typ dhcpv4.MessageType) *dhcpv4.DHCPv4 {
+func (s *fakeServer) reply(t testing.TB, req *dhcpv4.DHCPv4, typ dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 	t.Helper()
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithMessageType(typ),
@@ -55,15 +55,15 @@ func (s *fakeServer) reply(t *testing.T, req *dhcpv4.DHCPv4, typ dhcpv4.MessageT
 	return r
 }
 
-func (s *fakeServer) offer(t *testing.T, req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
+func (s *fakeServer) offer(t testing.TB, req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 	return s.reply(t, req, dhcpv4.MessageTypeOffer)
 }
 
-func (s *fakeServer) ack(t *testing.T, req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
+func (s *fakeServer) ack(t testing.TB, req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 	return s.reply(t, req, dhcpv4.MessageTypeAck)
 }
 
-func (s *fakeServer) nak(t *testing.T, req *dhcpv4.DHCPv4, msg string) *dhcpv4.DHCPv4 {
+func (s *fakeServer) nak(t testing.TB, req *dhcpv4.DHCPv4, msg string) *dhcpv4.DHCPv4 {
 	t.Helper()
 	r := s.reply(t, req, dhcpv4.MessageTypeNak)
 	r.UpdateOption(dhcpv4.OptMessage(msg))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/minikit/minikit/netconf"
 )
 
 // ReadFile parses the dhcpcd.conf at path.
@@ -207,9 +208,20 @@ func (p *parser) static(arg string) {
 			s.DNS = addrs
 		}
 	case "domain_name":
+		if err := netconf.ValidDomainName(strings.TrimSuffix(value, ".")); err != nil {
+			p.errorf("static domain_name: %v", err)
+			return
+		}
 		s.Domain = value
 	case "domain_search":
-		s.Search = words(value)
+		search := words(value)
+		for _, name := range search {
+			if err := netconf.ValidDomainName(strings.TrimSuffix(name, ".")); err != nil {
+				p.errorf("static domain_search: %v", err)
+				return
+			}
+		}
+		s.Search = search
 	case "interface_mtu":
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 68 || n > 65535 {

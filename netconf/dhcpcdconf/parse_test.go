@@ -130,7 +130,7 @@ func TestClientID(t *testing.T) {
 }
 
 func TestErrorsNameFileAndLine(t *testing.T) {
-	_, err := Parse("bad.conf", []byte("timeout soon\ninterface eth0\nstatic ip_address=10.0.0.5\nstatic interface_mtu=9\nstatic routers=10.0.0.1,fe80::1\ninterface\n"))
+	_, err := Parse("bad.conf", []byte("timeout soon\ninterface eth0\nstatic ip_address=10.0.0.5\nstatic interface_mtu=9\nstatic routers=10.0.0.1,fe80::1\ninterface\nstatic domain_name=a_b.test\nstatic domain_search=ok.test -bad.test\n"))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -140,6 +140,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		`bad.conf:4: static interface_mtu: want a number from 68 to 65535, got "9"`,
 		`bad.conf:5: static routers: "fe80::1" is not an IPv4 address`,
 		`bad.conf:6: interface: want one interface name`,
+		`bad.conf:7: static domain_name: domain name "a_b.test"`,
+		`bad.conf:8: static domain_search: domain name "-bad.test"`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors lack %q:\n%v", want, err)

@@ -21,7 +21,7 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 		"-display", "none",
 		"-machine", "q35",
 		"-accel", string(o.Accel),
-		"-cpu", cpuModel(o.Accel),
+		"-cpu", cpuModel(o.Accel, o.NoRNG),
 		"-m", strconv.Itoa(o.MemoryMiB),
 		"-smp", strconv.Itoa(o.CPUs),
 	}
@@ -54,10 +54,15 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 		"-chardev", "stdio,id="+consoleChardev,
 		"-serial", "chardev:"+consoleChardev,
 		"-qmp", "unix:"+escapeOption(qmpSocket)+",server=on,wait=off",
+	)
+	if !o.NoRNG {
 		// The guest's entropy comes from the host so that a fresh VM does
 		// not block in getrandom waiting for a pool that never fills.
-		"-object", "rng-random,id=rng0,filename=/dev/urandom",
-		"-device", "virtio-rng-pci,rng=rng0",
+		a = append(a,
+			"-object", "rng-random,id=rng0,filename=/dev/urandom",
+			"-device", "virtio-rng-pci,rng=rng0")
+	}
+	a = append(a,
 		// A kernel with the pvpanic driver reports a panic through this
 		// device, and qemu then stops with a SHUTDOWN whose reason says
 		// so. Kernels without it are caught on the console instead.
@@ -94,12 +99,17 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 
 // cpuModel passes the host CPU through under KVM; under TCG "max" offers
 // every feature the emulator has, so binaries built for newer x86-64
-// levels still run.
-func cpuModel(a Accel) string {
+// levels still run. noRNG hides RDRAND and RDSEED, which the kernel
+// would otherwise seed its CRNG from at once.
+func cpuModel(a Accel, noRNG bool) string {
+	model := "max"
 	if a == AccelKVM {
-		return "host"
+		model = "host"
 	}
-	return "max"
+	if noRNG {
+		model += ",-rdrand,-rdseed"
+	}
+	return model
 }
 
 // kernelCmdline appends console=ttyS0 unless the command line already

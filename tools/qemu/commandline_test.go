@@ -124,6 +124,10 @@ func TestArgsDescribeTheMachine(t *testing.T) {
 		{"KVM", Options{Kernel: "k", Accel: AccelKVM}, "-accel", []string{"kvm"}},
 		{"the host CPU under KVM", Options{Kernel: "k", Accel: AccelKVM}, "-cpu", []string{"host"}},
 		{"the richest emulated CPU under TCG", Options{Kernel: "k", Accel: AccelTCG}, "-cpu", []string{"max"}},
+		{"no CPU RNG under TCG when asked", Options{Kernel: "k", Accel: AccelTCG, NoRNG: true}, "-cpu", []string{"max,-rdrand,-rdseed"}},
+		{"no CPU RNG under KVM when asked", Options{Kernel: "k", Accel: AccelKVM, NoRNG: true}, "-cpu", []string{"host,-rdrand,-rdseed"}},
+		{"the host's entropy by default", Options{Kernel: "k"}, "-object", []string{"rng-random,id=rng0,filename=/dev/urandom"}},
+		{"no entropy from the host when asked", Options{Kernel: "k", NoRNG: true}, "-object", nil},
 		{"console appended to the command line", Options{Kernel: "k", Cmdline: "quiet"}, "-append", []string{"quiet console=ttyS0"}},
 		{"a chosen console kept", Options{Kernel: "k", Cmdline: "console=hvc0 quiet"}, "-append", []string{"console=hvc0 quiet"}},
 		{"an empty command line still gets the console", Options{Kernel: "k"}, "-append", []string{"console=ttyS0"}},
@@ -172,6 +176,7 @@ func TestArgsDevices(t *testing.T) {
 		want []string
 	}{
 		{"virtio-net, the rng and pvpanic by default", Options{Kernel: "k"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "virtio-net-pci,netdev=net0"}},
+		{"no rng when asked", Options{Kernel: "k", NoRNG: true}, []string{"pvpanic", "virtio-net-pci,netdev=net0"}},
 		{"a chosen NIC model", Options{Kernel: "k", NIC: "e1000"}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "e1000,netdev=net0"}},
 		{"no NIC without a network", Options{Kernel: "k", NoNetwork: true}, []string{"virtio-rng-pci,rng=rng0", "pvpanic"}},
 		{"a data CD-ROM", Options{Kernel: "k", NoNetwork: true, CDROMs: []string{"/d/meta.iso"}}, []string{"virtio-rng-pci,rng=rng0", "pvpanic", "ide-cd,drive=cd0"}},

@@ -75,6 +75,13 @@ type Options struct {
 	// Accel is how the guest runs; empty means AccelAuto.
 	Accel Accel
 
+	// NoRNG gives the guest no source of randomness but its own timing,
+	// like plain qemu or a cloud VM without one: no virtio-rng device
+	// (which otherwise feeds it from the host's /dev/urandom) and a CPU
+	// without RDRAND and RDSEED. Under TCG the kernel's CRNG is then
+	// ready only tens of seconds after boot.
+	NoRNG bool
+
 	// NoNetwork leaves the guest without a network card. Otherwise it gets
 	// one NIC on qemu's user-mode network, reachable from the host only
 	// through Forwards.

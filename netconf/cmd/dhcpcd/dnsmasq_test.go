@@ -266,3 +266,24 @@ func TestCarrierBackMeansAskingAtOnce(t *testing.T) {
 	}
 	p.expect(next.index-1, leaseLine("bound", "eth0"), bootTimeout)
 }
+
+// A domain name that would add a line to resolv.conf is logged and left
+// out; the rest of the lease is applied.
+func TestServersDomainThatIsNoDNSNameIsLoggedAndLeftOut(t *testing.T) {
+	t.Parallel()
+	l := newLAN(t)
+	nettest.StartDnsmasq(t, l.srv,
+		"--interface=srv0",
+		"--dhcp-range=10.234.0.10,10.234.0.50,255.255.255.0,2m",
+		"--dhcp-option=option:router,10.234.0.1",
+		"--dhcp-option=option:dns-server,10.234.0.53",
+		"--dhcp-option=option:domain-name,evil.test nameserver 6.6.6.6",
+	)
+	p := startDhcpcd(t, l.cli, nil)
+	ignored := p.expect(-1, `level=WARN msg="ignored from the server" iface=eth0 server=10\.234\.0\.1 value="option 15 \(domain name\): domain name \\"evil\.test nameserver 6\.6\.6\.6\\": `, bootTimeout)
+	p.expect(ignored.index, leaseLine("bound", "eth0"), bootTimeout)
+	want := "# Written by dhcpcd from eth0; it is rewritten whenever a lease changes.\nnameserver 10.234.0.53\n"
+	if rc := p.resolvConf(); rc != want {
+		t.Errorf("resolv.conf:\n%s\nwant\n%s", rc, want)
+	}
+}

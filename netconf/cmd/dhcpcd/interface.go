@@ -39,6 +39,9 @@ func (d *daemon) runDHCP(ctx context.Context, l netconf.Link, o dhcpcdconf.Optio
 	handle := func(ev dhcp.Event) {
 		switch ev.Kind {
 		case dhcp.Bound, dhcp.Renewed:
+			for _, d := range ev.Lease.Dropped {
+				log.Warn("ignored from the server", "server", ev.Lease.Server, "value", d)
+			}
 			next := ev.Lease.Settings(l.Name, o.SetsHostname())
 			overlayStatic(next, o.Static)
 			next.Metric = metric(o, l)
