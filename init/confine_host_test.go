@@ -45,3 +45,23 @@ echo "seccomp=$(grep '^Seccomp:' /proc/self/status | cut -f2) nnp=$(grep NoNewPr
 		t.Errorf("init exited %d after SIGTERM", code)
 	}
 }
+
+// A container given /run/minikit to use svcctl finds the control socket
+// there and nothing else of init's: not runc's state, not the roots of
+// other containers, not the notify sockets of other services.
+func TestHostControlBindHoldsOnlyTheSocket(t *testing.T) {
+	testenv.Root(t)
+	rootfs := fullRootfs(t)
+	tree := newTree(t)
+	hostService(t, tree, rootfs, "db", "svcctl notify READY=1; exec sleep 4545",
+		map[string]string{bundle.AnnotationNotify: "true"})
+	hostService(t, tree, rootfs, "peek", `while [ ! -S /run/minikit/control.sock ]; do sleep 0.1; done
+echo "in /run/minikit: $(ls -A /run/minikit | tr '\n' ' ')"`,
+		map[string]string{bundle.AnnotationDependsOn: "db", bundle.AnnotationRestart: "never"}, withControlSocket(tree))
+	h := startHostInit(t, tree)
+	h.lineIndex(`peek: in /run/minikit: `, 1, time.Minute)
+	h.lineIndex(`peek: in /run/minikit: control.sock $`, 1, time.Minute)
+	if code := h.stop(time.Minute); code != 0 {
+		t.Errorf("init exited %d after SIGTERM", code)
+	}
+}
