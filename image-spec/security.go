@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/moby/profiles/seccomp"
-	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -27,10 +26,17 @@ const (
 	DefaultNofileHard = 4096
 )
 
-// runcDefaults is what `runc spec` writes: its masked and read-only paths
-// are the ones every container gets unless it is privileged or its entry
-// says otherwise.
-var runcDefaults = specconv.Example().Linux
+// The masked and read-only paths `runc spec` writes, which every container
+// gets unless it is privileged or its entry says otherwise. They are
+// written out rather than read from runc's specconv.Example, which needs
+// cgo, so that the host tools stay pure Go; a test holds them equal.
+var (
+	defaultMaskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+	}
+	defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
 
 // privileged says whether a container is granted CAP_SYS_ADMIN (by name or
 // by "all"). Such a container can undo every default confinement anyway
@@ -54,10 +60,10 @@ func (t *translation) confine(spec *specs.Spec) {
 		spec.Process.NoNewPrivileges = !priv
 	}
 	if pick(c.MaskedPaths, l.MaskedPaths, listGiven) == nil && !priv {
-		spec.Linux.MaskedPaths = slices.Clone(runcDefaults.MaskedPaths)
+		spec.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
 	}
 	if pick(c.ReadonlyPaths, l.ReadonlyPaths, listGiven) == nil && !priv {
-		spec.Linux.ReadonlyPaths = slices.Clone(runcDefaults.ReadonlyPaths)
+		spec.Linux.ReadonlyPaths = slices.Clone(defaultReadonlyPaths)
 	}
 	if !slices.ContainsFunc(spec.Process.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == "RLIMIT_NOFILE" }) {
 		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: DefaultNofileSoft, Hard: DefaultNofileHard})
