@@ -4,8 +4,9 @@
 GO      ?= go
 BUILD   := build
 OUT     := out
-# PID 1 embeds libcontainer, whose nsenter is C: cgo, linked statically.
-STATIC  := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '-s -w -extldflags -static'
+# PID 1 embeds libcontainer, whose nsenter is C, and libseccomp (the seccomp
+# tag), without which libcontainer refuses every seccomp filter: cgo, static.
+STATIC  := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo,seccomp -ldflags '-s -w -extldflags -static'
 PURE    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
 GOFILES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 DEFAULT := image-spec/examples/minikit.yml

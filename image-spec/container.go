@@ -264,6 +264,7 @@ func (d *decoder) container(n ast.Node, fpath string, kind entryKind) *Container
 		"notify":   setBool(d, &c.Notify),
 		"timeout":  seconds(&c.Timeout, 1),
 		"required": setBool(d, &c.Required),
+		"seccomp":  str(&c.Seccomp, checkSeccomp),
 	}
 	// Extensions are allowed only where they mean something.
 	where := map[string][]entryKind{

@@ -167,14 +167,13 @@ func (t *translation) run() (*specs.Spec, *bundle.Runtime) {
 		Hostname: pick(c.Hostname, l.Hostname, strGiven),
 		Mounts:   t.mounts(ro),
 		Process: &specs.Process{
-			Args:            args,
-			Env:             env,
-			Cwd:             cwd,
-			User:            t.user(),
-			Capabilities:    t.capabilities(),
-			Rlimits:         t.rlimits(),
-			NoNewPrivileges: boolOf(pick(c.NoNewPrivileges, l.NoNewPrivileges, ptrGiven)),
-			OOMScoreAdj:     pick(c.OOMScoreAdj, l.OOMScoreAdj, ptrGiven),
+			Args:         args,
+			Env:          env,
+			Cwd:          cwd,
+			User:         t.user(),
+			Capabilities: t.capabilities(),
+			Rlimits:      t.rlimits(),
+			OOMScoreAdj:  pick(c.OOMScoreAdj, l.OOMScoreAdj, ptrGiven),
 		},
 		Linux: &specs.Linux{
 			Namespaces:        t.namespaces(),
@@ -189,6 +188,7 @@ func (t *translation) run() (*specs.Spec, *bundle.Runtime) {
 		Annotations: t.annotations(),
 	}
 	t.devices(spec.Linux)
+	t.confine(spec)
 	spec.Linux.Namespaces = hostCgroupNamespaceForHostHierarchy(spec.Mounts, spec.Linux.Namespaces)
 	t.checkNamespaceUse(spec)
 	return spec, t.runtime()

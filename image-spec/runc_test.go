@@ -13,30 +13,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/minikit/minikit/internal/testenv"
 )
-
-// needRoot skips a test that needs root and a tool, saying why, unless CI
-// asks for it to run (MINIKIT_REQUIRE_ROOT=1), where a skip would hide a
-// failure.
-func needRoot(t *testing.T, tools ...string) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" (apt-get install -y runc busybox-static)")
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("MINIKIT_REQUIRE_ROOT") == "1" {
-		t.Fatalf("MINIKIT_REQUIRE_ROOT=1 but this test lacks %s", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
-}
 
 // busyboxRootfs makes a root filesystem holding only a static busybox and
 // the files the test looks at.
@@ -69,7 +47,7 @@ func busyboxRootfs(t *testing.T, dir string) {
 // A config.json from the translation is accepted and run by Debian's runc,
 // and the container sees what the entry asked for.
 func TestRuncRunsTranslatedConfig(t *testing.T) {
-	needRoot(t, "runc", "busybox")
+	testenv.Root(t, "runc (apt-get install -y runc)", "busybox (apt-get install -y busybox-static)")
 	dir := t.TempDir()
 	bundleDir := filepath.Join(dir, "bundle")
 	busyboxRootfs(t, filepath.Join(bundleDir, "rootfs"))

@@ -196,6 +196,7 @@ type Container struct {
 	Notify      *bool    `yaml:"notify,omitempty" json:"notify,omitempty"`           // services: wait for READY=1
 	Timeout     *int     `yaml:"timeout,omitempty" json:"timeout,omitempty"`         // onboot, onshutdown: seconds
 	Required    *bool    `yaml:"required,omitempty" json:"required,omitempty"`       // onboot: failure is fatal
+	Seccomp     string   `yaml:"seccomp,omitempty" json:"seccomp,omitempty"`         // default or unconfined
 
 	// where the entry and its fields were written, for messages
 	at     position

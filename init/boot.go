@@ -103,9 +103,12 @@ func (in *initSys) boot() error {
 	}
 	logNamespaces()
 
+	if err := in.prepareRun(); err != nil {
+		return err
+	}
 	in.runner = &runner{
-		stateDir:     in.path("/run/minikit/runc"),
-		rootsDir:     in.path("/run/minikit/rootfs"),
+		stateDir:     in.path(privateRun + "/runc"),
+		rootsDir:     in.path(privateRun + "/rootfs"),
 		cgroupPrefix: "/minikit",
 		reaper:       in.reaper,
 	}
@@ -113,7 +116,7 @@ func (in *initSys) boot() error {
 		// Containers of several test runs must not share cgroups.
 		in.runner.cgroupPrefix = fmt.Sprintf("/minikit-test-%d", os.Getppid())
 	}
-	mountVolumes(in.path("/"), in.path("/run/minikit/volumes"))
+	mountVolumes(in.path("/"), in.path(privateRun+"/volumes"))
 	end := in.timeline.begin("onboot")
 	ok := in.runToCompletion(context.Background(), "onboot", in.path(bundle.OnbootDir))
 	end()
@@ -126,6 +129,40 @@ func (in *initSys) boot() error {
 	end()
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
+	}
+	return nil
+}
+
+// privateRun holds what init keeps from every container: runc's state,
+// the writable layers of container roots and volumes, and the notify
+// sockets. No image binds it; /run/minikit, which containers bind to use
+// svcctl, holds only the control socket. It is 0711 rather than 0700 so
+// that runc, inside a container's user namespace, can still reach that
+// container's root by its full path.
+const privateRun = "/run/init"
+
+// netRun is what the network configuration leaves for other containers:
+// dhcpcd's /run (resolv.conf, its lease state), bound alone into those
+// that need it. /run/resolv.conf, where /etc/resolv.conf points, links to
+// it, so that the system and LinuxKit images keep finding resolv.conf.
+const netRun = "/run/net"
+
+// prepareRun lays out /run before any container starts.
+func (in *initSys) prepareRun() error {
+	if err := os.MkdirAll(in.path(privateRun), 0o711); err != nil {
+		return fmt.Errorf("make %s: %w", privateRun, err)
+	}
+	if err := os.Chmod(in.path(privateRun), 0o711); err != nil {
+		return fmt.Errorf("make %s: %w", privateRun, err)
+	}
+	if err := os.MkdirAll(in.path(netRun), 0o755); err != nil {
+		return fmt.Errorf("make %s: %w", netRun, err)
+	}
+	link := in.path("/run/resolv.conf")
+	if _, err := os.Lstat(link); os.IsNotExist(err) {
+		if err := os.Symlink("net/resolv.conf", link); err != nil {
+			return fmt.Errorf("link /run/resolv.conf to %s: %w", netRun, err)
+		}
 	}
 	return nil
 }

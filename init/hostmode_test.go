@@ -65,8 +65,12 @@ func goBinary(t testing.TB, pkg string, env ...string) string {
 	return bin
 }
 
-// initBinary builds this package, init itself.
-func initBinary(t testing.TB) string { return goBinary(t, ".") }
+// initBinary builds this package, init itself, as the Makefile and its
+// recipe do: with cgo and libseccomp, which libcontainer needs to apply a
+// container's seccomp filter.
+func initBinary(t testing.TB) string {
+	return goBinary(t, ".", "CGO_ENABLED=1", "GOFLAGS=-tags=seccomp")
+}
 
 // busyboxRootfs lays out a read-only root with a static busybox, shared by
 // every bundle of a test.

@@ -16,8 +16,8 @@ import (
 // A service with `notify: true` is ready when it says so, with the
 // sd_notify protocol: a datagram of KEY=VALUE lines sent to the unix
 // socket named by $NOTIFY_SOCKET. Each such service gets a socket of its
-// own, at control.NotifyDir/NAME, bound into its container at the same
-// path, so a message's socket tells whose it is. Understood:
+// own, made where no container reaches and bound into its container alone
+// at control.NotifyDir/NAME, so a message's socket tells whose it is. Understood:
 //
 //	READY=1            the service is ready; services that depend on it start
 //	STATUS=text        shown by `svcctl status`

@@ -66,7 +66,8 @@ type supervisor struct {
 	outputs  *outputs
 	goSafe   func(what string, fn func())
 	// notifyDir is where the notify sockets are made, in init's mount
-	// namespace; inside containers they are under control.NotifyDir.
+	// namespace and out of every container's reach; inside its container
+	// each service sees its own socket alone, under control.NotifyDir.
 	notifyDir string
 
 	services []*service // in the order of their names
@@ -435,7 +436,7 @@ func (in *initSys) startServices(dir string) {
 	in.outputs.sink(initLogName) // /var/log is writable now: init's log gets its file
 	sup := newSupervisor(containerLauncher{in.runner}, realClock{}, in.outputs)
 	sup.goSafe = in.goSafe
-	sup.notifyDir = in.path(control.NotifyDir)
+	sup.notifyDir = in.path(privateRun + "/notify")
 	for _, name := range bundlesIn(dir) {
 		sup.add(loadServiceConfig(name, filepath.Join(dir, name)))
 	}

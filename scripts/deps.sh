@@ -12,6 +12,9 @@ needs=(
 	"file file"
 	"gcc gcc"
 	"/usr/lib/x86_64-linux-gnu/libc.a libc6-dev"
+	# init's libcontainer enforces seccomp filters through libseccomp, linked statically
+	"/usr/lib/x86_64-linux-gnu/libseccomp.a libseccomp-dev"
+	"pkg-config pkgconf"
 	"dpkg-deb dpkg"
 	"tar tar"
 	"mkfs.ext4 e2fsprogs"

@@ -58,7 +58,7 @@ func TestDHCPFromQEMU(t *testing.T) {
 	state := m.Expect(`netcheck: state (.*)$`, bootTimeout)
 	for _, want := range []string{`"state": "bound"`, `"address": "10.0.2.15/24"`, `"server": "10.0.2.2"`, `"expires": "`} {
 		if !strings.Contains(state.Groups[1], want) {
-			t.Errorf("/run/dhcpcd/eth0.json lacks %s: %s", want, state.Groups[1])
+			t.Errorf("/run/net/dhcpcd/eth0.json lacks %s: %s", want, state.Groups[1])
 		}
 	}
 	m.Expect(`netcheck: from host: `+greeting+`$`, bootTimeout)

@@ -54,6 +54,10 @@ mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
 mount -o remount,ro /
 mount --make-rshared /
 mkdir -p /var/log /run/minikit
+# /run as minikit's init lays it out (init/boot.go, prepareRun): dhcpcd's
+# directory, which the images bind, and the resolv.conf link into it.
+mkdir -p /run/net
+ln -s net/resolv.conf /run/resolv.conf
 mark "filesystems mounted"
 
 # The modules minikit's packer listed, dependencies first.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 )
 
 // goBuild builds a package of this module into out as a static,
@@ -15,21 +16,27 @@ import (
 // recipe hash) at every commit. Without cgo it is pure Go; with cgo the C
 // parts are linked statically, with Go's own resolver and user lookup
 // (netgo, osusergo) since glibc's would load shared libraries at run
-// time. dir is where a relative package is found. forHost builds for the
-// machine running the build (hooks) instead of the image's linux/amd64.
-func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool) error {
+// time. tags are added to those. dir is where a relative package is found.
+// forHost builds for the machine running the build (hooks) instead of the
+// image's linux/amd64.
+func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool, tags ...string) error {
 	goos, goarch := "linux", "amd64"
 	if forHost {
 		goos, goarch = runtime.GOOS, runtime.GOARCH
 	}
-	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+	ldflags := "-ldflags=-s -w"
 	cgoEnabled := "CGO_ENABLED=0"
 	if cgo {
 		if runtime.GOOS != goos || runtime.GOARCH != goarch {
 			return fmt.Errorf("go build %s: cgo needs a %s/%s build machine, not %s/%s", pkg, goos, goarch, runtime.GOOS, runtime.GOARCH)
 		}
-		args = []string{"build", "-trimpath", "-buildvcs=false", "-tags=netgo,osusergo", "-ldflags=-s -w -extldflags -static"}
+		tags = append([]string{"netgo", "osusergo"}, tags...)
+		ldflags = "-ldflags=-s -w -extldflags -static"
 		cgoEnabled = "CGO_ENABLED=1"
+	}
+	args := []string{"build", "-trimpath", "-buildvcs=false", ldflags}
+	if len(tags) > 0 {
+		args = append(args, "-tags="+strings.Join(tags, ","))
 	}
 	args = append(args, "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, goTool(), args...)

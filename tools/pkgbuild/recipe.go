@@ -81,9 +81,12 @@ type Move struct{ From, To string }
 // CGO_ENABLED=0, or with Cgo linked statically (for what embeds C, such
 // as libcontainer's nsenter in init). Package is an import path, or a
 // path relative to the recipe directory when it starts with ./ or ../.
+// Tags are build tags added to the build's own (seccomp, for init's
+// libcontainer to enforce seccomp filters with libseccomp).
 type GoProgram struct {
 	Package, Path string
 	Cgo           bool
+	Tags          []string
 }
 
 // Copy copies Source (a file or directory of the recipe) to Path. Mode
@@ -139,9 +142,10 @@ type rawMove struct {
 }
 
 type rawGo struct {
-	Package string `yaml:"package"`
-	Path    string `yaml:"path"`
-	Cgo     bool   `yaml:"cgo"`
+	Package string   `yaml:"package"`
+	Path    string   `yaml:"path"`
+	Cgo     bool     `yaml:"cgo"`
+	Tags    []string `yaml:"tags"`
 }
 
 type rawCopy struct {
@@ -238,6 +242,7 @@ func Parse(file string, data []byte) (*Recipe, error) {
 			Package: p.goPackage(at+".package", "go.package", g.Package),
 			Path:    p.imagePath(at+".path", "go.path", g.Path),
 			Cgo:     g.Cgo,
+			Tags:    p.buildTags(at+".tags", g.Tags),
 		})
 	}
 	for i, c := range raw.Copy {
@@ -368,6 +373,19 @@ func (p *recipeParser) goPackage(at, field, s string) string {
 	}
 	return s
 }
+
+// buildTags checks Go build tags: each a word of letters, digits, _ and .,
+// as go build reads them.
+func (p *recipeParser) buildTags(at string, tags []string) []string {
+	for i, t := range tags {
+		if !buildTagRE.MatchString(t) {
+			p.errorf(fmt.Sprintf("%s[%d]", at, i), "go.tags", "%q is not a Go build tag (letters, digits, _ and . only)", t)
+		}
+	}
+	return tags
+}
+
+var buildTagRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
 
 // mode reads a permission mode written as a quoted octal string. YAML 1.2
 // reads an unquoted 0755 as the decimal number 755, so a number is refused

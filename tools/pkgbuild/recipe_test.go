@@ -1,6 +1,7 @@
 package pkgbuild
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ go:
   - package: ./cmd/pid1
     path: /sbin/init
     cgo: true
+    tags: [seccomp]
 copy:
   - source: files/run.sh
     path: /usr/bin/run.sh
@@ -61,8 +63,8 @@ func TestParseReadsEveryField(t *testing.T) {
 		{"pinned package", r.Debian[1], Package{Name: "libc6", Version: "2.36-9+deb12u14"}},
 		{"usrmerge default", r.UsrMerge, true},
 		{"move", r.Move[0], Move{From: "/usr/sbin/rngd", To: "/usr/lib/rngd"}},
-		{"go", r.Go[0], GoProgram{Package: "./cmd/example", Path: "/usr/bin/example"}},
-		{"go with cgo", r.Go[1], GoProgram{Package: "./cmd/pid1", Path: "/sbin/init", Cgo: true}},
+		{"go", fmt.Sprint(r.Go[0]), fmt.Sprint(GoProgram{Package: "./cmd/example", Path: "/usr/bin/example"})},
+		{"go with cgo", fmt.Sprint(r.Go[1]), fmt.Sprint(GoProgram{Package: "./cmd/pid1", Path: "/sbin/init", Cgo: true, Tags: []string{"seccomp"}})},
 		{"copy source is under the recipe", r.Copy[0].Source, "recipes/example/files/run.sh"},
 		{"copy mode", r.Copy[0].Mode, os.FileMode(0o755)},
 		{"sticky directory", r.Dirs[0].Mode.String(), "dtrwxrwxrwx"[1:]},
@@ -100,6 +102,7 @@ func TestParseErrorsSayFileLineAndField(t *testing.T) {
 		{"bad package name", "image: minikit/x\ndebian:\n  - busybox\n  - Bad_Name\n", "build.yml:4:5: debian: \"Bad_Name\" is not a Debian package name"},
 		{"pinned pattern", "image: minikit/x\ndebian:\n  - linux-image-*-amd64=6.1\n", "build.yml:3:5: debian: \"linux-image-*-amd64\" is a pattern, which stands for the newest match: it takes no version"},
 		{"relative image path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: usr/bin/x\n", "build.yml:4:11: go.path: \"usr/bin/x\" is not absolute"},
+		{"bad build tag", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: /x\n    tags: [seccomp, \"a b\"]\n", `build.yml:5:21: go.tags: "a b" is not a Go build tag`},
 		{"missing go path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n", "build.yml:3:12: go.path: is required"},
 		{"unquoted mode", "image: minikit/x\ncopy:\n  - source: a\n    path: /a\n    mode: 0755\n", "build.yml:5:11: copy.mode: 0755 is a number: write the mode as a quoted octal string"},
 		{"copy from outside the recipe", "image: minikit/x\ncopy:\n  - source: ../secret\n    path: /a\n", "build.yml:3:13: copy.source: \"../secret\" is not a path inside the recipe directory"},

@@ -1,0 +1,98 @@
+package imagespec
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The values of an entry's seccomp key.
+const (
+	SeccompDefault    = "default"    // Docker's default profile, adjusted to the capabilities granted
+	SeccompUnconfined = "unconfined" // no filter
+)
+
+// Default RLIMIT_NOFILE of every container that does not set its own:
+// the kernel's own defaults for a process (INR_OPEN_CUR, INR_OPEN_MAX).
+// A container then gets the same limit whatever init itself was started
+// with, the soft limit stays at the 1024 descriptors select() can watch,
+// and programs that raise their soft limit (every Go program does) get
+// 4096. Going above what init holds would need CAP_SYS_RESOURCE in init,
+// which a host test may lack; an entry that needs more says so in rlimits.
+const (
+	DefaultNofileSoft = 1024
+	DefaultNofileHard = 4096
+)
+
+// The masked and read-only paths `runc spec` writes, which every container
+// gets unless it is privileged or its entry says otherwise. They are
+// written out rather than read from runc's specconv.Example, which needs
+// cgo, so that the host tools stay pure Go; a test holds them equal.
+var (
+	defaultMaskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+	}
+	defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// privileged says whether a container is granted CAP_SYS_ADMIN (by name or
+// by "all"). Such a container can undo every default confinement anyway
+// (remount /proc, unmount a mask), so, as Docker does for a privileged
+// container, it gets none: this is what lets sysctl write /proc/sys and
+// containerd run containers of its own.
+func privileged(caps *specs.LinuxCapabilities) bool {
+	return slices.Contains(caps.Bounding, "CAP_SYS_ADMIN")
+}
+
+// confine applies the least-privilege defaults to a spec whose entry did
+// not say otherwise: no_new_privs, runc's masked and read-only paths,
+// Docker's seccomp profile and RLIMIT_NOFILE; a privileged container gets
+// only the limit.
+func (t *translation) confine(spec *specs.Spec) {
+	c, l := t.c, t.label
+	priv := privileged(spec.Process.Capabilities)
+	if nnp := pick(c.NoNewPrivileges, l.NoNewPrivileges, ptrGiven); nnp != nil {
+		spec.Process.NoNewPrivileges = *nnp
+	} else {
+		spec.Process.NoNewPrivileges = !priv
+	}
+	if pick(c.MaskedPaths, l.MaskedPaths, listGiven) == nil && !priv {
+		spec.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
+	}
+	if pick(c.ReadonlyPaths, l.ReadonlyPaths, listGiven) == nil && !priv {
+		spec.Linux.ReadonlyPaths = slices.Clone(defaultReadonlyPaths)
+	}
+	if !slices.ContainsFunc(spec.Process.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == "RLIMIT_NOFILE" }) {
+		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: DefaultNofileSoft, Hard: DefaultNofileHard})
+	}
+	mode := pick(c.Seccomp, l.Seccomp, strGiven)
+	if mode == "" {
+		mode = SeccompDefault
+		if priv {
+			mode = SeccompUnconfined
+		}
+	}
+	if mode == SeccompDefault {
+		// The profile allows the syscalls each granted capability needs
+		// (mount with CAP_SYS_ADMIN, say) from the bounding set, as Docker
+		// does.
+		profile, err := seccomp.GetDefaultProfile(spec)
+		if err != nil {
+			t.fail("seccomp", "Docker's default profile: %v", err)
+			return
+		}
+		spec.Linux.Seccomp = profile
+	}
+}
+
+// checkSeccomp reports what is wrong with a seccomp key's value.
+func checkSeccomp(s string) string {
+	switch s {
+	case SeccompDefault, SeccompUnconfined:
+		return ""
+	}
+	return fmt.Sprintf("%q is not a seccomp setting (allowed: %s or %s)", s, SeccompDefault, SeccompUnconfined)
+}

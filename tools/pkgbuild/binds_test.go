@@ -1,0 +1,47 @@
+package pkgbuild
+
+import (
+	"encoding/json"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// No image of ours binds all of /run, which holds sshd's host keys, runc's
+// and init's state, and the control socket; and only sshd binds the host
+// keys' directory.
+func TestNoImageBindsAllOfRun(t *testing.T) {
+	dirs := recipeDirs(t)
+	services, err := filepath.Glob(filepath.Join("../../services", "*", RecipeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range services {
+		dirs = append(dirs, filepath.Dir(f))
+	}
+	for _, dir := range dirs {
+		r, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Config == "" {
+			continue
+		}
+		var label struct{ Binds []string }
+		if err := json.Unmarshal([]byte(r.Config), &label); err != nil {
+			t.Fatalf("%s: label: %v", r.File, err)
+		}
+		for _, b := range label.Binds {
+			src := path.Clean(strings.SplitN(b, ":", 2)[0])
+			switch {
+			case src == "/run" || src == "/":
+				t.Errorf("%s binds %s: all of the system's /run", r.File, b)
+			case (src == "/run/ssh" || strings.HasPrefix(src, "/run/ssh/")) && r.Image != "minikit/sshd":
+				t.Errorf("%s binds %s: sshd's host keys", r.File, b)
+			case src == "/run/init" || strings.HasPrefix(src, "/run/init/"):
+				t.Errorf("%s binds %s: init's private state", r.File, b)
+			}
+		}
+	}
+}
