@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -212,5 +215,42 @@ func TestUserDataTreeIsBounded(t *testing.T) {
 		if _, err := os.Stat(config); !os.IsNotExist(err) {
 			t.Errorf("%s: the config was written (%v)", name, err)
 		}
+	}
+}
+
+// Inside its container the config directory is a bind mount, which no
+// rename can replace: the run swaps what it holds instead, still all or
+// nothing against bad user data.
+func TestWriteIntoAMountPoint(t *testing.T) {
+	testenv.Root(t) // to bind-mount the config directory onto itself
+	tmp := t.TempDir()
+	config := filepath.Join(tmp, "config")
+	if err := os.Mkdir(config, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(config, config, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(config, unix.MNT_DETACH) })
+	first := &metadata{provider: "hetzner", hostname: "first",
+		userdata: []byte(`{"a": {"content": "one"}, "old": {"entries": {"f": {"content": "gone"}}}}`)}
+	if err := first.write(config); err != nil {
+		t.Fatalf("first run into a mount point: %v", err)
+	}
+	before := snapshot(t, config)
+	bad := &metadata{provider: "hetzner", userdata: []byte(`{"z": {"entries": {"..": {"content": "x"}}}}`)}
+	if err := bad.write(config); err == nil {
+		t.Error("hostile user data was written")
+	}
+	if after := snapshot(t, config); after != before {
+		t.Errorf("a failed run changed the config:\n%s\nwas:\n%s", after, before)
+	}
+	second := &metadata{provider: "hetzner", hostname: "second", userdata: []byte(`{"a": {"content": "two"}}`)}
+	if err := second.write(config); err != nil {
+		t.Fatal(err)
+	}
+	want := "a -rw-r--r-- two\nhostname -rw-r--r-- second\nprovider -rw-r--r-- hetzner\n\nuserdata -rw-r--r-- {\"a\": {\"content\": \"two\"}}\n"
+	if got := snapshot(t, config); got != want {
+		t.Errorf("after a second run the config holds\n%s\nwant\n%s", got, want)
 	}
 }

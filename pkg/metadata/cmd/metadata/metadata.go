@@ -47,6 +47,33 @@ func (md *metadata) write(dir string) error {
 		return err
 	}
 	dir = filepath.Clean(dir)
+	err = replaceBeside(dir, files)
+	if errors.Is(err, errMountPoint) {
+		// The metadata container is given /run/config alone, as a bind:
+		// its parent is the image's read-only /run and a mount point
+		// cannot be renamed. Swap what the directory holds instead.
+		err = replaceInside(dir, files)
+	}
+	if err != nil {
+		return err
+	}
+	if md.hostname == "" {
+		// As in LinuxKit, user data names the host when the provider
+		// does not (a CD-ROM never does).
+		if f, ok := files["hostname"]; ok && !f.dir {
+			md.hostname = cleanHostname(string(f.content))
+		}
+	}
+	return nil
+}
+
+// errMountPoint says that the config directory cannot be replaced by a
+// rename of its own: it is a mount point, or its parent is not writable.
+var errMountPoint = errors.New("the config directory is a mount point")
+
+// replaceBeside builds the new tree beside dir and swaps it in with one
+// rename: readers see the old config or the new one, never a part.
+func replaceBeside(dir string, files map[string]*node) error {
 	parentDir, base := filepath.Dir(dir), filepath.Base(dir)
 	if base == "." || base == ".." || base == string(filepath.Separator) {
 		return fmt.Errorf("%s: the config directory must be named, to be replaced whole", dir)
@@ -61,6 +88,9 @@ func (md *metadata) write(dir string) error {
 	defer parent.Close()
 	stage := "." + base + ".new-" + rand.Text()
 	if err := parent.Mkdir(stage, 0o700); err != nil {
+		if errors.Is(err, unix.EROFS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return errMountPoint
+		}
 		return err
 	}
 	swapped := false
@@ -75,17 +105,76 @@ func (md *metadata) write(dir string) error {
 		return err
 	}
 	if err := swap(parent, stage, base); err != nil {
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EXDEV) {
+			return errMountPoint
+		}
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
 	swapped = true
-	if md.hostname == "" {
-		// As in LinuxKit, user data names the host when the provider
-		// does not (a CD-ROM never does).
-		if f, ok := files["hostname"]; ok && !f.dir {
-			md.hostname = cleanHostname(string(f.content))
+	return nil
+}
+
+// replaceInside builds the new tree in a hidden directory inside dir,
+// then moves the old entries aside and the new ones in. Nothing is
+// touched until the whole new tree is written, so bad input still changes
+// nothing; only a reader looking during the moves could see a mix, and
+// the metadata entry runs before the services that read its files.
+func replaceInside(dir string, files map[string]*node) error {
+	if fi, err := os.Lstat(dir); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s is a mount point but not a directory", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	stage, old := ".new-"+rand.Text(), ".old-"+rand.Text()
+	if err := root.Mkdir(stage, 0o700); err != nil {
+		return err
+	}
+	defer root.RemoveAll(stage)
+	if err := build(root, stage, files); err != nil {
+		return err
+	}
+	if err := root.Mkdir(old, 0o700); err != nil {
+		return err
+	}
+	defer root.RemoveAll(old)
+	names := func(d string) ([]string, error) {
+		f, err := root.Open(d)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return f.Readdirnames(-1)
+	}
+	current, err := names(".")
+	if err != nil {
+		return err
+	}
+	for _, n := range current {
+		if n != stage && n != old {
+			if err := root.Rename(n, old+"/"+n); err != nil {
+				return fmt.Errorf("replace %s: move %s aside: %w", dir, n, err)
+			}
 		}
 	}
-	return nil
+	fresh, err := names(stage)
+	if err != nil {
+		return err
+	}
+	for _, n := range fresh {
+		if err := root.Rename(stage+"/"+n, n); err != nil {
+			return fmt.Errorf("replace %s: move %s in: %w", dir, n, err)
+		}
+	}
+	st, err := root.Stat(stage)
+	if err != nil {
+		return err
+	}
+	return chmodDir(root, ".", st.Mode().Perm())
 }
 
 // node is one file or directory to write, at a slash-separated path
