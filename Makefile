@@ -72,6 +72,7 @@ test-unit:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./image-spec/
+	$(GO) test -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) ./init/
 
 # Boot benchmark: the reference image against a busybox-script baseline
 # with Debian's runc (bench/README.md); RUNS boots of each, medians.

@@ -146,7 +146,7 @@ func noEndpoint(w http.ResponseWriter, r *http.Request) {
 // name such as ../../etc/passwd is no service's, container's or log's.
 func cleanPathsOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "" || path.Clean(r.URL.Path) != r.URL.Path {
+		if !strings.HasPrefix(r.URL.Path, "/") || path.Clean(r.URL.Path) != r.URL.Path {
 			noEndpoint(w, r)
 			return
 		}
