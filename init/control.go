@@ -227,7 +227,11 @@ func (a *controlAPI) act(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	if err := s.do(r.Context(), kind); err != nil {
+	err := s.do(r.Context(), kind)
+	// Stopping waits for the service's stopTimeout, which may be longer
+	// than WriteTimeout: the time to answer counts from now.
+	a.writeDeadline(http.NewResponseController(w))
+	if err != nil {
 		if r.Context().Err() != nil {
 			return // the caller is gone
 		}
@@ -287,6 +291,14 @@ func (a *controlAPI) logs(w http.ResponseWriter, r *http.Request) {
 	a.follow(w, r, sink, n)
 }
 
+// writeDeadline gives the answer WriteTimeout from now to be written.
+func (a *controlAPI) writeDeadline(rc *http.ResponseController) error {
+	if a.limits.WriteTimeout <= 0 {
+		return nil
+	}
+	return rc.SetWriteDeadline(time.Now().Add(a.limits.WriteTimeout))
+}
+
 // follow sends the last n lines of sink, then every later line until the
 // caller hangs up. The server's deadlines bound a whole answer, which a
 // healthy follower outlives: each write gets a deadline of its own
@@ -295,10 +307,8 @@ func (a *controlAPI) logs(w http.ResponseWriter, r *http.Request) {
 func (a *controlAPI) follow(w http.ResponseWriter, r *http.Request, sink *logSink, n int) {
 	rc := http.NewResponseController(w)
 	send := func(lines []control.LogLine) bool {
-		if a.limits.WriteTimeout > 0 {
-			if rc.SetWriteDeadline(time.Now().Add(a.limits.WriteTimeout)) != nil {
-				return false
-			}
+		if a.writeDeadline(rc) != nil {
+			return false
 		}
 		enc := json.NewEncoder(w)
 		for _, l := range lines {

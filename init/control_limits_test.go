@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/control"
+	"golang.org/x/sys/unix"
 )
 
 // openFDs counts this process's open file descriptors.
@@ -338,5 +339,27 @@ func TestTheSocketIsMadeAgainWhenItsDirectoryIsRemoved(t *testing.T) {
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("the socket made again: %v, %v; want mode 0600", fi, err)
 		}
+	}
+}
+
+func TestASlowStopIsAnsweredAfterWriteTimeout(t *testing.T) {
+	lim := defaultControlLimits
+	lim.WriteTimeout = 20 * time.Millisecond
+	cs := serveControlAPIWith(t, newTestSupervisor(t, svc("slow")), lim)
+	cs.launcher.onLaunch = func(p *fakeProc) {
+		go func() {
+			if <-p.signals == unix.SIGTERM {
+				// It takes longer to stop than init has to write.
+				time.Sleep(5 * lim.WriteTimeout)
+				p.end(0)
+			}
+		}()
+	}
+	cs.run()
+	cs.launcher.next(t, "slow")
+	cs.waitState(t, "slow", control.StateRunning)
+	st, err := cs.client.Act(context.Background(), "slow", "stop")
+	if err != nil || st.State != control.StateStopped {
+		t.Fatalf("stop: %+v, %v; want the stopped state", st, err)
 	}
 }
