@@ -95,7 +95,7 @@ func procPeer(proc, selfUserNS string, cred *unix.Ucred) *peer {
 		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
 		return p
 	}
-	ns, err := readLink(dir, "ns/user")
+	ns, err := dir.Readlink("ns/user")
 	if err != nil {
 		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
 		return p
@@ -139,15 +139,6 @@ func readCgroup(dir *os.Root) (string, error) {
 		}
 	}
 	return "", errors.New("cgroup: no cgroup2 line (0::)")
-}
-
-// readLink reads a symbolic link of /proc/PID through its directory.
-func readLink(dir *os.Root, name string) (string, error) {
-	target, err := dir.Readlink(name)
-	if err != nil {
-		return "", err
-	}
-	return target, nil
 }
 
 // peerReader reads a connection's caller at accept time, for
