@@ -5,72 +5,85 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/minikit/minikit/internal/textdist"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/textdist"
 	"golang.org/x/sys/unix"
 )
 
 // ControlSocket is where init serves its control API (HTTP with JSON).
 const ControlSocket = control.Socket
 
-// The control API (internal/control has the types) lets root list, start,
-// stop and restart services, read and follow logs, see the boot timeline
-// and power the system off. Only root may use it: the socket is 0600 and
-// every connection's peer credentials are checked. Every request that
-// changes something is logged with the caller's uid and pid.
+// The control API (internal/control has the types) lets root list
+// services, read and follow logs and see the boot timeline, and lets a
+// caller with the capability each needs start, stop and restart services
+// and power the system off (control_auth.go says who may do what). Every
+// request that changes something, and every refusal, is logged with the
+// caller's uid, pid and cgroup.
 
 type peerKey struct{}
 
-// serveControl serves the control API on a unix socket at path.
+// refusedKey marks a connection accepted over the cap, to be answered 503.
+type refusedKey struct{}
+
+// serveControl serves the control API on a unix socket at path, and
+// makes the socket again if it is removed.
 func (in *initSys) serveControl(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	_ = os.Remove(path)
-	// Not umask: it is the process's, and containers being created at the
-	// same moment would get directories without search permission. Until
-	// the chmod, the socket has the usual umask's 0755: connecting needs
-	// write permission, so only root can already.
-	l, err := net.Listen("unix", path)
+	l, fi, err := listenControl(path)
 	if err != nil {
-		return fmt.Errorf("control socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return err
 	}
 	api := &controlAPI{sup: in.sup, outputs: in.outputs, timeline: in.timeline, power: in.requestShutdown}
-	srv := &http.Server{
-		Handler:           api.handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ConnContext:       withPeerCred,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	srv, wrap, err := api.server(defaultControlLimits, "/proc")
+	if err != nil {
+		l.Close()
+		return err
 	}
-	in.goSafe("control API", func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			slog.Error("control API stopped", "err", err)
-		}
-	})
+	k := &socketKeeper{path: path, every: defaultControlLimits.SocketCheck, stop: make(chan struct{}),
+		serve: func(l net.Listener) {
+			if err := srv.Serve(wrap(l)); serveErr(err) {
+				slog.Error("control API stopped", "err", err)
+			}
+		}}
+	in.goSafe("control socket", func() { k.keep(l, fi) })
 	return nil
 }
 
-// withPeerCred puts the connection's peer credentials in its context.
-func withPeerCred(ctx context.Context, c net.Conn) context.Context {
-	if cred, err := peerCred(c); err == nil {
-		return context.WithValue(ctx, peerKey{}, cred)
+// server returns the API's server with its limits, and what wraps each
+// listener it serves so that they share the cap on connections. proc is
+// where callers are looked up (/proc).
+func (a *controlAPI) server(lim controlLimits, proc string) (*http.Server, func(net.Listener) net.Listener, error) {
+	peers, err := newPeerReader(proc)
+	if err != nil {
+		return nil, nil, err
 	}
-	return ctx
+	a.limits = lim
+	conns := &connLimiter{max: lim.MaxConns, spare: lim.SpareConns}
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if lc, ok := c.(*limitedConn); ok && lc.refused {
+				return context.WithValue(ctx, refusedKey{}, true)
+			}
+			return context.WithValue(ctx, peerKey{}, peers.read(c))
+		},
+		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	return srv, conns.wrap, nil
 }
 
 func peerCred(c net.Conn) (*unix.Ucred, error) {
@@ -99,21 +112,59 @@ type controlAPI struct {
 	outputs  *outputs
 	timeline *timeline
 	power    func(action string) // "poweroff" or "reboot"
+
+	limits    controlLimits
+	followers atomic.Int32 // `logs -f` streams being served
 }
 
 func (a *controlAPI) handler() http.Handler {
+	read := access{}
+	services := access{need: &capSysAdmin, action: func(r *http.Request) (string, string) {
+		return r.PathValue("action"), r.PathValue("name")
+	}}
+	power := func(action string) access {
+		return access{need: &capSysBoot, action: func(*http.Request) (string, string) { return action, "" }}
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+control.PathServices, a.list)
-	mux.HandleFunc("GET "+control.PathService, a.status)
-	mux.HandleFunc("POST "+control.PathAction, a.act)
-	mux.HandleFunc("GET "+control.PathLogs, a.logs)
-	mux.HandleFunc("GET "+control.PathAnalyze, a.analyze)
-	mux.HandleFunc("POST "+control.PathPoweroff, a.powerHandler("poweroff"))
-	mux.HandleFunc("POST "+control.PathReboot, a.powerHandler("reboot"))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	mux.Handle("GET "+control.PathServices, authorise(read, http.HandlerFunc(a.list)))
+	mux.Handle("GET "+control.PathService, authorise(read, http.HandlerFunc(a.status)))
+	mux.Handle("POST "+control.PathAction, authorise(services, http.HandlerFunc(a.act)))
+	mux.Handle("GET "+control.PathLogs, authorise(read, http.HandlerFunc(a.logs)))
+	mux.Handle("GET "+control.PathAnalyze, authorise(read, http.HandlerFunc(a.analyze)))
+	mux.Handle("POST "+control.PathPoweroff, authorise(power("poweroff"), a.powerHandler("poweroff")))
+	mux.Handle("POST "+control.PathReboot, authorise(power("reboot"), a.powerHandler("reboot")))
+	mux.Handle("/", authorise(read, http.HandlerFunc(noEndpoint)))
+	return recoverPanics(refuseOverCap(cleanPathsOnly(mux)))
+}
+
+func noEndpoint(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+}
+
+// cleanPathsOnly answers 404 to a path with dot segments, doubled or
+// trailing slashes: ServeMux would redirect it to its clean form, and a
+// name such as ../../etc/passwd is no service's, container's or log's.
+func cleanPathsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/") || path.Clean(r.URL.Path) != r.URL.Path {
+			noEndpoint(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
-	return recoverPanics(requireRoot(mux))
+}
+
+// refuseOverCap answers 503 on a connection accepted over the cap, and
+// closes it.
+func refuseOverCap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused, _ := r.Context().Value(refusedKey{}).(bool); refused {
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusServiceUnavailable, "init's control API has too many connections open; try again once some have closed")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // services is every service, in the order of their names.
@@ -176,8 +227,11 @@ func (a *controlAPI) act(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	logAction(r, action, s.name)
-	if err := s.do(r.Context(), kind); err != nil {
+	err := s.do(r.Context(), kind)
+	// Stopping waits for the service's stopTimeout, which may be longer
+	// than WriteTimeout: the time to answer counts from now.
+	a.writeDeadline(http.NewResponseController(w))
+	if err != nil {
 		if r.Context().Err() != nil {
 			return // the caller is gone
 		}
@@ -218,35 +272,73 @@ func (a *controlAPI) logs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	seq := sink.ring.last()
-	if n != 0 {
+	if !follow {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
 		for _, l := range sink.ring.tail(n) {
 			if enc.Encode(l) != nil {
 				return
 			}
-			seq = l.Seq
 		}
-	}
-	if !follow {
 		return
 	}
-	flusher, _ := w.(http.Flusher)
-	for {
-		if flusher != nil {
-			flusher.Flush()
+	if int(a.followers.Add(1)) > a.limits.MaxFollowers {
+		a.followers.Add(-1)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("init serves at most %d followers of logs at once; stop one first", a.limits.MaxFollowers))
+		return
+	}
+	defer a.followers.Add(-1)
+	a.follow(w, r, sink, n)
+}
+
+// writeDeadline gives the answer WriteTimeout from now to be written.
+func (a *controlAPI) writeDeadline(rc *http.ResponseController) error {
+	if a.limits.WriteTimeout <= 0 {
+		return nil
+	}
+	return rc.SetWriteDeadline(time.Now().Add(a.limits.WriteTimeout))
+}
+
+// follow sends the last n lines of sink, then every later line until the
+// caller hangs up. The server's deadlines bound a whole answer, which a
+// healthy follower outlives: each write gets a deadline of its own
+// instead, so that a follower that stops reading is dropped, with the
+// lines it would not take, once that deadline passes.
+func (a *controlAPI) follow(w http.ResponseWriter, r *http.Request, sink *logSink, n int) {
+	rc := http.NewResponseController(w)
+	send := func(lines []control.LogLine) bool {
+		if a.writeDeadline(rc) != nil {
+			return false
 		}
-		lines, more := sink.ring.after(seq)
+		enc := json.NewEncoder(w)
 		for _, l := range lines {
 			if enc.Encode(l) != nil {
+				return false
+			}
+		}
+		return rc.Flush() == nil
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	seq := sink.ring.last()
+	var first []control.LogLine
+	if n != 0 {
+		first = sink.ring.tail(n)
+		if len(first) > 0 {
+			seq = first[len(first)-1].Seq
+		}
+	}
+	if !send(first) {
+		return
+	}
+	for {
+		lines, more := sink.ring.after(seq)
+		if len(lines) > 0 {
+			if !send(lines) {
 				return
 			}
-			seq = l.Seq
-		}
-		if len(lines) > 0 {
-			continue // flush, then look again before waiting
+			seq = lines[len(lines)-1].Seq
+			continue // look again before waiting
 		}
 		select {
 		case <-more:
@@ -271,7 +363,6 @@ func (a *controlAPI) analyze(w http.ResponseWriter, r *http.Request) {
 
 func (a *controlAPI) powerHandler(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		logAction(r, action, "")
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": action + " requested"})
 		// Answer before shutting down: the caller may be a service
 		// that is about to be stopped.
@@ -283,18 +374,6 @@ func (a *controlAPI) powerHandler(action string) http.HandlerFunc {
 		}
 		a.power(action)
 	}
-}
-
-// requireRoot refuses any caller whose peer credentials are not root's.
-func requireRoot(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cred, _ := r.Context().Value(peerKey{}).(*unix.Ucred)
-		if cred == nil || cred.Uid != 0 {
-			writeError(w, http.StatusForbidden, "only root may use the control socket")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // recoverPanics answers 500 for a handler that panicked. net/http would
@@ -312,19 +391,6 @@ func recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// logAction records who asked for a change.
-func logAction(r *http.Request, action, target string) {
-	cred, _ := r.Context().Value(peerKey{}).(*unix.Ucred)
-	attrs := []any{"action", action}
-	if target != "" {
-		attrs = append(attrs, "service", target)
-	}
-	if cred != nil {
-		attrs = append(attrs, "uid", cred.Uid, "pid", cred.Pid)
-	}
-	slog.Info(strings.TrimSpace("control: "+action+" "+target), attrs...)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

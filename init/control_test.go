@@ -25,6 +25,7 @@ import (
 // does, and returns a client of it.
 type controlServer struct {
 	*testSupervisor
+	api     *controlAPI
 	client  *control.Client
 	powered chan string
 }
@@ -36,18 +37,38 @@ func newControlServer(t *testing.T, cfgs ...serviceConfig) *controlServer {
 
 func serveControlAPI(t testing.TB, ts *testSupervisor) *controlServer {
 	t.Helper()
+	return serveControlAPIWith(t, ts, defaultControlLimits)
+}
+
+// serveControlAPIWith serves as init does, with the limits given, on a
+// socket the keeper watches.
+func serveControlAPIWith(t testing.TB, ts *testSupervisor, lim controlLimits) *controlServer {
+	t.Helper()
 	ts.outputs = &outputs{}
 	cs := &controlServer{testSupervisor: ts, powered: make(chan string, 1)}
-	api := &controlAPI{sup: ts.supervisor, outputs: ts.outputs, timeline: newTimeline(),
+	cs.api = &controlAPI{sup: ts.supervisor, outputs: ts.outputs, timeline: newTimeline(),
 		power: func(a string) { cs.powered <- a }}
 	path := filepath.Join(t.TempDir(), "control.sock")
-	l, err := net.Listen("unix", path)
+	l, fi, err := listenControl(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.handler(), ConnContext: withPeerCred}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	srv, wrap, err := cs.api.server(lim, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &socketKeeper{path: path, every: lim.SocketCheck, stop: make(chan struct{}),
+		serve: func(l net.Listener) { srv.Serve(wrap(l)) }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.keep(l, fi)
+	}()
+	t.Cleanup(func() {
+		close(k.stop)
+		<-done
+		srv.Close()
+	})
 	cs.client = control.NewClient(path)
 	return cs
 }
@@ -125,42 +146,29 @@ type rawResponse struct {
 
 func rawRequest(t *testing.T, socket, method, path string) rawResponse {
 	t.Helper()
-	c, err := net.Dial("unix", socket)
+	resp, err := tryRawRequest(socket, method, path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp
+}
+
+// tryRawRequest sends the request line as given, unlike http.Client.
+func tryRawRequest(socket, method, path string) (rawResponse, error) {
+	c, err := net.Dial("unix", socket)
+	if err != nil {
+		return rawResponse{}, err
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: init\r\nConnection: close\r\n\r\n", method, path)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		t.Fatal(err)
+		return rawResponse{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	var b strings.Builder
 	_, _ = io.Copy(&b, resp.Body)
-	return rawResponse{resp.StatusCode, []byte(b.String())}
-}
-
-func TestOnlyRootMayUseTheAPI(t *testing.T) {
-	h := requireRoot(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-	for _, tt := range []struct {
-		cred *unix.Ucred
-		want int
-	}{
-		{&unix.Ucred{Uid: 0, Pid: 1}, 204},
-		{&unix.Ucred{Uid: 1000, Pid: 1}, 403},
-		{nil, 403},
-	} {
-		r := httptest.NewRequest("GET", "/v1/services", nil)
-		if tt.cred != nil {
-			r = r.WithContext(context.WithValue(r.Context(), peerKey{}, tt.cred))
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		if w.Code != tt.want {
-			t.Errorf("caller %+v: %d, want %d", tt.cred, w.Code, tt.want)
-		}
-	}
+	return rawResponse{resp.StatusCode, []byte(b.String())}, nil
 }
 
 func TestAPanickingHandlerAnswers500(t *testing.T) {
@@ -172,7 +180,7 @@ func TestAPanickingHandlerAnswers500(t *testing.T) {
 	}
 }
 
-func TestActionsAreLoggedWithTheCallersUidAndPid(t *testing.T) {
+func TestActionsAreLoggedWithTheCallersUidPidAndCgroup(t *testing.T) {
 	cs := newControlServer(t, svc("web"))
 	cs.launcher.onLaunch = func(p *fakeProc) {
 		go func() {
@@ -190,7 +198,13 @@ func TestActionsAreLoggedWithTheCallersUidAndPid(t *testing.T) {
 	if err != nil || st.State != control.StateStopped {
 		t.Fatalf("stop: %+v, %v", st, err)
 	}
-	want := fmt.Sprintf("control: stop web action=stop service=web uid=0 pid=%d", os.Getpid())
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cgroup, _ := strings.Cut(string(self), "0::")
+	cgroup, _, _ = strings.Cut(cgroup, "\n")
+	want := fmt.Sprintf("control: stop web action=stop target=web uid=0 pid=%d cgroup=%s", os.Getpid(), cgroup)
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("init's log lacks %q:\n%s", want, logs)
 	}

@@ -9,8 +9,17 @@ import (
 	"time"
 )
 
-// Socket is where init serves its control API. Only root may use it.
+// Socket is where init serves its control API. Only root may use it,
+// and a change (start, stop, restart, poweroff, reboot) needs the
+// capability it names in the caller's effective set: CapServices or
+// CapPower.
 const Socket = "/run/minikit/control.sock"
+
+// The capabilities the API's changes need.
+const (
+	CapServices = "CAP_SYS_ADMIN" // start, stop, restart
+	CapPower    = "CAP_SYS_BOOT"  // poweroff, reboot
+)
 
 // NotifyDir holds each notify service's sd_notify socket, one per service
 // (NotifyDir/NAME). The same path is bound into the service's container
@@ -120,4 +129,7 @@ type Error struct {
 	Error string `json:"error"`
 	// Suggestions are known names close to an unknown one.
 	Suggestions []string `json:"suggestions,omitempty"`
+	// Capability is, on a 403, the capability (such as CAP_SYS_BOOT) the
+	// caller lacks in its effective set for what it asked.
+	Capability string `json:"capability,omitempty"`
 }

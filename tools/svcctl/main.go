@@ -6,6 +6,11 @@
 //	binds:
 //	  - /run/minikit:/run/minikit
 //	  - /usr/bin/svcctl:/usr/bin/svcctl
+//
+// Reading needs only root; a change needs a capability in svcctl's
+// effective set, which a container gets from its spec's capabilities:
+// CAP_SYS_ADMIN to start, stop or restart, CAP_SYS_BOOT to power off or
+// reboot.
 package main
 
 import (
@@ -38,8 +43,12 @@ Usage:
 
 Options anywhere: --socket PATH (default $MINIKIT_SOCKET or ` + control.Socket + `).
 
+Reading needs root. start, stop and restart need CAP_SYS_ADMIN, poweroff
+and reboot CAP_SYS_BOOT, in svcctl's effective capabilities.
+
 Exit status: 0 done, 1 the request failed, 2 bad usage, 3 no such service
-or log, 4 init's control socket is not there.
+or log, 4 init's control socket is not there, 5 refused: the caller may
+not do that.
 `
 
 // Exit codes scripts can rely on.
@@ -49,6 +58,7 @@ const (
 	exitUsage    = 2
 	exitNotFound = 3 // no such service or log
 	exitNoSocket = 4 // init's control socket is not there
+	exitRefused  = 5 // the caller lacks what the request needs
 )
 
 func main() {
@@ -184,6 +194,10 @@ func (c *cli) exitCode(err error) int {
 		if len(ae.Body.Suggestions) > 0 {
 			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(ae.Body.Suggestions, " or "))
 		}
+		if ae.Code == 403 {
+			fmt.Fprintln(c.errOut, "svcctl: refused:", refusal(ae.Body))
+			return exitRefused
+		}
 		fmt.Fprintln(c.errOut, "svcctl:", msg)
 		if ae.Code == 404 {
 			return exitNotFound
@@ -192,6 +206,16 @@ func (c *cli) exitCode(err error) int {
 	}
 	fmt.Fprintln(c.errOut, "svcctl:", err)
 	return exitFailed
+}
+
+// refusal explains a 403, and when a capability is missing, how a caller
+// gets it.
+func refusal(e control.Error) string {
+	if e.Capability == "" {
+		return e.Error
+	}
+	return fmt.Sprintf("%s.\nsvcctl must run with %s in its effective capabilities: as root with it, or in a container whose spec grants it (capabilities: [%s])",
+		strings.TrimSuffix(e.Error, "."), e.Capability, e.Capability)
 }
 
 func (c *cli) printJSON(v any) error {

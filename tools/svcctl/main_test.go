@@ -63,6 +63,11 @@ func newFakeInit(t *testing.T) *fakeInit {
 			return
 		}
 		f.actions <- r.PathValue("action") + " " + s.Name
+		if r.PathValue("action") == "stop" {
+			w.WriteHeader(http.StatusForbidden)
+			json.NewEncoder(w).Encode(control.Error{Error: "stop needs CAP_SYS_ADMIN in the caller's effective capabilities, which it does not have", Capability: "CAP_SYS_ADMIN"})
+			return
+		}
 		if s.Name == "getty" {
 			w.WriteHeader(http.StatusConflict)
 			json.NewEncoder(w).Encode(control.Error{Error: "start getty: its image is broken"})
@@ -104,6 +109,10 @@ func newFakeInit(t *testing.T) *fakeInit {
 		f.actions <- "poweroff"
 		w.WriteHeader(http.StatusAccepted)
 		w.Write([]byte(`{"status":"poweroff requested"}`))
+	})
+	mux.HandleFunc("POST /v1/reboot", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(control.Error{Error: "reboot needs CAP_SYS_BOOT in the caller's effective capabilities, which it does not have", Capability: "CAP_SYS_BOOT"})
 	})
 	l, err := net.Listen("unix", f.socket)
 	if err != nil {
@@ -193,6 +202,24 @@ func TestActionsReportTheNewStateOrWhyNot(t *testing.T) {
 	code, out, _ = f.svcctl("poweroff")
 	if code != 0 || out != "poweroff requested\n" {
 		t.Errorf("svcctl poweroff: exit %d, %q", code, out)
+	}
+}
+
+func TestARefusedChangeSaysWhichCapabilityIsMissing(t *testing.T) {
+	f := newFakeInit(t)
+	for _, tt := range []struct {
+		args []string
+		cap  string
+	}{
+		{[]string{"reboot"}, "CAP_SYS_BOOT"},
+		{[]string{"stop", "sshd"}, "CAP_SYS_ADMIN"},
+	} {
+		code, out, errOut := f.svcctl(tt.args...)
+		if code != exitRefused || out != "" || !strings.HasPrefix(errOut, "svcctl: refused: ") ||
+			!strings.Contains(errOut, "svcctl must run with "+tt.cap+" in its effective capabilities") ||
+			!strings.Contains(errOut, "capabilities: ["+tt.cap+"]") {
+			t.Errorf("svcctl %v: exit %d, %q%q; want %d naming %s", tt.args, code, out, errOut, exitRefused, tt.cap)
+		}
 	}
 }
 
