@@ -34,12 +34,13 @@ kernel: $(BUILD)/kernel/version
 $(BUILD)/kernel/version:
 	KERNEL_CACHE_DIR=$(DEBS) scripts/kernel.sh $(BUILD)/kernel
 
-# Every image, from its recipe: pkg/*/build.yml (the kernel, init, the
-# system containers, a busybox for tests) and services/*/build.yml.
+# Every image, from its recipe: pkg/*/build.yml (the base images: kernel,
+# init, ca-certificates, a busybox for tests), onboot/*/build.yml and
+# services/*/build.yml.
 # Recipes are content-addressed: an unchanged one is "up to date" in
 # seconds, so this runs whole every time.
 images pkgs: bin/minikit
-	bin/minikit pkg build pkg/*/ services/*/
+	bin/minikit pkg build pkg/*/ onboot/*/ services/*/
 
 # make run logs you in with a key of its own, added by a second spec file.
 SSH_KEY := $(BUILD)/ssh/id_ed25519
@@ -73,7 +74,7 @@ test-unit:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./image-spec/
-	$(GO) test -run '^$$' -fuzz '^FuzzWriteUserData$$' -fuzztime $(FUZZTIME) ./pkg/metadata/cmd/metadata/
+	$(GO) test -run '^$$' -fuzz '^FuzzWriteUserData$$' -fuzztime $(FUZZTIME) ./onboot/metadata/cmd/metadata/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackTar$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackLayers$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplyToResolvConf$$' -fuzztime $(FUZZTIME) ./netconf/dhcp/

@@ -19,18 +19,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// recipesDir is where the project's recipes live, from this package.
-const recipesDir = "../../pkg"
+// recipeFolders are where the project's recipes live, from this package:
+// the base images, the onboot images and the services' (README.md says
+// which goes where).
+var recipeFolders = []string{"../../pkg", "../../onboot", "../../services"}
 
 func recipeDirs(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(recipesDir, "*", RecipeFile))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recipes under %s: %v", recipesDir, err)
-	}
 	var dirs []string
-	for _, f := range files {
-		dirs = append(dirs, filepath.Dir(f))
+	for _, folder := range recipeFolders {
+		files, err := filepath.Glob(filepath.Join(folder, "*", RecipeFile))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no recipes under %s: %v", folder, err)
+		}
+		for _, f := range files {
+			dirs = append(dirs, filepath.Dir(f))
+		}
 	}
 	return dirs
 }
@@ -170,7 +174,7 @@ func TestSSHDLoginWithKey(t *testing.T) {
 		testenv.Unavailable(t, testenv.RequireRootEnv, "no ssh client on this machine (Debian package openssh-client)")
 	}
 	st := openStore(t)
-	res := build(t, filepath.Join(recipesDir, "sshd"), st, false)
+	res := build(t, filepath.Join("../../services", "sshd"), st, false)
 	root, _ := unpack(t, st, res.Ref)
 
 	// Device nodes of its own, never a bind of the host's /dev: the tree
