@@ -19,7 +19,7 @@ bin/init: $(GOFILES)
 bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
 bin/svcctl: $(GOFILES)
-	$(PURE) -o $@ ./tools/svcctl
+	$(PURE) -o $@ ./init/svcctl
 bin/dhcpcd: $(GOFILES)
 	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 

@@ -24,7 +24,7 @@ import (
 // proven with processes that really die.
 
 // svcctlBinary builds svcctl, static so that it runs in any container.
-func svcctlBinary(t testing.TB) string { return goBinary(t, "../tools/svcctl", "CGO_ENABLED=0") }
+func svcctlBinary(t testing.TB) string { return goBinary(t, "./svcctl", "CGO_ENABLED=0") }
 
 // fullRootfs is busyboxRootfs with every applet and svcctl in /bin.
 func fullRootfs(t testing.TB) string {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minikit/minikit/tools/disk"
+	"github.com/minikit/minikit/onboot/internal/disk"
 	"golang.org/x/sys/unix"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minikit/minikit/tools/disk"
+	"github.com/minikit/minikit/onboot/internal/disk"
 )
 
 // machine is a fake /sys and /dev with two disks: vda holding a partition

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/minikit/minikit/tools/disk"
+	"github.com/minikit/minikit/onboot/internal/disk"
 	"golang.org/x/sys/unix"
 )
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/minikit/minikit/tools/disk"
+	"github.com/minikit/minikit/onboot/internal/disk"
 )
 
 // machine: vda holds a partition table and vda1 an ext4 filesystem
