@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -198,7 +197,7 @@ func (a *controlAPI) lookup(w http.ResponseWriter, r *http.Request) *service {
 	}
 	writeJSON(w, http.StatusNotFound, control.Error{
 		Error:       fmt.Sprintf("no service %q", name),
-		Suggestions: closeNames(name, names),
+		Suggestions: textdist.Closest(name, names, 3),
 	})
 	return nil
 }
@@ -252,7 +251,7 @@ func (a *controlAPI) logs(w http.ResponseWriter, r *http.Request) {
 	if sink == nil {
 		writeJSON(w, http.StatusNotFound, control.Error{
 			Error:       fmt.Sprintf("no log %q", name),
-			Suggestions: closeNames(name, a.outputs.names()),
+			Suggestions: textdist.Closest(name, a.outputs.names(), 3),
 		})
 		return
 	}
@@ -401,26 +400,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, control.Error{Error: msg})
-}
-
-// closeNames returns the names within a small edit distance of name,
-// closest first, for "did you mean".
-func closeNames(name string, names []string) []string {
-	type scored struct {
-		name string
-		d    int
-	}
-	var found []scored
-	for _, n := range names {
-		d := textdist.Levenshtein(strings.ToLower(name), strings.ToLower(n))
-		if d <= max(2, len(name)/3) || (name != "" && strings.Contains(n, name)) {
-			found = append(found, scored{n, d})
-		}
-	}
-	slices.SortStableFunc(found, func(a, b scored) int { return a.d - b.d })
-	var out []string
-	for _, f := range found[:min(len(found), 3)] {
-		out = append(out, f.name)
-	}
-	return out
 }
