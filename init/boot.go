@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -49,12 +48,9 @@ func (in *initSys) path(p string) string { return filepath.Join("/", in.root, p)
 // run is PID 1's life. On a real system it never returns; in host test
 // mode it returns the exit status once the system has shut down.
 func run() int {
-	// Signals first: a terminating signal not passed to Notify kills the
-	// Go runtime, and PID 1 exiting panics the kernel. SIGURG is the
-	// scheduler's own and is left alone.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2,
-		unix.SIGCHLD, unix.SIGPIPE, unix.SIGPWR, unix.SIGQUIT, unix.SIGALRM)
+	// Signals first: a signal that reaches the Go runtime's default
+	// handling may end the process, and PID 1 exiting panics the kernel.
+	sigs := catchSignals()
 
 	console := newConsoles(openConsole())
 	slog.SetDefault(slog.New(newConsoleHandler(console, slog.LevelInfo)))
@@ -222,31 +218,6 @@ func (in *initSys) hostSetup() error {
 	}
 	slog.Info("host test mode", "root", in.root)
 	return nil
-}
-
-// handleSignals reaps orphans on SIGCHLD and turns the signals users
-// expect of a container OS into shutdown requests. It runs from the start
-// of boot, so that orphans of onboot containers are reaped as they die.
-func (in *initSys) handleSignals(sigs chan os.Signal) {
-	tick := time.NewTicker(5 * time.Second) // a safety net for coalesced SIGCHLDs
-	defer tick.Stop()
-	for {
-		select {
-		case sig := <-sigs:
-			switch sig {
-			case unix.SIGCHLD:
-				in.reaper.reapOrphans()
-			case unix.SIGTERM, unix.SIGUSR2, unix.SIGPWR:
-				in.requestShutdown("poweroff")
-			case unix.SIGINT:
-				in.requestShutdown("reboot")
-			default:
-				slog.Debug("signal ignored", "signal", sig)
-			}
-		case <-tick.C:
-			in.reaper.reapOrphans()
-		}
-	}
 }
 
 // loop waits for a shutdown request and carries it out.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -25,13 +26,7 @@ import (
 
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIKIT_REQUIRE_ROOT") == "1" {
-		t.Fatal("host test mode needs root")
-	}
-	t.Skip("host test mode needs root (to create namespaces and containers)")
+	testenv.Root(t)
 }
 
 // built holds the binaries built for this test run, by package.
