@@ -26,6 +26,9 @@ import (
 func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, caughtSignals()...)
+	if err := presentSentFaultsAsSent(); err != nil {
+		slog.Error("a fault signal sent with sigqueue can still end init: "+err.Error(), "err", err)
+	}
 	return sigs
 }
 
