@@ -53,7 +53,8 @@ func run() int {
 	sigs := catchSignals()
 
 	console := newConsoles(openConsole())
-	slog.SetDefault(slog.New(newConsoleHandler(console, slog.LevelInfo)))
+	queue := newConsoleQueue(console)
+	slog.SetDefault(slog.New(newConsoleHandler(queue.own, slog.LevelInfo)))
 
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
@@ -65,8 +66,9 @@ func run() int {
 		timeline:    newTimeline(),
 		shutdownReq: make(chan string, 1),
 	}
-	in.outputs = &outputs{console: console, logDir: in.path("/var/log")}
+	in.outputs = &outputs{queue: queue, logDir: in.path("/var/log"), goSafe: in.goSafe}
 	in.consoles = console
+	in.goSafe("console", queue.run)
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -95,7 +97,7 @@ func (in *initSys) boot() error {
 	}
 	in.opts = parseCmdline(readFile("/proc/cmdline"))
 	if in.opts.level != slog.LevelInfo {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, in.opts.level)))
+		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.queue.own, in.opts.level)))
 	}
 	logNamespaces()
 
@@ -252,6 +254,7 @@ func (in *initSys) fatal(err error) {
 	case "reboot":
 		in.shutdownNow("reboot")
 	case "shell":
+		in.flushConsole() // its messages before the shell's prompt
 		emergencyShell()
 	}
 	in.shutdownNow("poweroff")
@@ -279,6 +282,7 @@ func emergencyShell() {
 
 func (in *initSys) shutdownNow(action string) {
 	if in.runner == nil || in.hostMode() {
+		in.flushConsole()
 		if in.hostMode() {
 			os.Exit(1)
 		}
@@ -359,4 +363,12 @@ func logNamespaces() {
 		}
 	}
 	slog.Info("init namespaces " + strings.Join(parts, " "))
+}
+
+// flushConsole gives the console a bounded moment to show what init
+// logged, before the system goes down or a shell takes the console.
+func (in *initSys) flushConsole() {
+	if in.outputs != nil && in.outputs.queue != nil {
+		in.outputs.queue.flush(consoleFlushWait)
+	}
 }

@@ -142,10 +142,7 @@ type hostInit struct {
 // root, which holds containers/{onboot,services,onshutdown}.
 func startHostInit(t testing.TB, root string) *hostInit {
 	t.Helper()
-	needRoot(t)
-	cmd := exec.Command(initBinary(t))
-	cmd.Env = append(os.Environ(), hostRootEnv+"="+root)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	cmd := hostInitCommand(t, root)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	h := &hostInit{t: t, root: root, cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
@@ -181,6 +178,17 @@ func startHostInit(t testing.TB, root string) *hostInit {
 		}
 	})
 	return h
+}
+
+// hostInitCommand is the command that runs init as PID 1 of new
+// namespaces over the tree at root; its output is the caller's to set.
+func hostInitCommand(t testing.TB, root string) *exec.Cmd {
+	t.Helper()
+	needRoot(t)
+	cmd := exec.Command(initBinary(t))
+	cmd.Env = append(os.Environ(), hostRootEnv+"="+root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 func (h *hostInit) snapshot() []string {
