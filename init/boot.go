@@ -35,6 +35,7 @@ type initSys struct {
 	outputs  *outputs
 	timeline *timeline
 	sup      *supervisor
+	guard    *guard
 	opts     cmdline
 
 	shutdownReq chan string // "poweroff" or "reboot"
@@ -66,6 +67,7 @@ func run() int {
 		timeline:    newTimeline(),
 		shutdownReq: make(chan string, 1),
 	}
+	in.guard = newGuard(in.giveUp)
 	in.outputs = &outputs{queue: queue, logDir: in.path("/var/log"), goSafe: in.goSafe}
 	in.consoles = console
 	in.goSafe("console", queue.run)
@@ -232,19 +234,6 @@ func (in *initSys) requestShutdown(action string) {
 	case in.shutdownReq <- action:
 	default: // one is already under way
 	}
-}
-
-// goSafe runs fn in a goroutine whose panic is logged instead of killing
-// PID 1.
-func (in *initSys) goSafe(what string, fn func()) {
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				slog.Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
-			}
-		}()
-		fn()
-	}()
 }
 
 // fatal handles an error that stops boot, as minikit.onfail says.
