@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -36,6 +35,7 @@ type initSys struct {
 	outputs  *outputs
 	timeline *timeline
 	sup      *supervisor
+	guard    *guard
 	opts     cmdline
 
 	shutdownReq chan string // "poweroff" or "reboot"
@@ -49,15 +49,13 @@ func (in *initSys) path(p string) string { return filepath.Join("/", in.root, p)
 // run is PID 1's life. On a real system it never returns; in host test
 // mode it returns the exit status once the system has shut down.
 func run() int {
-	// Signals first: a terminating signal not passed to Notify kills the
-	// Go runtime, and PID 1 exiting panics the kernel. SIGURG is the
-	// scheduler's own and is left alone.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2,
-		unix.SIGCHLD, unix.SIGPIPE, unix.SIGPWR, unix.SIGQUIT, unix.SIGALRM)
+	// Signals first: a signal that reaches the Go runtime's default
+	// handling may end the process, and PID 1 exiting panics the kernel.
+	sigs := catchSignals()
 
 	console := newConsoles(openConsole())
-	slog.SetDefault(slog.New(newConsoleHandler(console, slog.LevelInfo)))
+	queue := newConsoleQueue(console)
+	slog.SetDefault(slog.New(newConsoleHandler(queue.own, slog.LevelInfo)))
 
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
@@ -69,8 +67,10 @@ func run() int {
 		timeline:    newTimeline(),
 		shutdownReq: make(chan string, 1),
 	}
-	in.outputs = &outputs{console: console, logDir: in.path("/var/log")}
+	in.guard = newGuard(in.giveUp)
+	in.outputs = &outputs{queue: queue, logDir: in.path("/var/log"), goSafe: in.goSafe}
 	in.consoles = console
+	in.goSafe("console", queue.run)
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -99,7 +99,7 @@ func (in *initSys) boot() error {
 	}
 	in.opts = parseCmdline(readFile("/proc/cmdline"))
 	if in.opts.level != slog.LevelInfo {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.console, in.opts.level)))
+		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.queue.own, in.opts.level)))
 	}
 	logNamespaces()
 
@@ -261,31 +261,6 @@ func (in *initSys) hostSetup() error {
 	return nil
 }
 
-// handleSignals reaps orphans on SIGCHLD and turns the signals users
-// expect of a container OS into shutdown requests. It runs from the start
-// of boot, so that orphans of onboot containers are reaped as they die.
-func (in *initSys) handleSignals(sigs chan os.Signal) {
-	tick := time.NewTicker(5 * time.Second) // a safety net for coalesced SIGCHLDs
-	defer tick.Stop()
-	for {
-		select {
-		case sig := <-sigs:
-			switch sig {
-			case unix.SIGCHLD:
-				in.reaper.reapOrphans()
-			case unix.SIGTERM, unix.SIGUSR2, unix.SIGPWR:
-				in.requestShutdown("poweroff")
-			case unix.SIGINT:
-				in.requestShutdown("reboot")
-			default:
-				slog.Debug("signal ignored", "signal", sig)
-			}
-		case <-tick.C:
-			in.reaper.reapOrphans()
-		}
-	}
-}
-
 // loop waits for a shutdown request and carries it out.
 func (in *initSys) loop() int {
 	return in.shutdown(<-in.shutdownReq)
@@ -298,19 +273,6 @@ func (in *initSys) requestShutdown(action string) {
 	}
 }
 
-// goSafe runs fn in a goroutine whose panic is logged instead of killing
-// PID 1.
-func (in *initSys) goSafe(what string, fn func()) {
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				slog.Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
-			}
-		}()
-		fn()
-	}()
-}
-
 // fatal handles an error that stops boot, as minikit.onfail says.
 func (in *initSys) fatal(err error) {
 	slog.Error("boot failed: "+err.Error(), "onfail", in.opts.onfail)
@@ -318,6 +280,7 @@ func (in *initSys) fatal(err error) {
 	case "reboot":
 		in.shutdownNow("reboot")
 	case "shell":
+		in.flushConsole() // its messages before the shell's prompt
 		emergencyShell()
 	}
 	in.shutdownNow("poweroff")
@@ -345,6 +308,7 @@ func emergencyShell() {
 
 func (in *initSys) shutdownNow(action string) {
 	if in.runner == nil || in.hostMode() {
+		in.flushConsole()
 		if in.hostMode() {
 			os.Exit(1)
 		}
@@ -425,4 +389,12 @@ func logNamespaces() {
 		}
 	}
 	slog.Info("init namespaces " + strings.Join(parts, " "))
+}
+
+// flushConsole gives the console a bounded moment to show what init
+// logged, before the system goes down or a shell takes the console.
+func (in *initSys) flushConsole() {
+	if in.outputs != nil && in.outputs.queue != nil {
+		in.outputs.queue.flush(consoleFlushWait)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/testenv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -25,13 +26,7 @@ import (
 
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("MINIKIT_REQUIRE_ROOT") == "1" {
-		t.Fatal("host test mode needs root")
-	}
-	t.Skip("host test mode needs root (to create namespaces and containers)")
+	testenv.Root(t)
 }
 
 // built holds the binaries built for this test run, by package.
@@ -151,10 +146,7 @@ type hostInit struct {
 // root, which holds containers/{onboot,services,onshutdown}.
 func startHostInit(t testing.TB, root string) *hostInit {
 	t.Helper()
-	needRoot(t)
-	cmd := exec.Command(initBinary(t))
-	cmd.Env = append(os.Environ(), hostRootEnv+"="+root)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	cmd := hostInitCommand(t, root)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	h := &hostInit{t: t, root: root, cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
@@ -190,6 +182,17 @@ func startHostInit(t testing.TB, root string) *hostInit {
 		}
 	})
 	return h
+}
+
+// hostInitCommand is the command that runs init as PID 1 of new
+// namespaces over the tree at root; its output is the caller's to set.
+func hostInitCommand(t testing.TB, root string) *exec.Cmd {
+	t.Helper()
+	needRoot(t)
+	cmd := exec.Command(initBinary(t))
+	cmd.Env = append(os.Environ(), hostRootEnv+"="+root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 func (h *hostInit) snapshot() []string {

@@ -20,15 +20,43 @@ import (
 // when supervision ends.
 type phase func() phase
 
-func (s *service) loop(autostart bool) {
+// supervise runs the service's loop. Run again after a panic, it
+// resumes where the service is: watching its process if one runs (so
+// that no second one starts beside it), idle if it was stopped or ended,
+// and else starting it.
+func (s *service) supervise(autostart bool) {
 	next := s.idle
-	if autostart {
+	switch {
+	case s.entered:
+		next = s.resume()
+	case autostart:
 		next = s.waitForDependencies
 	}
+	s.entered = true
 	for next != nil {
 		next = next()
 	}
 	s.answerWaiting(errLoopEnded, cmdStart, cmdStop, cmdRestart)
+}
+
+// resume is the phase a loop that panicked goes on from.
+func (s *service) resume() phase {
+	st := s.state()
+	if r := s.current; r != nil {
+		if st.state == control.StateStopping {
+			restart := false
+			for _, c := range s.waiting {
+				restart = c.kind != cmdStop
+			}
+			return func() phase { return s.stopping(r, restart) }
+		}
+		return func() phase { return s.running(r) }
+	}
+	switch st.state {
+	case control.StateStopped, control.StateExited, control.StateFailed:
+		return s.idle
+	}
+	return s.waitForDependencies
 }
 
 // idle waits for a start. The state says why the service does not run.
@@ -118,6 +146,7 @@ func (s *service) launch() phase {
 		return s.afterRun(-1, 0)
 	}
 	r := &launched{proc: p, started: s.sup.clock.Now(), exited: make(chan exitResult, 1)}
+	s.current = r
 	pid := p.Pid()
 	s.mu.Lock()
 	s.proc = p
@@ -152,6 +181,7 @@ func (s *service) markReady() {
 // ended records the end of a run and logs it.
 func (s *service) ended(r *launched, ex exitResult) time.Duration {
 	ran := s.sup.clock.Now().Sub(r.started)
+	s.current = nil
 	s.mu.Lock()
 	s.proc = nil
 	s.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,13 +32,11 @@ const initLogName = "init"
 // writes to it.
 var initLog = newLogSink(initLogName)
 
-// consoleMu keeps whole lines whole on the console, which init's log and
-// the services' output share.
-var consoleMu sync.Mutex
-
 // consoleHandler writes records as "[   1.234] message key=value …", the
 // shape of the kernel's own log, so both read alike on a serial console,
-// and keeps them in init's log.
+// and keeps them in init's log. It writes each record with one call to
+// out, which on a real system is init's lane of the console queue: a
+// console that takes nothing never holds up a log call.
 type consoleHandler struct {
 	out   io.Writer
 	level slog.Leveler
@@ -82,8 +79,6 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(write)
 	initLog.write(time.Now(), boot, []string{b.String()[stampLen:]})
 	b.WriteByte('\n')
-	consoleMu.Lock()
-	defer consoleMu.Unlock()
 	_, err := h.out.Write(b.Bytes())
 	return err
 }

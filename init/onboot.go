@@ -66,8 +66,10 @@ func (in *initSys) runOnce(ctx context.Context, phase, name, dir string, timeout
 	}
 	if timeout > 0 {
 		timer := time.AfterFunc(timeout, func() {
-			slog.Warn(phase+" "+name+" timed out", "container", name, "timeout", timeout)
-			_ = c.signal(unix.SIGKILL)
+			in.guard.run("timeout of "+name, func() {
+				slog.Warn(phase+" "+name+" timed out", "container", name, "timeout", timeout)
+				_ = c.signal(unix.SIGKILL)
+			})
 		})
 		defer timer.Stop()
 	}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -29,11 +28,12 @@ import (
 // within the bounds of the rings, the console queue and one read buffer
 // per running container.
 type outputs struct {
-	console io.Writer
-	logDir  string // "" keeps logs in memory only
+	console io.Writer     // when queue is nil, where a queue of its own writes
+	queue   *consoleQueue // the console's; nil: made at first use, over console
+	logDir  string        // "" keeps logs in memory only
+	goSafe  func(what string, fn func())
 
 	once    sync.Once
-	queue   *consoleQueue
 	mu      sync.Mutex
 	sinks   map[string]*logSink
 	initLog bool // init's own log was given its file
@@ -41,21 +41,21 @@ type outputs struct {
 
 // Bounds of the way to the console.
 const (
-	maxLine          = 4096 // a longer line is cut into pieces of this size
-	consoleQueueLen  = 256  // lines waiting for the console
-	consoleShare     = 32   // of which one log may hold, so a flood does not silence the others
-	consoleLineMax   = 1024 // the console shows at most this much of a line
-	readBufferSize   = 64 << 10
-	drainTimeout     = time.Second // how long to wait for a container's last output
-	consoleFlushWait = time.Second // how long to wait for the console to catch up
+	maxLine        = 4096 // a longer line is cut into pieces of this size
+	consoleLineMax = 1024 // the console shows at most this much of a line
+	readBufferSize = 64 << 10
+	drainTimeout   = time.Second // how long to wait for a container's last output
 )
 
 func (o *outputs) init() {
 	o.once.Do(func() {
 		o.sinks = map[string]*logSink{}
-		if o.console != nil {
-			o.queue = newConsoleQueue(o.console, consoleQueueLen)
-			go o.queue.run()
+		if o.goSafe == nil {
+			o.goSafe = func(_ string, fn func()) { go fn() }
+		}
+		if o.queue == nil && o.console != nil {
+			o.queue = newConsoleQueue(o.console)
+			o.goSafe("console", o.queue.run)
 		}
 	})
 }
@@ -72,10 +72,12 @@ func (o *outputs) forContainer(name string) (io.Writer, func()) {
 		return nil, func() {}
 	}
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	// Not deferred: after a panic the guard runs it again, and it must
+	// read on, not report the pipe done.
+	o.goSafe("log reader "+name, func() {
 		sink.consume(pr)
-	}()
+		close(done)
+	})
 	return pw, func() {
 		pw.Close()
 		select {
@@ -86,9 +88,9 @@ func (o *outputs) forContainer(name string) (io.Writer, func()) {
 		}
 		pr.Close()
 		<-done
-		if o.queue != nil {
-			o.queue.flush(consoleFlushWait)
-		}
+		// Its last lines are in the console's queue now, ahead of
+		// whatever the caller logs next: no need to wait for the
+		// console, which may never take them.
 	}
 }
 
@@ -101,20 +103,27 @@ func (o *outputs) sink(name string) *logSink {
 	if name == initLogName {
 		if !o.initLog && o.logDir != "" {
 			o.initLog = true
-			initLog.attachFile(newRotatingFile(filepath.Join(o.logDir, name+".log")))
+			f := newRotatingFile(filepath.Join(o.logDir, name+".log"))
+			initLog.attachFile(f)
+			if o.queue != nil {
+				o.queue.own.setWhere(f.path)
+			}
 		}
 		return initLog
 	}
 	s := o.sinks[name]
 	if s == nil {
 		s = newLogSink(name)
-		s.console = o.queue
+		if o.queue != nil {
+			s.console = o.queue.lane(name+": ", consoleShare, false)
+		}
 		if o.logDir != "" {
 			if err := os.MkdirAll(o.logDir, 0o755); err != nil {
 				slog.Warn("no log directory", "dir", o.logDir, "err", err)
 			}
 			s.file = newRotatingFile(filepath.Join(o.logDir, name+".log"))
 		}
+		s.console.setWhere(s.where())
 		o.sinks[name] = s
 	}
 	return s
@@ -145,13 +154,11 @@ func (o *outputs) names() []string {
 type logSink struct {
 	name    string
 	ring    *logRing
-	console *consoleQueue // nil: not shown on the console
+	console *consoleLane // nil: not shown on the console
 
-	mu      sync.Mutex // serializes writers of the file and the console
-	file    *rotatingFile
-	dropped int          // lines the console could not take since it last could
-	queued  atomic.Int32 // lines of this log waiting in the console queue
-	batch   []byte
+	mu    sync.Mutex // serializes writers of the file and the console
+	file  *rotatingFile
+	batch []byte
 }
 
 func newLogSink(name string) *logSink {
@@ -211,30 +218,18 @@ func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
 
 // toConsole offers a line to the console; s.mu is held.
 func (s *logSink) toConsole(stamp, line string) {
-	if s.dropped > 0 && s.queued.Load() > consoleShare/2 {
-		// Once behind, wait until the console took half of this log's
-		// share, so that it shows runs of lines, not a note per line.
-		s.dropped++
-		return
-	}
-	if s.dropped > 0 {
-		where := "svcctl logs " + s.name
-		if s.file != nil {
-			where = s.file.path
-		}
-		note := fmt.Sprintf("%s%s: (%d lines not shown on the console; see %s)", stamp, s.name, s.dropped, where)
-		if !s.console.offer(note, &s.queued) {
-			s.dropped++
-			return
-		}
-		s.dropped = 0
-	}
 	if len(line) > consoleLineMax {
 		line = line[:consoleLineMax] + "…"
 	}
-	if !s.console.offer(stamp+s.name+": "+line, &s.queued) {
-		s.dropped++
+	s.console.offer(stamp + s.console.prefix + line)
+}
+
+// where says where the whole log can be read.
+func (s *logSink) where() string {
+	if s.file != nil {
+		return s.file.path
 	}
+	return "svcctl logs " + s.name
 }
 
 // attachFile gives the log its file and writes what the ring holds so far
@@ -251,6 +246,7 @@ func (s *logSink) attachFile(f *rotatingFile) {
 		f.write(b.Bytes())
 	}
 	s.file = f
+	s.console.setWhere(s.where())
 }
 
 // splitter cuts a byte stream into lines without their "\n" (or "\r\n").
@@ -289,66 +285,4 @@ func (sp *splitter) rest() string {
 	s := string(sp.partial)
 	sp.partial = nil
 	return s
-}
-
-// consoleQueue writes lines to the console from one goroutine, so that
-// nobody who offers a line waits for a slow console.
-type consoleQueue struct {
-	w     io.Writer
-	items chan consoleItem
-}
-
-type consoleItem struct {
-	line    string
-	queued  *atomic.Int32 // the count of its log's lines in the queue
-	flushed chan struct{} // a flush mark instead of a line
-}
-
-func newConsoleQueue(w io.Writer, n int) *consoleQueue {
-	return &consoleQueue{w: w, items: make(chan consoleItem, n)}
-}
-
-// offer queues a line unless the queue is full or its log has its share
-// of the queue already; it never blocks.
-func (q *consoleQueue) offer(line string, queued *atomic.Int32) bool {
-	if queued.Add(1) > consoleShare {
-		queued.Add(-1)
-		return false
-	}
-	select {
-	case q.items <- consoleItem{line: line, queued: queued}:
-		return true
-	default:
-		queued.Add(-1)
-		return false
-	}
-}
-
-// flush waits, up to timeout, until the lines queued before it are out.
-func (q *consoleQueue) flush(timeout time.Duration) {
-	mark := make(chan struct{})
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case q.items <- consoleItem{flushed: mark}:
-	case <-t.C:
-		return
-	}
-	select {
-	case <-mark:
-	case <-t.C:
-	}
-}
-
-func (q *consoleQueue) run() {
-	for it := range q.items {
-		if it.flushed != nil {
-			close(it.flushed)
-			continue
-		}
-		consoleMu.Lock()
-		_, _ = io.WriteString(q.w, it.line+"\n")
-		consoleMu.Unlock()
-		it.queued.Add(-1)
-	}
 }

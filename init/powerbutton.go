@@ -25,11 +25,11 @@ func (in *initSys) watchPowerButton() {
 			continue
 		}
 		in.goSafe("power button "+dev, func() {
-			defer f.Close()
 			if waitPowerKey(f) {
 				slog.Info("power button pressed", "device", dev)
 				in.requestShutdown("poweroff")
 			}
+			f.Close() // not deferred: after a panic the guard reads on
 		})
 	}
 	slog.Debug("watching for the power button", "devices", len(devices))

@@ -44,6 +44,7 @@ func (in *initSys) shutdown(action string) int {
 	in.reaper.reapOrphans()
 
 	slog.Info("shutdown: " + action + " now")
+	in.flushConsole()
 	if in.hostMode() {
 		if action == "reboot" {
 			return 1

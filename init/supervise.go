@@ -131,9 +131,10 @@ func (sup *supervisor) run() {
 		}
 	}
 	for _, s := range sup.services {
+		autostart := s.cfg.err == nil
 		sup.goSafe("supervise "+s.name, func() {
-			defer close(s.dead)
-			s.loop(s.cfg.err == nil)
+			s.supervise(autostart)
+			close(s.dead) // not deferred: after a panic the loop resumes
 		})
 	}
 }
@@ -188,8 +189,8 @@ func (sup *supervisor) stopAll(ctx context.Context) {
 			s := sup.byName[name]
 			wg.Add(1)
 			sup.goSafe("stop "+name, func() {
-				defer wg.Done()
 				_ = s.stop(ctx)
+				wg.Done() // not deferred: after a panic the stop is tried again
 			})
 		}
 		wg.Wait()
@@ -240,6 +241,8 @@ type service struct {
 	// Owned by the loop.
 	failures int       // failed runs in a row
 	waiting  []command // commands answered when the loop gets to them
+	current  *launched // the process running, if one is
+	entered  bool      // the loop ran before: it panicked
 }
 
 // serviceState is a service's state as others may read it.
