@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,47 +93,17 @@ func unmountAll() {
 	}
 }
 
+// mountTargets lists every mount point in the order of
+// /proc/self/mountinfo, which is the order they were mounted in.
 func mountTargets() []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(nil)
 	if err != nil {
+		slog.Debug("cannot read the mount table", "err", err)
 		return nil
 	}
-	defer f.Close()
-	var targets []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 {
-			targets = append(targets, unescapeMountPath(fields[4]))
-		}
+	targets := make([]string, 0, len(mounts))
+	for _, m := range mounts {
+		targets = append(targets, m.Mountpoint)
 	}
 	return targets
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + byte(c-'0')
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
