@@ -11,20 +11,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
-// RequireRootEnv turns a skip for missing root, ip or dnsmasq into a
-// failure, as CI wants.
-const RequireRootEnv = "MINIKIT_REQUIRE_ROOT"
-
-// Unavailable skips the test saying why, or fails it under
-// MINIKIT_REQUIRE_ROOT=1.
+// Unavailable skips the test saying why, or fails it where CI requires
+// the root tests (internal/testenv decides).
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv(RequireRootEnv) == "1" {
-		t.Fatalf(format+" ("+RequireRootEnv+"=1, so this fails instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
+	testenv.Unavailable(t, testenv.RequireRootEnv, format, args...)
 }
 
 // RequireRoot skips (or fails) the test unless it runs as root with the
