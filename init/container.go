@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/minikit/minikit/internal/bundle"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -34,17 +35,17 @@ type container struct {
 	r       *runner
 }
 
-func readSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+func readSpec(dir string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, bundle.ConfigFile))
 	if err != nil {
 		return nil, err
 	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, bundle.ConfigFile), err)
 	}
 	if spec.Process == nil || spec.Root == nil {
-		return nil, fmt.Errorf("%s: no process or root", filepath.Join(bundle, "config.json"))
+		return nil, fmt.Errorf("%s: no process or root", filepath.Join(dir, bundle.ConfigFile))
 	}
 	return &spec, nil
 }

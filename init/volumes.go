@@ -42,7 +42,7 @@ func mountVolumes(root, upperRoot string) {
 func mountVolume(root, name, upperDir string) error {
 	lower, merged := bundle.VolumePaths(root, name)
 	var cfg bundle.VolumeConfig
-	file := filepath.Join(filepath.Dir(lower), "volume.json")
+	file := filepath.Join(filepath.Dir(lower), bundle.VolumeFile)
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
-// Package bundle is the on-disk contract between the packer (tools/minikit)
-// and PID 1 (init): where bundles live in the image, the annotations that
-// carry supervision policy, and the runtime.json beside each config.json.
+// Package bundle is the on-disk contract between the packer (tools/packer)
+// and PID 1 (init): where bundles live in the image and how they are
+// named, the files each holds, the annotations that carry supervision
+// policy, the runtime.json beside each config.json and the volumes.
 //
 // Both sides import this package, so neither knows how the other works:
 // the packer knows nothing of libcontainer and init knows nothing of YAML.
@@ -20,12 +21,28 @@ const (
 	OnshutdownDir = "/containers/onshutdown"
 )
 
+// The files and directory of one bundle: the OCI runtime spec, the spec's
+// runtime section (optional) and the container's root.
+const (
+	ConfigFile  = "config.json"
+	RuntimeFile = "runtime.json"
+	RootfsDir   = "rootfs"
+)
+
+// EntryName is the directory name of the index-th onboot or onshutdown
+// entry: lexical order is the spec's order.
+func EntryName(index int, name string) string { return fmt.Sprintf("%03d-%s", index, name) }
+
 // VolumesDir holds a directory for each volume of the spec, as LinuxKit
 // lays volumes out: VolumesDir/NAME/lower is its content (an image's
 // root, an OCI layout, or empty), VolumesDir/NAME/merged is where init
 // mounts it at boot and where binds to the volume point, and
 // VolumesDir/NAME/volume.json says how (VolumeConfig).
 const VolumesDir = "/containers/volumes"
+
+// VolumeFile is the name of the VolumeConfig beside a volume's lower
+// directory.
+const VolumeFile = "volume.json"
 
 // VolumeConfig is a volume's volume.json.
 type VolumeConfig struct {
@@ -114,7 +131,7 @@ func (r *Runtime) IsZero() bool {
 // ReadRuntime reads DIR/runtime.json; a bundle without one has an empty
 // runtime section.
 func ReadRuntime(dir string) (*Runtime, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "runtime.json"))
+	data, err := os.ReadFile(filepath.Join(dir, RuntimeFile))
 	if os.IsNotExist(err) {
 		return &Runtime{}, nil
 	}
@@ -123,7 +140,7 @@ func ReadRuntime(dir string) (*Runtime, error) {
 	}
 	var r Runtime
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "runtime.json"), err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, RuntimeFile), err)
 	}
 	return &r, nil
 }

@@ -29,7 +29,7 @@ func (b *build) containers() error {
 		for i, c := range p.list {
 			name := c.Name
 			if p.numbered {
-				name = fmt.Sprintf("%03d-%s", i, c.Name)
+				name = bundle.EntryName(i, c.Name)
 			}
 			dir := filepath.Join(b.staging, p.dir, name)
 			use := p.kind + " " + name
@@ -51,7 +51,7 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 	if err != nil {
 		return fmt.Errorf("read image config: %w", err)
 	}
-	rootfs := filepath.Join(dir, "rootfs")
+	rootfs := filepath.Join(dir, bundle.RootfsDir)
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 	if err != nil {
 		return err
 	}
-	spec.Root.Path = "rootfs"
+	spec.Root.Path = bundle.RootfsDir
 	if err := b.mountpoints(rootfs, spec); err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, bundle.ConfigFile), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	if !rt.IsZero() {
@@ -83,7 +83,7 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, "runtime.json"), append(data, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, bundle.RuntimeFile), append(data, '\n'), 0o644); err != nil {
 			return err
 		}
 	}

@@ -75,5 +75,5 @@ func (b *build) volume(v imagespec.Volume) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(filepath.Dir(lower), "volume.json"), append(data, '\n'), 0o644)
+	return os.WriteFile(filepath.Join(filepath.Dir(lower), bundle.VolumeFile), append(data, '\n'), 0o644)
 }
