@@ -1,18 +1,11 @@
 package imagespec
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/minikit/minikit/internal/testenv"
 )
 
@@ -38,32 +31,9 @@ func runProbe(t *testing.T, extra string) map[string]string {
 	bundleDir := filepath.Join(dir, "bundle")
 	busyboxRootfs(t, filepath.Join(bundleDir, "rootfs"))
 	src := fmt.Sprintf("services:\n  - name: probe\n    image: busybox:latest\n    command: [\"/bin/sh\", \"-c\", %q]\n%s", probeScript, extra)
-	s, _, err := Parse("probe.yml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, _, err := s.OCISpec(s.Services[0], v1.Config{Cmd: []string{"/bin/sh"}}, KindService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, err := json.MarshalIndent(spec, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundleDir, "config.json"), config, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	id := fmt.Sprintf("imagespec-probe-%d", os.Getpid())
-	cmd := exec.CommandContext(ctx, "runc", "--root", filepath.Join(dir, "state"), "run", "--bundle", bundleDir, id)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("runc run: %v\nstderr:\n%s", err, stderr.String())
-	}
+	out := runcRun(t, dir, bundleDir, src, "imagespec-probe")
 	got := map[string]string{}
-	for _, line := range strings.Split(stdout.String(), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
 			got[k] = v
 		}

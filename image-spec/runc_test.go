@@ -90,6 +90,30 @@ func TestRuncRunsTranslatedConfig(t *testing.T) {
     noNewPrivileges: true
     maskedPaths: [/proc/kcore]
 `, script, shared)
+	got := runcRun(t, dir, bundleDir, src, "imagespec-test")
+	for _, want := range []string{
+		"uid=1000 gid=1000",
+		"host=probe",
+		"cwd=/srv",
+		"greeting=hello from the host",
+		"nofile=123",
+		"capeff=0000000000000400", // CAP_NET_BIND_SERVICE only, kept across the uid change as an ambient capability
+		"pid=1",                   // a new pid namespace
+		"tmpfs=writable",
+		"root=readonly",
+		"var=hi",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("container output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// runcRun translates the first service of the spec src, writes it as the
+// bundle's config.json and runs it with Debian's runc, returning what it
+// printed.
+func runcRun(t *testing.T, dir, bundleDir, src, id string) string {
+	t.Helper()
 	s, _, err := Parse("probe.yml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -105,31 +129,14 @@ func TestRuncRunsTranslatedConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bundleDir, "config.json"), config, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	id := fmt.Sprintf("imagespec-test-%d", os.Getpid())
+	id = fmt.Sprintf("%s-%d", id, os.Getpid())
 	cmd := exec.CommandContext(ctx, "runc", "--root", filepath.Join(dir, "state"), "run", "--bundle", bundleDir, id)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("runc run: %v\nstderr:\n%s\nconfig.json:\n%s", err, stderr.String(), config)
 	}
-	got := stdout.String()
-	for _, want := range []string{
-		"uid=1000 gid=1000",
-		"host=probe",
-		"cwd=/srv",
-		"greeting=hello from the host",
-		"nofile=123",
-		"capeff=0000000000000400", // CAP_NET_BIND_SERVICE only, kept across the uid change as an ambient capability
-		"pid=1",                   // a new pid namespace
-		"tmpfs=writable",
-		"root=readonly",
-		"var=hi",
-	} {
-		if !strings.Contains(got, want+"\n") {
-			t.Errorf("container output lacks %q:\n%s\nstderr:\n%s", want, got, stderr.String())
-		}
-	}
+	return stdout.String()
 }
