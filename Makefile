@@ -39,8 +39,9 @@ $(BUILD)/kernel/version:
 # services/*/build.yml.
 # Recipes are content-addressed: an unchanged one is "up to date" in
 # seconds, so this runs whole every time.
+RECIPES := $(dir $(wildcard pkg/*/build.yml onboot/*/build.yml services/*/build.yml))
 images pkgs: bin/minikit
-	bin/minikit pkg build pkg/*/ onboot/*/ services/*/
+	bin/minikit pkg build $(RECIPES)
 
 # make run logs you in with a key of its own, added by a second spec file.
 SSH_KEY := $(BUILD)/ssh/id_ed25519
