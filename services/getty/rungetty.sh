@@ -25,8 +25,10 @@ start_getty() {
 	tty[0-9]*)
 		speed=38400 ;;
 	esac
-	# A console the machine lacks (ttyAMA0 on a PC) cannot be opened.
-	if ! { : <"/dev/$tty"; } 2>/dev/null; then
+	# A console the machine lacks (ttyAMA0 on a PC) cannot be opened. The
+	# probe runs in a subshell: a failed redirection on a special built-in
+	# such as : ends a POSIX shell, here the whole service.
+	if ! (: <"/dev/$tty") 2>/dev/null; then
 		echo "getty: no console $tty on this machine; skipped"
 		return
 	fi
