@@ -192,6 +192,12 @@ func TestOpenStateRefusesARunningMachine(t *testing.T) {
 	}
 	other := startIdle(t, dir, "minikit", "run", "-state", dir, "-console=false", "img")
 	writePid(t, dir, strconv.Itoa(other.Process.Pid)+"\n")
+	// On a loaded machine /proc may not show the new process as it will
+	// be for a moment: wait until it does, then ask.
+	waitFor(t, "the other machine to show in /proc", func() bool {
+		_, ok := runningPid(dir)
+		return ok
+	})
 	_, err := openState(dir, "img")
 	if err == nil || !strings.Contains(err.Error(), "a machine already runs with state directory "+dir) {
 		t.Fatalf("openState while another machine runs: %v", err)

@@ -60,6 +60,9 @@ var recipeChecks = map[string]struct {
 	notFiles []string // globs
 	check    func(t *testing.T, root string)
 }{
+	"dhcpcd": {
+		files: []string{"/sbin/dhcpcd", "/dhcpcd.conf"},
+	},
 	"kernel": {
 		files:    []string{"/kernel", "/System.map", "/config"},
 		notFiles: []string{"/boot", "/lib", "/usr/lib/modules"},
