@@ -35,20 +35,7 @@ func asPeer(h http.Handler, p *peer, method, path string) *httptest.ResponseReco
 }
 
 func TestWhoMayDoWhat(t *testing.T) {
-	cs := newControlServer(t, svc("web"))
-	cs.launcher.onLaunch = func(p *fakeProc) {
-		go func() {
-			for s := range p.signals {
-				if s == unix.SIGTERM {
-					p.end(0)
-					return
-				}
-			}
-		}()
-	}
-	cs.run()
-	cs.launcher.next(t, "web")
-	cs.waitState(t, "web", control.StateRunning)
+	cs := runningWeb(t)
 	h := cs.api.handler()
 	rootNoCaps := &peer{uid: 0, pid: 42, cgroup: "/minikit/getty"}
 	admin := &peer{uid: 0, pid: 43, cgroup: "/minikit/sshd", capEff: caps(capSysAdmin)}

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/minikit/minikit/internal/testenv"
-	"golang.org/x/sys/unix"
 )
 
 // helperEnv makes the test binary a one-request client of a control
@@ -129,17 +128,7 @@ func only(capName string) []string {
 
 func TestACallerWithoutCapabilitiesMayOnlyRead(t *testing.T) {
 	testenv.Root(t, "setpriv (apt-get install util-linux)")
-	cs := newControlServer(t, svc("web"))
-	cs.launcher.onLaunch = func(p *fakeProc) {
-		go func() {
-			if <-p.signals == unix.SIGTERM {
-				p.end(0)
-			}
-		}()
-	}
-	cs.run()
-	cs.launcher.next(t, "web")
-	cs.waitState(t, "web", "running")
+	cs := runningWeb(t)
 	sock := cs.client.Socket
 
 	if code, out := asCaller(t, sock, "GET", "/v1/services", noCaps...); code != 200 {

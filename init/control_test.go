@@ -30,6 +30,27 @@ type controlServer struct {
 	powered chan string
 }
 
+// runningWeb serves the API over one service, web, that stops on
+// SIGTERM, and returns once web runs.
+func runningWeb(t *testing.T) *controlServer {
+	t.Helper()
+	cs := newControlServer(t, svc("web"))
+	cs.launcher.onLaunch = func(p *fakeProc) {
+		go func() {
+			for s := range p.signals {
+				if s == unix.SIGTERM {
+					p.end(0)
+					return
+				}
+			}
+		}()
+	}
+	cs.run()
+	cs.launcher.next(t, "web")
+	cs.waitState(t, "web", control.StateRunning)
+	return cs
+}
+
 func newControlServer(t *testing.T, cfgs ...serviceConfig) *controlServer {
 	t.Helper()
 	return serveControlAPI(t, newTestSupervisor(t, cfgs...))
@@ -181,17 +202,7 @@ func TestAPanickingHandlerAnswers500(t *testing.T) {
 }
 
 func TestActionsAreLoggedWithTheCallersUidPidAndCgroup(t *testing.T) {
-	cs := newControlServer(t, svc("web"))
-	cs.launcher.onLaunch = func(p *fakeProc) {
-		go func() {
-			if <-p.signals == unix.SIGTERM {
-				p.end(0)
-			}
-		}()
-	}
-	cs.run()
-	cs.launcher.next(t, "web")
-	cs.waitState(t, "web", control.StateRunning)
+	cs := runningWeb(t)
 	logs := captureLog(t)
 
 	st, err := cs.client.Act(context.Background(), "web", "stop")

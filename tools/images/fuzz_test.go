@@ -31,16 +31,7 @@ func FuzzUnpackTar(f *testing.F) {
 	f.Add(gz.Bytes())
 
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		scratch := t.TempDir()
-		dest := filepath.Join(scratch, "a", "b", "dest")
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		victim := filepath.Join(scratch, "victim")
-		if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		before := outside(t, scratch, dest)
+		scratch, dest, victim, before := fuzzScratch(t)
 
 		// A small cap keeps each run short; what it refuses is an error
 		// like any other here.
@@ -67,16 +58,7 @@ func FuzzUnpackLayers(f *testing.F) {
 		if layers == nil {
 			return
 		}
-		scratch := t.TempDir()
-		dest := filepath.Join(scratch, "a", "b", "dest")
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		victim := filepath.Join(scratch, "victim")
-		if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		before := outside(t, scratch, dest)
+		scratch, dest, victim, before := fuzzScratch(t)
 		unpackStreams(t, layers, dest)
 		checkOutside(t, scratch, dest, victim, before)
 	})
@@ -164,6 +146,23 @@ func layersOf(spec string) [][]byte {
 }
 
 // checkOutside fails t if anything outside dest differs from before, or
+// fuzzScratch makes one run's destination, deep inside a scratch
+// directory that also holds a file an escape would reach, and lists what
+// is outside the destination before the unpack.
+func fuzzScratch(t *testing.T) (scratch, dest, victim string, before []string) {
+	t.Helper()
+	scratch = t.TempDir()
+	dest = filepath.Join(scratch, "a", "b", "dest")
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim = filepath.Join(scratch, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return scratch, dest, victim, outside(t, scratch, dest)
+}
+
 // the victim file beside it changed, or dest is no longer a directory.
 func checkOutside(t *testing.T, scratch, dest, victim string, before []string) {
 	t.Helper()
