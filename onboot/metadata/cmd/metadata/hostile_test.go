@@ -122,28 +122,7 @@ func wantUntouched(t *testing.T, outside, secret string) {
 func TestWriteIsAllOrNothing(t *testing.T) {
 	tmp := t.TempDir()
 	config := filepath.Join(tmp, "config")
-	first := &metadata{provider: "hetzner", hostname: "first", sshKeys: []string{providerKey},
-		userdata: []byte(`{"a": {"content": "one"}, "old": {"entries": {"f": {"content": "gone"}}}}`)}
-	if err := first.write(config); err != nil {
-		t.Fatal(err)
-	}
-	before := snapshot(t, config)
-	bad := &metadata{provider: "hetzner", hostname: "second",
-		userdata: []byte(`{"a": {"content": "two"}, "z": {"entries": {"..": {"content": "x"}}}}`)}
-	if err := bad.write(config); err == nil || !strings.Contains(err.Error(), "userdata.z") {
-		t.Errorf("err = %v, want one naming userdata.z", err)
-	}
-	if after := snapshot(t, config); after != before {
-		t.Errorf("a failed run changed the config:\n%s\nwas:\n%s", after, before)
-	}
-	second := &metadata{provider: "hetzner", hostname: "second", userdata: []byte(`{"a": {"content": "two"}}`)}
-	if err := second.write(config); err != nil {
-		t.Fatal(err)
-	}
-	want := "a -rw-r--r-- two\nhostname -rw-r--r-- second\nprovider -rw-r--r-- hetzner\n\nuserdata -rw-r--r-- {\"a\": {\"content\": \"two\"}}\n"
-	if got := snapshot(t, config); got != want {
-		t.Errorf("after a second run the config holds\n%s\nwant\n%s", got, want)
-	}
+	writeRunsAllOrNothing(t, config)
 	if entries, _ := os.ReadDir(tmp); len(entries) != 1 {
 		t.Errorf("beside the config directory: %v, want nothing left over", entries)
 	}
@@ -232,15 +211,24 @@ func TestWriteIntoAMountPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Unmount(config, unix.MNT_DETACH) })
-	first := &metadata{provider: "hetzner", hostname: "first",
+	writeRunsAllOrNothing(t, config)
+}
+
+// writeRunsAllOrNothing writes a first config into config, fails a run
+// on hostile user data, which must change nothing, and checks that a
+// second good run leaves exactly what its metadata says.
+func writeRunsAllOrNothing(t *testing.T, config string) {
+	t.Helper()
+	first := &metadata{provider: "hetzner", hostname: "first", sshKeys: []string{providerKey},
 		userdata: []byte(`{"a": {"content": "one"}, "old": {"entries": {"f": {"content": "gone"}}}}`)}
 	if err := first.write(config); err != nil {
-		t.Fatalf("first run into a mount point: %v", err)
+		t.Fatal(err)
 	}
 	before := snapshot(t, config)
-	bad := &metadata{provider: "hetzner", userdata: []byte(`{"z": {"entries": {"..": {"content": "x"}}}}`)}
-	if err := bad.write(config); err == nil {
-		t.Error("hostile user data was written")
+	bad := &metadata{provider: "hetzner", hostname: "second",
+		userdata: []byte(`{"a": {"content": "two"}, "z": {"entries": {"..": {"content": "x"}}}}`)}
+	if err := bad.write(config); err == nil || !strings.Contains(err.Error(), "userdata.z") {
+		t.Errorf("err = %v, want one naming userdata.z", err)
 	}
 	if after := snapshot(t, config); after != before {
 		t.Errorf("a failed run changed the config:\n%s\nwas:\n%s", after, before)
