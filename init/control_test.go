@@ -99,6 +99,8 @@ func TestListAndStatusReportEveryService(t *testing.T) {
 	cs.run()
 	cs.launcher.next(t, "db")
 	cs.waitState(t, "db", control.StateRunning)
+	// web's own goroutine marks it waiting, in its own time.
+	cs.waitState(t, "web", control.StateStarting)
 	ctx := context.Background()
 
 	list, err := cs.client.Services(ctx)
