@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,22 +14,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
-	"golang.org/x/sys/unix"
 
+	"github.com/minikit/minikit/internal/dirtar"
 	"github.com/minikit/minikit/internal/sourcedate"
 )
 
 // FromDir makes a single-layer linux/amd64 image of the tree under dir,
 // with cfg as its runtime configuration.
 //
-// The layer holds directories, regular files, symlinks, device nodes and
-// FIFOs with their permission bits (setuid, setgid and sticky included) and
-// the numeric owner and group they have on disk; a file with several hard
-// links is stored once and linked to. Sockets are left out, and so are
-// extended attributes. Entries are sorted by path and every timestamp, in
-// the layer and in the config, is $SOURCE_DATE_EPOCH (or 0 when unset), so
-// the same tree always gives the same digest whatever its mtimes and
-// whatever the caller's umask. Modes are taken as they are on disk: a tree
+// The layer is the tree as package dirtar archives it (owners, modes,
+// hard links and file capabilities kept; sockets left out), and every
+// timestamp, in the layer and in the config, is $SOURCE_DATE_EPOCH (or 0
+// when unset), so the same tree always gives the same digest whatever its
+// mtimes and whatever the caller's umask. Modes are taken as they are on disk: a tree
 // checked out under another umask is a different tree.
 //
 // The compressed layer is kept in memory; FromDir is meant for the small
@@ -85,81 +80,10 @@ func FromDir(dir string, cfg v1.Config) (v1.Image, error) {
 	return img, nil
 }
 
-// writeTree writes dir's tree as a tar stream to w. filepath.WalkDir visits
-// entries in lexical order, which is what makes the stream reproducible.
+// writeTree writes dir's tree as a tar stream to w.
 func writeTree(w io.Writer, dir string, mtime time.Time) error {
 	tw := tar.NewWriter(w)
-	type inode struct{ dev, ino uint64 }
-	linked := map[inode]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			return fmt.Errorf("stat %s: %w", path, err)
-		}
-		hdr := &tar.Header{
-			Name:    rel,
-			Mode:    int64(st.Mode & 0o7777),
-			Uid:     int(st.Uid),
-			Gid:     int(st.Gid),
-			ModTime: mtime,
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			hdr.Typeflag, hdr.Name = tar.TypeDir, rel+"/"
-		case unix.S_IFREG:
-			hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
-			if st.Nlink > 1 {
-				id := inode{st.Dev, st.Ino}
-				if first, ok := linked[id]; ok {
-					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-				} else {
-					linked[id] = rel
-				}
-			}
-		case unix.S_IFLNK:
-			target, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
-		case unix.S_IFCHR, unix.S_IFBLK:
-			hdr.Typeflag = tar.TypeChar
-			if st.Mode&unix.S_IFMT == unix.S_IFBLK {
-				hdr.Typeflag = tar.TypeBlock
-			}
-			hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
-		case unix.S_IFIFO:
-			hdr.Typeflag = tar.TypeFifo
-		default:
-			return nil // sockets have no meaning in an image
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		// Copy exactly the size in the header: a file that grows while we
-		// read it must not corrupt the stream.
-		if _, err := io.CopyN(tw, f, st.Size); err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := dirtar.Write(tw, dir, dirtar.Options{ModTime: mtime}); err != nil {
 		return err
 	}
 	return tw.Close()
