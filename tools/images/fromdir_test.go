@@ -12,6 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/minikit/minikit/internal/testenv"
 )
 
 // makeTree writes the same small tree into dir every time, whatever the
@@ -167,5 +170,38 @@ func TestFromDirRejectsWhatIsNoDirectory(t *testing.T) {
 		if _, err := FromDir(dir, v1.Config{}); err == nil {
 			t.Errorf("FromDir(%s) made an image", dir)
 		}
+	}
+}
+
+// A binary given a file capability (ping's cap_net_raw, say) must keep it
+// in the image built from its tree, as the root tarball keeps it.
+func TestFromDirKeepsFileCapabilities(t *testing.T) {
+	testenv.Root(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ping")
+	if err := os.WriteFile(bin, []byte("ping"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// VFS_CAP_REVISION_2, effective, permitted: CAP_NET_RAW (13).
+	capv2 := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if err := unix.Setxattr(bin, "security.capability", capv2, 0); err != nil {
+		t.Fatalf("setcap: %v", err)
+	}
+	img := fromDirWithUmask(t, dir, 0o022)
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("%d layers, %v", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	hdr, err := tar.NewReader(rc).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hdr.PAXRecords["SCHILY.xattr.security.capability"]; got != string(capv2) {
+		t.Errorf("%s carries capability %x, want %x", hdr.Name, got, capv2)
 	}
 }
