@@ -31,6 +31,9 @@ needs=(
 	"qemu-img qemu-utils"
 	"/usr/share/OVMF/OVMF_CODE_4M.fd ovmf"
 	"sfdisk fdisk"
+	# minikit build: the root image and its dm-verity hash tree
+	"mksquashfs squashfs-tools"
+	"veritysetup cryptsetup-bin"
 )
 
 missing=()

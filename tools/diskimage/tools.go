@@ -1,7 +1,6 @@
 package diskimage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -116,18 +115,8 @@ func toolEnv(epoch time.Time) []string {
 // run runs a needed program and returns its error with its output, which
 // is where these tools say what went wrong.
 func run(ctx context.Context, epoch time.Time, n need, args ...string) error {
-	path, err := n.find()
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = toolEnv(epoch)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", n.what, strings.Join(args, " "), err, tail(out.String(), 40))
-	}
-	return nil
+	_, err := runOutput(ctx, toolEnv(epoch), n, args...)
+	return err
 }
 
 // tail keeps the last n lines of a tool's output.
