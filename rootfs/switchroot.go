@@ -61,16 +61,7 @@ func MoveToTmpfs(newroot string) error {
 	}
 	// Free the initramfs pages: nothing refers to them any more.
 	c.removeTree("/")
-	if err := os.Chdir(newroot); err != nil {
-		return err
-	}
-	if err := unix.Mount(newroot, "/", "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("move %s to /: %w", newroot, err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("chroot into new root: %w", err)
-	}
-	return os.Chdir("/")
+	return moveRoot(newroot)
 }
 
 type copier struct {

@@ -69,6 +69,25 @@ const ModulesList = "/etc/minikit/modules"
 // line, a device alias pattern and then the paths to load for it.
 const ColdplugList = "/etc/minikit/coldplug"
 
+// RootImage is where, in an image initrd, the root image waits for init's
+// first stage: a SquashFS image of everything but the kernel, with its
+// dm-verity hash tree after it (internal/verity).
+const RootImage = "/root.img"
+
+// RootModulesList names the file, in an image initrd, that lists the
+// modules init's first stage loads to mount the root image, in load
+// order (kmod.FormatList).
+const RootModulesList = "/etc/minikit/root-modules"
+
+// RootDeviceName is the device-mapper name of the root image's verity
+// device, /dev/mapper/NAME: no disk tool may take it for a blank disk.
+const RootDeviceName = "minikit-root"
+
+// RootColdplugList names the coldplug table (as ColdplugList), in the
+// initrd of a disk image, of the drivers init's first stage may need to
+// reach the disk that holds the root image.
+const RootColdplugList = "/etc/minikit/root-coldplug"
+
 // Annotations in config.json that carry minikit's supervision policy, so a
 // bundle stays a plain OCI bundle that runc can run as it is.
 const (

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+
+	"github.com/minikit/minikit/internal/bundle"
 )
 
 // Device is a block device as sysfs lists it.
@@ -47,6 +49,9 @@ func List(sys string) ([]Device, error) {
 		}
 		d := Device{Name: name}
 		base := filepath.Join(dir, name)
+		if inUse(base) {
+			continue
+		}
 		d.Dev = readTrim(filepath.Join(base, "dev"))
 		if sectors, err := strconv.ParseInt(readTrim(filepath.Join(base, "size")), 10, 64); err == nil {
 			d.Size = sectors * 512 // sysfs counts 512-byte sectors whatever the device's
@@ -81,6 +86,17 @@ func List(sys string) ([]Device, error) {
 		return cmp.Compare(a.Number, b.Number)
 	})
 	return devs, nil
+}
+
+// inUse reports whether the device at sysfs path base belongs to the
+// system already: the root's verity device, or a device another one is
+// built on (holders: the partition or loop device under it).
+func inUse(base string) bool {
+	if readTrim(filepath.Join(base, "dm/name")) == bundle.RootDeviceName {
+		return true
+	}
+	holders, _ := os.ReadDir(filepath.Join(base, "holders"))
+	return len(holders) > 0
 }
 
 func readTrim(p string) string {

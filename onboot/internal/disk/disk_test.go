@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"github.com/minikit/minikit/internal/bundle"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,20 @@ func TestProbeFindsSwap(t *testing.T) {
 	}
 }
 
+// A root image is no blank disk for format to take.
+func TestProbeFindsReadOnlyImages(t *testing.T) {
+	sq := image(t, 1<<20)
+	sq.WriteAt([]byte("hsqs"), 0)
+	if fs, ok := Probe(sq); !ok || fs.Type != "squashfs" {
+		t.Errorf("Probe = %+v, %v; want squashfs", fs, ok)
+	}
+	ero := image(t, 1<<20)
+	ero.WriteAt([]byte{0xe2, 0xe1, 0xf5, 0xe0}, 1024)
+	if fs, ok := Probe(ero); !ok || fs.Type != "erofs" {
+		t.Errorf("Probe = %+v, %v; want erofs", fs, ok)
+	}
+}
+
 func TestPartitionName(t *testing.T) {
 	for disk, want := range map[string]string{"sda": "sda1", "vdb": "vdb1", "nvme0n1": "nvme0n1p1", "mmcblk0": "mmcblk0p1"} {
 		if got := PartitionName(disk, 1); got != want {
@@ -135,6 +150,13 @@ func fakeSys(t *testing.T) string {
 	add("vda/vda1", "254:1", "1024", "1")
 	add("loop0", "7:0", "0", "")
 	add("sr0", "11:0", "0", "")
+	// The root's verity device, over vdc1, which it holds.
+	add("dm-0", "253:0", "8192", "")
+	os.MkdirAll(filepath.Join(sys, "devices/dm-0/dm"), 0o755)
+	os.WriteFile(filepath.Join(sys, "devices/dm-0/dm/name"), []byte(bundle.RootDeviceName+"\n"), 0o644)
+	add("vdc", "254:32", "8192", "")
+	add("vdc/vdc1", "254:33", "8192", "1")
+	os.MkdirAll(filepath.Join(sys, "devices/vdc/vdc1/holders/dm-0"), 0o755)
 	return sys
 }
 
@@ -147,9 +169,9 @@ func TestListOrdersDisksThenTheirPartitions(t *testing.T) {
 	for _, d := range devs {
 		names = append(names, d.Name)
 	}
-	want := []string{"vda", "vda1", "vda2", "vdb"}
+	want := []string{"vda", "vda1", "vda2", "vdb", "vdc"}
 	if len(names) != len(want) {
-		t.Fatalf("List = %v, want %v (loop and optical drives left out)", names, want)
+		t.Fatalf("List = %v, want %v (loop and optical drives, the root's verity device and what it holds left out)", names, want)
 	}
 	for i := range want {
 		if names[i] != want[i] {

@@ -16,7 +16,8 @@ type Filesystem struct {
 }
 
 // Probe recognises the filesystem on r by its superblock: ext2/3/4 (all
-// mounted as ext4), XFS, btrfs, FAT, ISO 9660, and swap space. ok is false
+// mounted as ext4), XFS, btrfs, FAT, ISO 9660, SquashFS, EROFS and swap
+// space. ok is false
 // when none is there.
 func Probe(r io.ReaderAt) (fs Filesystem, ok bool) {
 	read := func(off int64, n int) []byte {
@@ -46,6 +47,14 @@ func Probe(r io.ReaderAt) (fs Filesystem, ok bool) {
 	}
 	if sb := read(0x8001, 5); sb != nil && bytes.Equal(sb, []byte("CD001")) {
 		return Filesystem{Type: "iso9660"}, true
+	}
+	// A read-only image (a root image, a LinuxKit squashfs disk) is not
+	// blank either.
+	if sb := read(0, 4); sb != nil && bytes.Equal(sb, []byte("hsqs")) {
+		return Filesystem{Type: "squashfs"}, true
+	}
+	if sb := read(1024, 4); sb != nil && binary.LittleEndian.Uint32(sb) == 0xE0F5E1E2 {
+		return Filesystem{Type: "erofs"}, true
 	}
 	if sb := read(4096-10, 10); sb != nil && (bytes.Equal(sb, []byte("SWAPSPACE2")) || bytes.Equal(sb, []byte("SWAP-SPACE"))) {
 		return Filesystem{Type: "swap"}, true
