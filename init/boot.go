@@ -37,6 +37,9 @@ type initSys struct {
 	sup      *supervisor
 	guard    *guard
 	opts     cmdline
+	// rootDevice is the verity device the root image is mounted from;
+	// "" when the root is not a verified image.
+	rootDevice string
 
 	shutdownReq chan string // "poweroff" or "reboot"
 }
@@ -117,6 +120,9 @@ func (in *initSys) boot() error {
 		in.runner.cgroupPrefix = fmt.Sprintf("/minikit-test-%d", os.Getppid())
 	}
 	mountVolumes(in.path("/"), in.path(privateRun+"/volumes"))
+	if err := in.checkRoot(); err != nil {
+		return err
+	}
 	end := in.timeline.begin("onboot")
 	ok := in.runToCompletion(context.Background(), "onboot", in.path(bundle.OnbootDir))
 	end()
@@ -124,6 +130,9 @@ func (in *initSys) boot() error {
 		return fmt.Errorf("a required onboot container failed")
 	}
 	slog.Info("onboot done")
+	if err := in.checkRoot(); err != nil {
+		return err
+	}
 	end = in.timeline.begin("services started")
 	in.startServices(in.path(bundle.ServicesDir))
 	end()
@@ -179,20 +188,30 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if initramfs {
+	switch {
+	case initramfs && isStageOne():
+		// The first stage: mount the image, switch to it and carry on
+		// from there, as the image's own init would.
+		if err := in.mountRootImage(); err != nil {
+			return false, err
+		}
+		in.timeline.add(Phase{Name: "kernel", End: start})
+		in.timeline.add(Phase{Name: phaseRootMount, Start: start, End: sinceBoot()})
+	case initramfs:
 		// pivot_root cannot leave the initramfs: move it onto a tmpfs
 		// and start again from there.
 		_ = unix.Unmount("/proc", unix.MNT_DETACH)
-		if err := rootfs.MoveToTmpfs("/.newroot"); err != nil {
+		if err := rootfs.MoveToTmpfs(newRoot); err != nil {
 			return false, err
 		}
-		env := append(os.Environ(), fmt.Sprintf("%s=%d,%d", rootSwitchEnv, start, sinceBoot()))
+		env := append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", rootSwitchEnv, phaseRootSwitch, start, sinceBoot()))
 		return true, unix.Exec("/sbin/init", os.Args, env)
+	default:
+		for _, p := range handoffPhases(os.Getenv(rootSwitchEnv), start) {
+			in.timeline.add(p)
+		}
+		os.Unsetenv(rootSwitchEnv) // containers inherit nothing of it
 	}
-	for _, p := range handoffPhases(os.Getenv(rootSwitchEnv), start) {
-		in.timeline.add(p)
-	}
-	os.Unsetenv(rootSwitchEnv) // containers inherit nothing of it
 	end := in.timeline.begin("early mounts")
 	optErrs, err := rootfs.MountAll(rootfs.SyscallMounter{}, rootfs.EarlyMounts)
 	for _, e := range optErrs {
@@ -227,19 +246,23 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 }
 
 // handoffPhases are the phases before this run of init: the kernel's, up
-// to the first run of init, and the root switch, whose times crossed the
-// re-exec in switchEnv ("START,END" in nanoseconds since boot). Without a
-// switch the kernel handed over to this run, at start.
+// to the first run of init, and the first run's own (the root image
+// mounted, or the initramfs copied into a tmpfs), whose times crossed the
+// re-exec in switchEnv ("NAME,START,END", times in nanoseconds since
+// boot). Without one the kernel handed over to this run, at start.
 func handoffPhases(switchEnv string, start time.Duration) []Phase {
-	s, e, ok := strings.Cut(switchEnv, ",")
-	a, errA := strconv.ParseInt(s, 10, 64)
-	b, errB := strconv.ParseInt(e, 10, 64)
-	if !ok || errA != nil || errB != nil {
+	f := strings.Split(switchEnv, ",")
+	if len(f) != 3 || f[0] == "" {
+		return []Phase{{Name: "kernel", End: start}}
+	}
+	a, errA := strconv.ParseInt(f[1], 10, 64)
+	b, errB := strconv.ParseInt(f[2], 10, 64)
+	if errA != nil || errB != nil {
 		return []Phase{{Name: "kernel", End: start}}
 	}
 	return []Phase{
 		{Name: "kernel", End: time.Duration(a)},
-		{Name: "root switch", Start: time.Duration(a), End: time.Duration(b)},
+		{Name: f[0], Start: time.Duration(a), End: time.Duration(b)},
 	}
 }
 

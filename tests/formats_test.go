@@ -31,7 +31,7 @@ var bootableFormats = []struct{ format, file string }{
 	{"qcow2-bios", "formats-bios.qcow2"},
 }
 
-var allFormats = "kernel+initrd,tar,iso-bios,iso-efi,raw-bios,raw-efi,qcow2-bios"
+var allFormats = "kernel+initrd,kernel+squashfs,tar,iso-bios,iso-efi,raw-bios,raw-efi,qcow2-bios"
 
 // buildFormats runs minikit build with every format into dir and returns
 // its standard output. prefix, if any, is shell code run before minikit,
@@ -84,6 +84,9 @@ func TestEveryFormatBoots(t *testing.T) {
 			}
 			for _, want := range []string{
 				`kernel command line: .*console=ttyS0 panic=-1 minikit\.test=formats`,
+				// The root image is on the disk, not in the initrd.
+				`looking for the disk that holds the root image`,
+				`root image mounted device=/dev/mapper/minikit-root verified=true`,
 				`reader: reader says: written by onboot`,
 				`power button pressed`,
 				`service reader exited 0`,
@@ -198,8 +201,8 @@ func TestEveryFormatIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 10 { // kernel, initrd, cmdline, tar, 5 images, the SBOM, and nothing else
-		t.Errorf("the build wrote %d files, want 10: %v", len(files), files)
+	if len(files) != 11 { // kernel, initrd, cmdline, squashfs, tar, 5 images, the SBOM, and nothing else
+		t.Errorf("the build wrote %d files, want 11: %v", len(files), files)
 	}
 	for _, fa := range files {
 		fb := filepath.Join(b, filepath.Base(fa))

@@ -15,6 +15,8 @@ func TestSmokeBoot(t *testing.T) {
 	image := build(t, "smoke", "images/smoke.yml", "images/poweroff.yml")
 	m := harness.Boot(t, image)
 
+	// The root is the image, mounted through its verity device.
+	m.Expect(`root image mounted device=/dev/mapper/minikit-root verified=true`, bootTimeout)
 	initNS := m.Expect(`init namespaces pid:\[(\d+)\] mnt:\[(\d+)\]`, bootTimeout)
 	m.Expect(`000-hello: check: / is read-only`, bootTimeout)
 	m.Expect(`000-hello: check: /run is writable`, bootTimeout)

@@ -75,6 +75,10 @@ func Boot(t testing.TB, prefix string, opts ...Option) *Machine {
 	}
 	c.qemu.Kernel, c.qemu.Initrd = kernel, initrd
 	c.qemu.Cmdline = c.kernelCmdline(string(cmdline))
+	// A kernel+squashfs build: its root image is a disk, after the test's.
+	if root := prefix + "-squashfs.img"; fileExists(root) {
+		c.qemu.Disks = append(c.qemu.Disks, qemu.Disk{Path: root, ReadOnly: true})
+	}
 	hostFor := make(map[int]int)
 	for _, guest := range c.forwards {
 		host, err := qemu.FreePort()
@@ -190,4 +194,9 @@ func (m *Machine) exitedEarly() error {
 		return fmt.Errorf("the machine stopped (%v): %w", exit, err)
 	}
 	return fmt.Errorf("the machine stopped (%v)", exit)
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

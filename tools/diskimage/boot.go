@@ -37,6 +37,11 @@ type Boot struct {
 	Initrd string // the initrd file
 	// Cmdline is the kernel command line.
 	Cmdline string
+	// Root is the root image (SquashFS and its hash tree) the disk
+	// carries beside the kernel, which init's first stage finds and
+	// mounts: a partition of its own on a raw disk, a file on an ISO.
+	// Empty when the initrd holds the root.
+	Root string
 	// Epoch is the time stamped on every file and volume. Times before
 	// 1980 (the zero value, SOURCE_DATE_EPOCH=0) are stamped as
 	// 1980-01-01: FAT cannot say earlier, and xorriso takes a time of 0
@@ -50,6 +55,9 @@ const (
 	kernelPath = "boot/kernel"
 	initrdPath = "boot/initrd.img"
 	grubCfg    = "boot/grub/grub.cfg"
+	// rootPath is where an ISO carries the root image: init's first stage
+	// looks for it there (rootfs.ISOImagePath).
+	rootPath = "boot/root.img"
 )
 
 // minEpoch is the earliest time a FAT directory entry can hold, and so
@@ -72,7 +80,10 @@ func newImage(b Boot, dest string) (*image, error) {
 	}
 	b.Epoch = b.Epoch.UTC()
 	h := sha256.New()
-	for _, f := range []string{b.Kernel, b.Initrd} {
+	for _, f := range []string{b.Kernel, b.Initrd, b.Root} {
+		if f == "" {
+			continue
+		}
 		if err := hashFile(h, f); err != nil {
 			return nil, err
 		}

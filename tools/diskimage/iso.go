@@ -33,6 +33,9 @@ func (im *image) writeISO(ctx context.Context, out string, fw Firmware) error {
 		kernelPath: im.Kernel,
 		initrdPath: im.Initrd,
 	}
+	if im.Root != "" {
+		grafts[rootPath] = im.Root
+	}
 	var boot []string
 	switch fw {
 	case BIOS:

@@ -86,6 +86,18 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		return err
 	}
 	fatSectors := uint64(spec.size / partition.SectorSize)
+	// The root image, when the disk carries one, has a partition of its
+	// own after the boot partition, from the next MiB.
+	var rootStart, rootSectors uint64
+	if im.Root != "" {
+		st, err := os.Stat(im.Root)
+		if err != nil {
+			return err
+		}
+		rootStart = alignMiB(partitionStart + fatSectors)
+		rootSectors = uint64(st.Size()+partition.SectorSize-1) / partition.SectorSize
+	}
+	end := max(partitionStart+fatSectors, rootStart+rootSectors)
 
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -101,38 +113,62 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		if err != nil {
 			return err
 		}
-		sector0, err := partition.MBR(code, im.serial("disk signature"), []partition.MBRPartition{{
+		parts := []partition.MBRPartition{{
 			Bootable: true, Type: partition.TypeFAT32LBA, Start: partitionStart, Sectors: uint32(fatSectors),
-		}})
+		}}
+		if im.Root != "" {
+			parts = append(parts, partition.MBRPartition{Type: partition.TypeLinux, Start: uint32(rootStart), Sectors: uint32(rootSectors)})
+		}
+		sector0, err := partition.MBR(code, im.serial("disk signature"), parts)
 		if err != nil {
 			return err
 		}
-		if err := f.Truncate(int64(partitionStart+fatSectors) * partition.SectorSize); err != nil {
+		if err := f.Truncate(int64(end) * partition.SectorSize); err != nil {
 			return err
 		}
 		if _, err := f.WriteAt(sector0, 0); err != nil {
 			return err
 		}
 	case EFI:
-		total := partitionStart + fatSectors + gptTail
+		total := end + gptTail
 		if err := f.Truncate(int64(total) * partition.SectorSize); err != nil {
 			return err
 		}
-		esp := partition.GPTPartition{
+		parts := []partition.GPTPartition{{
 			Type:  partition.GPTTypeESP,
 			GUID:  partition.UUIDFrom(im.derive("esp guid")),
 			First: partitionStart,
 			Last:  partitionStart + fatSectors - 1,
 			Name:  "EFI system partition",
+		}}
+		if im.Root != "" {
+			parts = append(parts, partition.GPTPartition{
+				Type:  partition.GPTTypeLinux,
+				GUID:  partition.UUIDFrom(im.derive("root guid")),
+				First: rootStart,
+				Last:  rootStart + rootSectors - 1,
+				Name:  "minikit root",
+			})
 		}
-		if err := partition.WriteGPT(f, total, partition.UUIDFrom(im.derive("disk guid")), []partition.GPTPartition{esp}); err != nil {
+		if err := partition.WriteGPT(f, total, partition.UUIDFrom(im.derive("disk guid")), parts); err != nil {
 			return err
 		}
 	}
 	if err := copySparse(f, fat, partitionStart*partition.SectorSize); err != nil {
 		return fmt.Errorf("copy the boot partition into the disk: %w", err)
 	}
+	if im.Root != "" {
+		if err := copySparse(f, im.Root, int64(rootStart)*partition.SectorSize); err != nil {
+			return fmt.Errorf("copy the root image into the disk: %w", err)
+		}
+	}
 	return f.Close()
+}
+
+// alignMiB rounds a sector number up to the next MiB.
+func alignMiB(sector uint64) uint64 {
+	const perMiB = 1 << 20 / partition.SectorSize
+	return (sector + perMiB - 1) / perMiB * perMiB
 }
 
 // copySparse copies the file at src into w at offset, skipping blocks of

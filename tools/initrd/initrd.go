@@ -20,7 +20,7 @@ import (
 
 // Options control how the archive is written.
 type Options struct {
-	// Compression is "gzip" (the default) or "zstd".
+	// Compression is "gzip" (the default), "zstd" or Stored.
 	Compression string
 	// MTime is the modification time of every entry; the zero value means
 	// sourcedate.Epoch().
@@ -92,8 +92,18 @@ func reproducible(r cpio.Record, mtime time.Time) cpio.Record {
 	return r
 }
 
+// Stored is the Compression of an archive written as it is, for contents
+// that are compressed already.
+const Stored = "none"
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
 func compressor(w io.Writer, kind string) (io.WriteCloser, error) {
 	switch kind {
+	case Stored:
+		return nopCloser{w}, nil
 	case "", "gzip":
 		// Level 9 made the reference initrd 2.7% smaller than the default
 		// level, for ten times the time: 15 s of every build.
@@ -101,7 +111,7 @@ func compressor(w io.Writer, kind string) (io.WriteCloser, error) {
 	case "zstd":
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 	default:
-		return nil, fmt.Errorf("unknown initrd compression %q (gzip or zstd)", kind)
+		return nil, fmt.Errorf("unknown initrd compression %q (gzip, zstd or %s)", kind, Stored)
 	}
 }
 

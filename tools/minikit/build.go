@@ -26,6 +26,8 @@ func buildCommand(args []string) error {
 	fs.Var(&formats, "format", "output `FORMAT`s, comma-separated or repeated: "+formatList()+" (default kernel+initrd)")
 	sbom := fs.Bool("sbom", true, "write NAME-sbom.cdx.json, a CycloneDX SBOM of the images, Debian packages and Go modules")
 	maxUnpack := maxUnpackFlag(fs, "one image")
+	rootMode := fs.String("root", "auto", "how the system gets its root: image (a SquashFS image checked by dm-verity, mounted by init), tmpfs (files copied into a tmpfs at boot, for kernels that cannot mount the image) or auto")
+	withVerity := fs.Bool("verity", true, "check every block of the root image with dm-verity; false is for debugging, and the system says so at every boot")
 	sizeReport := fs.Bool("size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), buildUsage)
@@ -41,6 +43,10 @@ func buildCommand(args []string) error {
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
+	if err != nil {
+		return err
+	}
+	root, err := packer.ParseRootMode(*rootMode)
 	if err != nil {
 		return err
 	}
@@ -65,6 +71,8 @@ func buildCommand(args []string) error {
 		SBOM:           *sbom,
 		SizeReport:     *sizeReport,
 		MaxUnpackBytes: int64(*maxUnpack),
+		Root:           root,
+		NoVerity:       !*withVerity,
 		Log:            slog.Default(),
 	})
 	if err != nil {
@@ -87,12 +95,19 @@ files it wrote. The default output is DIR/NAME-kernel, DIR/NAME-initrd.img
 and DIR/NAME-cmdline; -format adds or chooses others:
 
   kernel+initrd  NAME-kernel, NAME-initrd.img, NAME-cmdline
+  kernel+squashfs NAME-kernel, NAME-squashfs.img (the root image, a disk
+                 for minikit run), NAME-initrd.img, NAME-cmdline
   tar            NAME.tar, the root filesystem
   iso-bios       NAME-bios.iso (isolinux; also boots as a disk)
   iso-efi        NAME-efi.iso (GRUB for UEFI)
   raw-bios       NAME-bios.img, a disk with an MBR and syslinux
   raw-efi        NAME-efi.img, a disk with a GPT and GRUB on its ESP
   qcow2-bios     NAME-bios.qcow2, the raw-bios disk as qcow2
+
+Everything but the kernel goes into one SquashFS image, checked by
+dm-verity (its root hash is on the kernel command line), which init mounts
+read-only; a kernel that cannot mount it gets the files copied into a
+tmpfs at boot instead (-root).
 
 The same specs and image digests give the same bytes in every format;
 times come from SOURCE_DATE_EPOCH (default: the Unix epoch).

@@ -224,6 +224,11 @@ func bootFrom(opts *qemu.Options, image string, f runFlags) error {
 	}
 	opts.Kernel, opts.Initrd = image+"-kernel", image+"-initrd.img"
 	opts.Cmdline = strings.TrimSpace(strings.TrimSpace(string(cmdline)) + " " + f.extra)
+	// kernel+squashfs: the root image is a disk of its own, after the
+	// user's, so that their names (/dev/vda …) stay what a spec expects.
+	if root := image + "-squashfs.img"; fileExists(root) {
+		opts.Disks = append(opts.Disks, qemu.Disk{Path: root, ReadOnly: true})
+	}
 	if f.firmware != "auto" {
 		if opts.Firmware, err = qemu.ParseFirmware(f.firmware); err != nil {
 			return fmt.Errorf("-firmware: %w", err)
@@ -440,4 +445,9 @@ func dataISO(ctx context.Context, f runFlags) (string, error) {
 		return "", fmt.Errorf("-data: %w", err)
 	}
 	return iso, nil
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

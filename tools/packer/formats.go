@@ -18,6 +18,10 @@ const (
 	// KernelInitrd is NAME-kernel, NAME-initrd.img and NAME-cmdline, for
 	// qemu -kernel, PXE or a bootloader of the user's own.
 	KernelInitrd Format = "kernel+initrd"
+	// KernelSquashfs is LinuxKit's format of the same name: NAME-kernel,
+	// NAME-squashfs.img (the root image), NAME-cmdline, and NAME-initrd.img
+	// for init's first stage, which finds the image on a disk.
+	KernelSquashfs Format = "kernel+squashfs"
 	// Tar is NAME.tar, the root filesystem as the initrd holds it.
 	Tar Format = "tar"
 	// ISOBIOS is NAME-bios.iso, booting with isolinux (also from a disk).
@@ -33,7 +37,7 @@ const (
 )
 
 // Formats lists every format, in the order a build writes them.
-var Formats = []Format{KernelInitrd, Tar, ISOBIOS, ISOEFI, RawBIOS, RawEFI, QCOW2BIOS}
+var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, RawBIOS, RawEFI, QCOW2BIOS}
 
 // diskFormats says how diskimage writes each bootable image format.
 var diskFormats = map[Format]struct {

@@ -102,6 +102,7 @@ func (b *build) modules(tree string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.modIndex = idx
 	names := append([]string{}, b.Spec.Kernel.Modules...)
 	for _, m := range alwaysModules {
 		if _, err := idx.Resolve([]string{m}); err == nil {

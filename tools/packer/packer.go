@@ -12,6 +12,7 @@
 package packer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/internal/atomicfile"
 	"github.com/minikit/minikit/internal/sourcedate"
+	"github.com/minikit/minikit/rootfs/kmod"
 	"github.com/minikit/minikit/tools/diskimage"
 	"github.com/minikit/minikit/tools/images"
 	"github.com/minikit/minikit/tools/initrd"
@@ -55,14 +57,24 @@ type Options struct {
 	// the root, so that a hostile image cannot fill the build host's disk;
 	// 0 means images.DefaultMaxBytes.
 	MaxUnpackBytes int64
-	Log            *slog.Logger
+	// Root is how the system gets its root filesystem: RootAuto (a
+	// verified image when the kernel can mount one), RootImage or
+	// RootTmpfs.
+	Root RootMode
+	// NoVerity writes the root image without its dm-verity hash tree, for
+	// debugging; the system says so at every boot.
+	NoVerity bool
+	Log      *slog.Logger
 }
 
 // Result names the files a build wrote.
 type Result struct {
 	// Kernel, Initrd and Cmdline are set when KernelInitrd was written.
 	Kernel, Initrd, Cmdline string
-	Modules                 []string // in load order, as paths inside the image
+	// Root is how the system gets its root: RootImage or RootTmpfs; ""
+	// when only a tar was written.
+	Root    RootMode
+	Modules []string // in load order, as paths inside the image
 	// Images maps each single-file format written to its file.
 	Images map[Format]string
 	// SBOM is the SBOM's file, when one was written.
@@ -81,8 +93,11 @@ type build struct {
 	ids     map[string]uint32
 	epoch   time.Time
 
-	kernelFile string // the kernel binary, in the cache
-	initrdFile string // the initrd written, in the outputs or the work directory
+	kernelFile string      // the kernel binary, in the cache
+	modIndex   *kmod.Index // the kernel's modules; nil when it has none
+	initrdFile string      // the initrd written, in the outputs or the work directory
+	rootImage  *diskimage.RootImage
+	cmdline    string // the kernel command line, with what init needs to check the root
 	inventory  inventory
 	owners     sizeOwners
 }
@@ -163,6 +178,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if err := b.ensureMountPoints(); err != nil {
+		return nil, err
+	}
 
 	if err := b.writeOutputs(res); err != nil {
 		return nil, err
@@ -184,35 +202,44 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// writeOutputs writes every format asked for. The initrd is written once:
-// into the outputs when KernelInitrd is asked for, else into the work
-// directory for the bootable images to carry.
+// writeOutputs writes every format asked for. The root is written once,
+// as an image or as the files of an initrd, and shared by the formats:
+// kernel+initrd carries it inside its initrd; kernel+squashfs, the ISOs
+// and the disks carry the image beside the kernel and a small initrd.
 func (b *build) writeOutputs(res *Result) error {
 	prefix := filepath.Join(b.OutDir, b.Name)
-	needsInitrd := slices.ContainsFunc(b.Formats, func(f Format) bool { return f != Tar })
-	initrdFile := filepath.Join(b.work, "initrd.img")
-	if slices.Contains(b.Formats, KernelInitrd) {
-		initrdFile = prefix + "-initrd.img"
-	}
-	if needsInitrd {
-		if err := b.writeInitrd(initrdFile); err != nil {
+	b.cmdline = b.Spec.Kernel.Cmdline
+	var boot diskimage.Boot
+	if slices.ContainsFunc(b.Formats, func(f Format) bool { return f != Tar }) {
+		mode, err := b.chooseRoot()
+		if err != nil {
 			return err
 		}
-		b.initrdFile = initrdFile
+		res.Root = mode
+		if boot, err = b.writeBoot(mode, prefix); err != nil {
+			return err
+		}
 	}
-	boot := diskimage.Boot{Kernel: b.kernelFile, Initrd: initrdFile, Cmdline: b.Spec.Kernel.Cmdline, Epoch: b.epoch}
 	for _, f := range b.Formats {
 		b.Log.Info("writing output", "format", f)
 		switch f {
-		case KernelInitrd:
-			res.Kernel, res.Initrd, res.Cmdline = prefix+"-kernel", initrdFile, prefix+"-cmdline"
+		case KernelInitrd, KernelSquashfs:
+			res.Kernel, res.Initrd, res.Cmdline = prefix+"-kernel", prefix+"-initrd.img", prefix+"-cmdline"
 			if err := copyFileAtomic(b.kernelFile, res.Kernel); err != nil {
 				return err
 			}
-			if err := atomicfile.Write(res.Cmdline, []byte(b.Spec.Kernel.Cmdline+"\n"), 0o644); err != nil {
+			if err := atomicfile.Write(res.Cmdline, []byte(b.cmdline+"\n"), 0o644); err != nil {
 				return err
 			}
 			res.Files = append(res.Files, res.Kernel, res.Initrd, res.Cmdline)
+			if f == KernelSquashfs {
+				img := prefix + "-squashfs.img"
+				if err := copyFileAtomic(b.rootImage.Path, img); err != nil {
+					return err
+				}
+				res.Images[f] = img
+				res.Files = append(res.Files, img)
+			}
 			continue
 		case Tar:
 			if err := b.writeTar(prefix + ".tar"); err != nil {
@@ -247,6 +274,51 @@ func (b *build) writeOutputs(res *Result) error {
 		res.Files = append(res.Files, res.Images[f])
 	}
 	return nil
+}
+
+// writeBoot writes the root in the given mode and the initrds the formats
+// need, and returns what the ISOs and disks boot. NAME-initrd.img, when a
+// format writes it, holds the root image if kernel+initrd is asked for,
+// and finds it on a disk otherwise (kernel+squashfs alone).
+func (b *build) writeBoot(mode RootMode, prefix string) (diskimage.Boot, error) {
+	boot := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch}
+	outInitrd := ""
+	if slices.Contains(b.Formats, KernelInitrd) || slices.Contains(b.Formats, KernelSquashfs) {
+		outInitrd = prefix + "-initrd.img"
+	}
+	if mode == RootTmpfs {
+		if slices.Contains(b.Formats, KernelSquashfs) {
+			return boot, fmt.Errorf("format %s needs a root image, and this build's root is files in the initrd (-root tmpfs, or a kernel that cannot mount an image)", KernelSquashfs)
+		}
+		boot.Initrd = cmp.Or(outInitrd, filepath.Join(b.work, "initrd.img"))
+		b.initrdFile = boot.Initrd
+		return boot, b.writeInitrd(boot.Initrd)
+	}
+	if err := b.writeRootImage(); err != nil {
+		return boot, err
+	}
+	boot.Cmdline = b.cmdline // with the root hash now
+	boot.Root = b.rootImage.Path
+	needsDiskInitrd := slices.ContainsFunc(b.Formats, func(f Format) bool {
+		return f != Tar && f != KernelInitrd && (f != KernelSquashfs || !slices.Contains(b.Formats, KernelInitrd))
+	})
+	if needsDiskInitrd {
+		boot.Initrd = filepath.Join(b.work, "disk-initrd.img")
+		if slices.Contains(b.Formats, KernelSquashfs) && !slices.Contains(b.Formats, KernelInitrd) {
+			boot.Initrd = outInitrd
+		}
+		if err := b.writeImageInitrd(boot.Initrd, false); err != nil {
+			return boot, err
+		}
+		b.initrdFile = boot.Initrd
+	}
+	if slices.Contains(b.Formats, KernelInitrd) {
+		if err := b.writeImageInitrd(outInitrd, true); err != nil {
+			return boot, err
+		}
+		b.initrdFile = outInitrd
+	}
+	return boot, nil
 }
 
 func (b *build) writeInitrd(dest string) error {

@@ -114,13 +114,18 @@ func buildSpec(t *testing.T, st *images.Store, out, text string, formats ...Form
 
 func buildSpecErr(t *testing.T, st *images.Store, out, text string, formats ...Format) (*Result, error) {
 	t.Helper()
+	return buildSpecErrWith(t, st, out, text, RootAuto, formats...)
+}
+
+func buildSpecErrWith(t *testing.T, st *images.Store, out, text string, root RootMode, formats ...Format) (*Result, error) {
+	t.Helper()
 	spec, _, err := imagespec.Parse("test.yml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Build(context.Background(), Options{
 		Spec: spec, Name: "test", OutDir: out, Store: st, CacheDir: filepath.Join(out, "..", "cache"),
-		Formats: formats, SBOM: true, SizeReport: true,
+		Formats: formats, SBOM: true, SizeReport: true, Root: root,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }

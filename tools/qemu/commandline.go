@@ -86,7 +86,11 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,slot=%d", i, 100+i, 100+i))
 	}
 	for _, d := range o.Disks {
-		a = append(a, "-drive", "file="+escapeOption(d.Path)+",if=virtio,format="+d.format())
+		drive := "file=" + escapeOption(d.Path) + ",if=virtio,format=" + d.format()
+		if d.ReadOnly {
+			drive += ",readonly=on"
+		}
+		a = append(a, "-drive", drive)
 	}
 	if !o.AllowReboot {
 		a = append(a, "-no-reboot")

@@ -19,6 +19,8 @@ type Disk struct {
 	// Format is the image format, "raw" (the default) or "qcow2"; Create
 	// makes raw files only.
 	Format string
+	// ReadOnly attaches the disk read-only: the guest cannot write it.
+	ReadOnly bool
 }
 
 // format is the disk's format as qemu's -drive takes it.
