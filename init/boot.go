@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -85,7 +87,7 @@ func run() int {
 
 // boot takes the system from the kernel's hand-off to running services.
 func (in *initSys) boot() error {
-	handoff := sinceBoot()
+	handoff := boottime.Now()
 	slog.Info("minikit init starting", "kernel_to_init", handoff.Round(time.Millisecond))
 	if in.hostMode() {
 		if err := in.hostSetup(); err != nil {
@@ -171,7 +173,7 @@ func (in *initSys) prepareRun() error {
 // a tmpfs (then re-executes init and reports switched), mounts the pseudo
 // filesystems, makes / read-only and loads the kernel modules.
 func (in *initSys) systemSetup() (switched bool, err error) {
-	start := sinceBoot()
+	start := boottime.Now()
 	if err := (rootfs.SyscallMounter{}).Mount(rootfs.EarlyMounts[0]); err != nil {
 		return false, fmt.Errorf("mount /proc: %w", err)
 	}
@@ -186,7 +188,7 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		if err := rootfs.MoveToTmpfs("/.newroot"); err != nil {
 			return false, err
 		}
-		env := append(os.Environ(), fmt.Sprintf("%s=%d,%d", rootSwitchEnv, start, sinceBoot()))
+		env := append(os.Environ(), fmt.Sprintf("%s=%d,%d", rootSwitchEnv, start, boottime.Now()))
 		return true, unix.Exec("/sbin/init", os.Args, env)
 	}
 	for _, p := range handoffPhases(os.Getenv(rootSwitchEnv), start) {
@@ -230,14 +232,14 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 // to the first run of init, and the root switch, whose times crossed the
 // re-exec in switchEnv ("START,END" in nanoseconds since boot). Without a
 // switch the kernel handed over to this run, at start.
-func handoffPhases(switchEnv string, start time.Duration) []Phase {
+func handoffPhases(switchEnv string, start time.Duration) []control.Phase {
 	s, e, ok := strings.Cut(switchEnv, ",")
 	a, errA := strconv.ParseInt(s, 10, 64)
 	b, errB := strconv.ParseInt(e, 10, 64)
 	if !ok || errA != nil || errB != nil {
-		return []Phase{{Name: "kernel", End: start}}
+		return []control.Phase{{Name: "kernel", End: start}}
 	}
-	return []Phase{
+	return []control.Phase{
 		{Name: "kernel", End: time.Duration(a)},
 		{Name: "root switch", Start: time.Duration(a), End: time.Duration(b)},
 	}

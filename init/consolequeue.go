@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/minikit/minikit/init/boottime"
 )
 
 // Nothing init does may wait for a console: a serial line stopped by
@@ -61,7 +63,7 @@ func newConsoleQueue(w io.Writer) *consoleQueue {
 	q := &consoleQueue{
 		w:      w,
 		items:  make(chan consoleItem, consoleQueueLen+initConsoleShare),
-		clock:  sinceBoot,
+		clock:  boottime.Now,
 		behind: map[*consoleLane]bool{},
 	}
 	q.own = q.lane("", initConsoleShare, true)

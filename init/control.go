@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/internal/textdist"
 	"golang.org/x/sys/unix"
@@ -348,11 +349,9 @@ func (a *controlAPI) follow(w http.ResponseWriter, r *http.Request, sink *logSin
 }
 
 func (a *controlAPI) analyze(w http.ResponseWriter, r *http.Request) {
-	an := control.Analysis{Now: sinceBoot(), Phases: []control.Phase{}, Services: []control.ServiceTimes{}}
+	an := control.Analysis{Now: boottime.Now(), Phases: []control.Phase{}, Services: []control.ServiceTimes{}}
 	if a.timeline != nil {
-		for _, p := range a.timeline.Phases() {
-			an.Phases = append(an.Phases, control.Phase{Name: p.Name, Start: p.Start, End: p.End})
-		}
+		an.Phases = append(an.Phases, a.timeline.Phases()...)
 	}
 	for _, s := range a.services() {
 		an.Services = append(an.Services, s.bootTimes())

@@ -9,18 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/minikit/minikit/init/boottime"
 )
-
-// sinceBoot is the time since the kernel started, which is what a reader of
-// a boot log compares lines by.
-func sinceBoot() time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return 0
-	}
-	return time.Duration(ts.Nano())
-}
 
 // initLogName is the name of init's own log, beside the services' logs:
 // `svcctl logs init`, /var/log/init.log.
@@ -45,7 +35,7 @@ type consoleHandler struct {
 }
 
 func newConsoleHandler(out io.Writer, level slog.Leveler) *consoleHandler {
-	return &consoleHandler{out: out, level: level, clock: sinceBoot}
+	return &consoleHandler{out: out, level: level, clock: boottime.Now}
 }
 
 func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {

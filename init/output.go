@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/minikit/minikit/init/boottime"
 )
 
 // outputs routes the output of containers. Each container's stdout and
@@ -177,11 +179,11 @@ func (s *logSink) consume(r io.Reader) {
 			sp.feed(buf[:n], func(l []byte) { lines = append(lines, string(l)) })
 			// One stamp for what one read returned: those lines arrived
 			// together, and the clock is not free.
-			s.write(time.Now(), sinceBoot(), lines)
+			s.write(time.Now(), boottime.Now(), lines)
 		}
 		if err != nil {
 			if last := sp.rest(); last != "" {
-				s.write(time.Now(), sinceBoot(), []string{last})
+				s.write(time.Now(), boottime.Now(), []string{last})
 			}
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -57,7 +58,7 @@ type realClock struct{}
 
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-func (realClock) Boot() time.Duration                    { return sinceBoot() }
+func (realClock) Boot() time.Duration                    { return boottime.Now() }
 
 // supervisor holds the services of the system.
 type supervisor struct {
