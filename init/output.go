@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/internal/control"
 )
 
 // outputs routes the output of containers. Each container's stdout and
@@ -166,6 +167,18 @@ type logSink struct {
 func newLogSink(name string) *logSink {
 	return &logSink{name: name, ring: newLogRing(ringBytes, ringLines)}
 }
+
+// Tail returns the last n lines the log holds in memory (all of them
+// when n < 0).
+func (s *logSink) Tail(n int) []control.LogLine { return s.ring.tail(n) }
+
+// After returns the lines held whose Seq is above seq, and a channel that
+// is closed when more arrive. Lines that left memory before they were
+// read show as a jump in Seq.
+func (s *logSink) After(seq uint64) ([]control.LogLine, <-chan struct{}) { return s.ring.after(seq) }
+
+// Last is the Seq of the newest line, 0 before any.
+func (s *logSink) Last() uint64 { return s.ring.last() }
 
 // consume reads r until it ends, in lines.
 func (s *logSink) consume(r io.Reader) {

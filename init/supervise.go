@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -142,6 +143,51 @@ func (sup *supervisor) run() {
 
 // service returns the service called name, or nil.
 func (sup *supervisor) service(name string) *service { return sup.byName[name] }
+
+// statuses is the state of every service, in the order of their names.
+func (sup *supervisor) statuses() []control.Service {
+	list := make([]control.Service, 0, len(sup.services))
+	for _, s := range sup.services {
+		list = append(list, s.status())
+	}
+	return list
+}
+
+// statusOf is the state of the service called name; false when there is
+// none.
+func (sup *supervisor) statusOf(name string) (control.Service, bool) {
+	s := sup.byName[name]
+	if s == nil {
+		return control.Service{}, false
+	}
+	return s.status(), true
+}
+
+// bootTimes is when each service first waited, started and was ready, in
+// the order of their names.
+func (sup *supervisor) bootTimes() []control.ServiceTimes {
+	times := make([]control.ServiceTimes, 0, len(sup.services))
+	for _, s := range sup.services {
+		times = append(times, s.bootTimes())
+	}
+	return times
+}
+
+// act carries out an action (control.ActionStart, ActionStop or
+// ActionRestart) on the service called name, and returns once it took
+// effect, as do does.
+func (sup *supervisor) act(ctx context.Context, name, action string) error {
+	s := sup.byName[name]
+	if s == nil {
+		return fmt.Errorf("no service %q", name)
+	}
+	for _, kind := range []commandKind{cmdStart, cmdStop, cmdRestart} {
+		if kind.String() == action {
+			return s.do(ctx, kind)
+		}
+	}
+	return fmt.Errorf("unknown action %q (start, stop or restart)", action)
+}
 
 // watch returns a channel that is closed at the next change of any
 // service.
@@ -349,7 +395,7 @@ const (
 )
 
 func (k commandKind) String() string {
-	return [...]string{"start", "stop", "restart"}[k]
+	return [...]string{control.ActionStart, control.ActionStop, control.ActionRestart}[k]
 }
 
 type command struct {

@@ -104,21 +104,6 @@ func consoleStamp(tb testing.TB, line string) time.Duration {
 	return time.Duration(s * float64(time.Second))
 }
 
-// BenchmarkListWith100Services is the latency of `svcctl list` through
-// the real API and client, over 100 fake services.
-func BenchmarkListWith100Services(b *testing.B) {
-	quietLog(b)
-	cs := newBenchControlServer(b, 100)
-	ctx := context.Background()
-	b.ResetTimer()
-	for range b.N {
-		list, err := cs.client.Services(ctx)
-		if err != nil || len(list) != 100 {
-			b.Fatalf("%d services, %v", len(list), err)
-		}
-	}
-}
-
 // BenchmarkMemoryWith100Services reports the heap the supervisor of 100
 // running services takes once every service filled its log ring: the
 // bound of init's memory that grows with services.
@@ -127,16 +112,16 @@ func BenchmarkMemoryWith100Services(b *testing.B) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cs := newBenchControlServer(b, 100)
-	for _, s := range cs.services {
-		sink := cs.outputs.lookup(s.name)
+	ts := newBenchSupervisor(b, 100)
+	for _, s := range ts.services {
+		sink := ts.outputs.sink(s.name)
 		for range ringLines {
 			sink.write(time.Now(), 0, []string{strings.Repeat("x", 80)})
 		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(cs)
+	runtime.KeepAlive(ts)
 	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "heap-MiB")
 	for range b.N {
 		// The figure is heap-MiB; there is nothing to repeat.
@@ -207,16 +192,16 @@ func quietLog(b *testing.B) {
 	b.Cleanup(func() { slog.SetDefault(old) })
 }
 
-// newBenchControlServer serves the API over n running fake services.
-func newBenchControlServer(b *testing.B, n int) *controlServer {
+// newBenchSupervisor supervises n running fake services.
+func newBenchSupervisor(b *testing.B, n int) *testSupervisor {
 	var cfgs []serviceConfig
 	for i := range n {
 		cfgs = append(cfgs, svc(fmt.Sprintf("svc%03d", i)))
 	}
-	cs := serveControlAPI(b, newTestSupervisor(b, cfgs...))
-	cs.run()
+	ts := newTestSupervisor(b, cfgs...)
+	ts.run()
 	for i := range n {
-		cs.launcher.next(b, fmt.Sprintf("svc%03d", i))
+		ts.launcher.next(b, fmt.Sprintf("svc%03d", i))
 	}
-	return cs
+	return ts
 }

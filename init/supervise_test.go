@@ -141,6 +141,14 @@ func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 		t.Errorf("app says %q while it waits, want it to name db", app.err)
 	}
 	ts.launcher.none(t)
+	// As `svcctl list` shows them: db runs but is not ready, app waits.
+	if st := ts.service("db").status(); st.State != control.StateRunning || st.Ready || st.Pid == 0 || !st.Notify {
+		t.Errorf("db (notify, no READY=1 yet): %+v", st)
+	}
+	if st := ts.service("app").status(); st.State != control.StateStarting || !strings.Contains(st.Error, "waiting for db") || st.DependsOn[0] != "db" {
+		t.Errorf("app (waiting for db): %+v", st)
+	}
+	ts.clock.advance(time.Second) // db takes a second to be ready
 
 	// db says it is ready the way a real service does: a datagram to
 	// the socket its container is given.
@@ -155,9 +163,9 @@ func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 	if st.State != control.StateReady || !st.Ready || st.Status != "warming up" {
 		t.Errorf("db after READY=1: %+v", st)
 	}
-	times := ts.service("app").bootTimes()
-	if dbTimes := ts.service("db").bootTimes(); times.Started < dbTimes.Ready {
-		t.Errorf("app started at %v, before db was ready at %v", times.Started, dbTimes.Ready)
+	times, dbTimes := ts.service("app").bootTimes(), ts.service("db").bootTimes()
+	if times.Started < dbTimes.Ready || times.Waiting > dbTimes.Ready || dbTimes.Ready != dbTimes.Started+time.Second {
+		t.Errorf("db %+v, app %+v: app must wait from the start and start once db is ready, a second after db started", dbTimes, times)
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package control_test
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/control/controltest"
 	"github.com/minikit/minikit/internal/testenv"
 )
 
@@ -126,10 +128,17 @@ func only(capName string) []string {
 	return []string{"--inh-caps=-all,+" + capName, "--bounding-set=-all,+" + capName, "--no-new-privs"}
 }
 
+// serveToTheKernelsCaller serves the API over b, its callers identified
+// as init identifies them, and returns the socket.
+func serveToTheKernelsCaller(t *testing.T, b control.Backend) string {
+	t.Helper()
+	return controltest.Serve(t, b, control.DefaultLimits, nil).Socket
+}
+
 func TestACallerWithoutCapabilitiesMayOnlyRead(t *testing.T) {
 	testenv.Root(t, "setpriv (apt-get install util-linux)")
-	cs := runningWeb(t)
-	sock := cs.client.Socket
+	b := webBackend()
+	sock := serveToTheKernelsCaller(t, b)
 
 	if code, out := asCaller(t, sock, "GET", "/v1/services", noCaps...); code != 200 {
 		t.Errorf("list without capabilities: %s; want 200 (reads are for root)", out)
@@ -141,7 +150,7 @@ func TestACallerWithoutCapabilitiesMayOnlyRead(t *testing.T) {
 		}
 	}
 	select {
-	case a := <-cs.powered:
+	case a := <-b.Powered:
 		t.Fatalf("a caller without CAP_SYS_BOOT asked for %s and got it", a)
 	default:
 	}
@@ -154,20 +163,19 @@ func TestACallerWithoutCapabilitiesMayOnlyRead(t *testing.T) {
 	if code, out := asCaller(t, sock, "POST", "/v1/poweroff", only("sys_boot")...); code != 202 {
 		t.Errorf("poweroff with CAP_SYS_BOOT: %s; want 202", out)
 	}
-	if a := <-cs.powered; a != "poweroff" {
+	if a := <-b.Powered; a != "poweroff" {
 		t.Errorf("asked for %q", a)
 	}
 }
 
 func TestCapabilitiesOfAnotherUserNamespaceDoNotCount(t *testing.T) {
 	testenv.Root(t, "unshare (apt-get install util-linux)")
-	cs := newControlServer(t)
-	cs.run()
+	sock := serveToTheKernelsCaller(t, controltest.NewBackend())
 	// Root of its own user namespace holds every capability, there.
-	if code, out := runCaller(t, cs.client.Socket, "POST", "/v1/poweroff", "unshare", "--user", "--map-root-user"); code != 403 {
+	if code, out := runCaller(t, sock, "POST", "/v1/poweroff", "unshare", "--user", "--map-root-user"); code != 403 {
 		t.Fatalf("poweroff from a user namespace of its own: %s; want 403", out)
 	}
-	if code, out := runCaller(t, cs.client.Socket, "GET", "/v1/services", "unshare", "--user", "--map-root-user"); code != 200 {
+	if code, out := runCaller(t, sock, "GET", "/v1/services", "unshare", "--user", "--map-root-user"); code != 200 {
 		t.Errorf("list from a user namespace of its own, as uid 0: %s; want 200", out)
 	}
 }

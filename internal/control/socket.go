@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"errors"
@@ -43,16 +43,17 @@ func listenControl(path string) (*net.UnixListener, os.FileInfo, error) {
 // path (its directory removed, say), so that the API does not become
 // unreachable until the next boot.
 type socketKeeper struct {
-	path  string
-	every time.Duration
-	serve func(net.Listener) // serves on a new listener until it is closed
-	stop  chan struct{}
+	path   string
+	every  time.Duration
+	serve  func(net.Listener) // serves on a new listener until it is closed
+	stop   chan struct{}
+	goSafe func(what string, fn func())
 }
 
 // keep serves on l, whose socket is fi, and replaces it whenever the
 // socket at k.path is no longer fi; it returns when k.stop is closed.
 func (k *socketKeeper) keep(l *net.UnixListener, fi os.FileInfo) {
-	go k.serve(l)
+	k.goSafe("control API", func() { k.serve(l) })
 	tick := time.NewTicker(k.every)
 	defer tick.Stop()
 	for {
@@ -75,7 +76,7 @@ func (k *socketKeeper) keep(l *net.UnixListener, fi os.FileInfo) {
 		l.SetUnlinkOnClose(false)
 		l.Close()
 		l, fi = nl, nfi
-		go k.serve(l)
+		k.goSafe("control API", func() { k.serve(nl) })
 	}
 }
 

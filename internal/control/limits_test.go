@@ -1,4 +1,4 @@
-package main
+package control_test
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/control"
-	"golang.org/x/sys/unix"
+	"github.com/minikit/minikit/internal/control/controltest"
 )
 
 // openFDs counts this process's open file descriptors.
@@ -95,13 +95,11 @@ func waitForCode(t *testing.T, socket, method, path string, code int) rawRespons
 }
 
 func TestConnectionsOverTheCapAreRefusedWithoutExhaustingFds(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.MaxConns, lim.SpareConns = 4, 1
 	// Connections that send nothing stay for the whole test.
 	lim.ReadHeaderTimeout, lim.IdleTimeout = time.Hour, time.Hour
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
-	sock := cs.client.Socket
+	sock := controltest.Serve(t, controltest.NewBackend(), lim, controltest.Root()).Socket
 
 	first := holdConns(t, sock, lim.MaxConns)
 	resp := waitForCode(t, sock, "GET", "/v1/services", 503)
@@ -129,14 +127,13 @@ func TestConnectionsOverTheCapAreRefusedWithoutExhaustingFds(t *testing.T) {
 }
 
 func TestIdleConnectionsAreClosed(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.ReadHeaderTimeout, lim.IdleTimeout = 10*time.Millisecond, 10*time.Millisecond
 	lim.ReadTimeout = time.Hour // which would stand in for IdleTimeout
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
+	sock := controltest.Serve(t, controltest.NewBackend(), lim, controltest.Root()).Socket
 
 	t.Run("without a request", func(t *testing.T) {
-		c, err := net.Dial("unix", cs.client.Socket)
+		c, err := net.Dial("unix", sock)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +141,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		expectClosed(t, bufio.NewReader(c), c)
 	})
 	t.Run("after a request", func(t *testing.T) {
-		c, err := net.Dial("unix", cs.client.Socket)
+		c, err := net.Dial("unix", sock)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,28 +199,28 @@ func waitErr(t *testing.T, ch <-chan error) error {
 }
 
 func TestFollowersOfLogsAreCapped(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.MaxFollowers = 2
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
-	cs.outputs.sink("web").ring.add(time.Now(), time.Second, "hello")
+	b := controltest.NewBackend()
+	b.AddLog("web").Add("hello")
+	client := controltest.Serve(t, b, lim, controltest.Root())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	one, oneCancel := context.WithCancel(ctx)
 	for _, c := range []context.Context{one, ctx} {
-		if err := waitErr(t, follower(c, cs.client, "web")); err != nil {
+		if err := waitErr(t, follower(c, client, "web")); err != nil {
 			t.Fatalf("follower under the cap: %v", err)
 		}
 	}
-	err := waitErr(t, follower(ctx, cs.client, "web"))
+	err := waitErr(t, follower(ctx, client, "web"))
 	var ae *control.APIError
 	if !errors.As(err, &ae) || ae.Code != 503 || !strings.Contains(ae.Body.Error, "at most 2 followers") {
 		t.Fatalf("a third follower: %v; want 503 saying at most 2", err)
 	}
 	oneCancel()
 	deadline := time.Now().Add(hang)
-	for waitErr(t, follower(ctx, cs.client, "web")) != nil {
+	for waitErr(t, follower(ctx, client, "web")) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("no follower was accepted after one stopped")
 		}
@@ -232,15 +229,15 @@ func TestFollowersOfLogsAreCapped(t *testing.T) {
 }
 
 func TestAFollowerThatStopsReadingIsDropped(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.MaxFollowers = 1
 	lim.WriteTimeout = 20 * time.Millisecond
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
-	ring := cs.outputs.sink("web").ring
-	ring.add(time.Now(), time.Second, "hello")
+	b := controltest.NewBackend()
+	web := b.AddLog("web")
+	web.Add("hello")
+	client := controltest.Serve(t, b, lim, controltest.Root())
 
-	stuck, err := net.Dial("unix", cs.client.Socket)
+	stuck, err := net.Dial("unix", client.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,9 +251,9 @@ func TestAFollowerThatStopsReadingIsDropped(t *testing.T) {
 	deadline := time.Now().Add(hang)
 	for {
 		for range 100 {
-			ring.add(time.Now(), time.Second, line)
+			web.Add(line)
 		}
-		if waitErr(t, follower(ctx, cs.client, "web")) == nil {
+		if waitErr(t, follower(ctx, client, "web")) == nil {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -266,19 +263,19 @@ func TestAFollowerThatStopsReadingIsDropped(t *testing.T) {
 }
 
 func TestAHealthyFollowerOutlivesTheServersTimeouts(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.WriteTimeout, lim.ReadTimeout = 20*time.Millisecond, 20*time.Millisecond
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
-	ring := cs.outputs.sink("web").ring
-	ring.add(time.Now(), time.Second, "line 0")
+	b := controltest.NewBackend()
+	web := b.AddLog("web")
+	web.Add("line 0")
+	client := controltest.Serve(t, b, lim, controltest.Root())
 
 	got := make(chan string, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ended := make(chan error, 1)
 	go func() {
-		ended <- cs.client.Logs(ctx, "web", 1, true, func(l control.LogLine) error {
+		ended <- client.Logs(ctx, "web", 1, true, func(l control.LogLine) error {
 			got <- l.Line
 			return nil
 		})
@@ -287,7 +284,7 @@ func TestAHealthyFollowerOutlivesTheServersTimeouts(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		// Let both deadlines of the server pass while the stream idles.
 		time.Sleep(3 * lim.WriteTimeout)
-		ring.add(time.Now(), time.Second, fmt.Sprintf("line %d", i))
+		web.Add(fmt.Sprintf("line %d", i))
 		expectLine(t, got, fmt.Sprintf("line %d", i))
 	}
 	select {
@@ -298,8 +295,9 @@ func TestAHealthyFollowerOutlivesTheServersTimeouts(t *testing.T) {
 }
 
 func TestPathsWithDotSegmentsAre404NotRedirects(t *testing.T) {
-	cs := newControlServer(t, svc("web"))
-	cs.run()
+	b := webBackend()
+	b.AddLog("web")
+	sock := serve(t, b).Socket
 	for _, p := range []string{
 		"/v1/logs/../../etc/passwd",
 		"/v1/logs/..%2F..%2Fetc%2Fpasswd",
@@ -309,7 +307,7 @@ func TestPathsWithDotSegmentsAre404NotRedirects(t *testing.T) {
 		"/v1/services/",
 		"/v1/logs/./web",
 	} {
-		resp := rawRequest(t, cs.client.Socket, "GET", p)
+		resp := rawRequest(t, sock, "GET", p)
 		if resp.code != 404 || !strings.Contains(string(resp.body), `"error"`) {
 			t.Errorf("GET %s: %d %s; want a 404 with a JSON error", p, resp.code, resp.body)
 		}
@@ -317,18 +315,17 @@ func TestPathsWithDotSegmentsAre404NotRedirects(t *testing.T) {
 }
 
 func TestTheSocketIsMadeAgainWhenItsDirectoryIsRemoved(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.SocketCheck = 5 * time.Millisecond
-	cs := serveControlAPIWith(t, newTestSupervisor(t), lim)
-	cs.run()
-	sock := cs.client.Socket
+	client := controltest.Serve(t, controltest.NewBackend(), lim, controltest.Root())
+	sock := client.Socket
 	for i := range 2 {
 		if err := os.RemoveAll(filepath.Dir(sock)); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(hang)
 		for {
-			if _, err := cs.client.Services(context.Background()); err == nil {
+			if _, err := client.Services(context.Background()); err == nil {
 				break
 			} else if time.Now().After(deadline) {
 				t.Fatalf("removal %d: the socket never came back: %v", i+1, err)
@@ -343,22 +340,16 @@ func TestTheSocketIsMadeAgainWhenItsDirectoryIsRemoved(t *testing.T) {
 }
 
 func TestASlowStopIsAnsweredAfterWriteTimeout(t *testing.T) {
-	lim := defaultControlLimits
+	lim := control.DefaultLimits
 	lim.WriteTimeout = 20 * time.Millisecond
-	cs := serveControlAPIWith(t, newTestSupervisor(t, svc("slow")), lim)
-	cs.launcher.onLaunch = func(p *fakeProc) {
-		go func() {
-			if <-p.signals == unix.SIGTERM {
-				// It takes longer to stop than init has to write.
-				time.Sleep(5 * lim.WriteTimeout)
-				p.end(0)
-			}
-		}()
+	b := controltest.NewBackend(control.Service{Name: "slow", State: control.StateRunning, Pid: 42})
+	b.OnAct = func(context.Context, string, string) error {
+		// It takes longer to stop than init has to write.
+		time.Sleep(5 * lim.WriteTimeout)
+		return nil
 	}
-	cs.run()
-	cs.launcher.next(t, "slow")
-	cs.waitState(t, "slow", control.StateRunning)
-	st, err := cs.client.Act(context.Background(), "slow", "stop")
+	client := controltest.Serve(t, b, lim, controltest.Root())
+	st, err := client.Act(context.Background(), "slow", "stop")
 	if err != nil || st.State != control.StateStopped {
 		t.Fatalf("stop: %+v, %v; want the stopped state", st, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"log/slog"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// controlLimits bound what callers of the control API can make init
-// hold: connections (each a file descriptor of PID 1, which it shares
-// with the pipes of every container it starts), the time a connection
-// may stay idle or take to send its request, and the followers of logs,
-// each of which holds buffers for as long as it follows.
-type controlLimits struct {
+// Limits bound what callers of the control API can make init hold:
+// connections (each a file descriptor of PID 1, which it shares with the
+// pipes of every container it starts), the time a connection may stay
+// idle or take to send its request, and the followers of logs, each of
+// which holds buffers for as long as it follows.
+type Limits struct {
 	ReadHeaderTimeout time.Duration // to send a request's headers
 	ReadTimeout       time.Duration // to send a whole request
 	IdleTimeout       time.Duration // between two requests on one connection
@@ -27,7 +27,8 @@ type controlLimits struct {
 	SocketCheck  time.Duration // how often the socket's presence is checked
 }
 
-var defaultControlLimits = controlLimits{
+// DefaultLimits are init's.
+var DefaultLimits = Limits{
 	ReadHeaderTimeout: 5 * time.Second,
 	ReadTimeout:       10 * time.Second,
 	IdleTimeout:       30 * time.Second,

@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"errors"
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/minikit/minikit/internal/control"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,72 +37,74 @@ type capability struct {
 }
 
 var (
-	capSysBoot  = capability{unix.CAP_SYS_BOOT, "CAP_SYS_BOOT"}
-	capSysAdmin = capability{unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}
+	capSysBoot  = capability{unix.CAP_SYS_BOOT, CapPower}
+	capSysAdmin = capability{unix.CAP_SYS_ADMIN, CapServices}
 )
 
-// peer is a connection's caller, as read when it connected.
-type peer struct {
-	uid, pid int
-	// capEff is the caller's effective capability set. Capabilities held
-	// in a user namespace other than init's count for nothing here, so
-	// they are left out.
-	capEff uint64
-	// cgroup is the caller's cgroup, which names the service (or onboot
+// Caller is who is at the other end of a connection, as read when it
+// connected.
+type Caller struct {
+	UID, PID int
+	// CapEff is the caller's effective capability set, a bit for each
+	// capability of linux/capability.h. Capabilities held in a user
+	// namespace other than init's count for nothing here, so they are
+	// left out.
+	CapEff uint64
+	// Cgroup is the caller's cgroup, which names the service (or onboot
 	// container) it belongs to: /minikit/NAME unless its spec says else.
-	cgroup string
-	// err says why the caller could not be identified, when it could not.
-	err error
+	Cgroup string
+	// Err says why the caller could not be identified, when it could not.
+	Err error
 }
 
 // has reports whether the caller holds c in its effective set.
-func (p *peer) has(c capability) bool { return p.capEff&(1<<uint(c.bit)) != 0 }
+func (p *Caller) has(c capability) bool { return p.CapEff&(1<<uint(c.bit)) != 0 }
 
 // logAttrs are the attributes that identify the caller in an audit line.
-func (p *peer) logAttrs() []any {
+func (p *Caller) logAttrs() []any {
 	if p == nil {
 		return []any{"caller", "unknown"}
 	}
-	attrs := []any{"uid", p.uid, "pid", p.pid}
-	if p.cgroup != "" {
-		attrs = append(attrs, "cgroup", p.cgroup)
+	attrs := []any{"uid", p.UID, "pid", p.PID}
+	if p.Cgroup != "" {
+		attrs = append(attrs, "cgroup", p.Cgroup)
 	}
 	return attrs
 }
 
-// procPeer reads what the caller whose credentials the kernel gave holds,
-// under proc (/proc). selfUserNS is init's user namespace (the target of
-// /proc/self/ns/user).
-func procPeer(proc, selfUserNS string, cred *unix.Ucred) *peer {
-	p := &peer{uid: int(cred.Uid), pid: int(cred.Pid)}
+// procCaller reads what the caller whose credentials the kernel gave
+// holds, under proc (/proc). selfUserNS is init's user namespace (the
+// target of /proc/self/ns/user).
+func procCaller(proc, selfUserNS string, cred *unix.Ucred) *Caller {
+	p := &Caller{UID: int(cred.Uid), PID: int(cred.Pid)}
 	if cred.Pid <= 0 {
-		p.err = errors.New("the kernel gave no pid for the caller")
+		p.Err = errors.New("the kernel gave no pid for the caller")
 		return p
 	}
-	dir, err := os.OpenRoot(filepath.Join(proc, strconv.Itoa(p.pid)))
+	dir, err := os.OpenRoot(filepath.Join(proc, strconv.Itoa(p.PID)))
 	if err != nil {
-		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
+		p.Err = fmt.Errorf("caller pid %d: %w", p.PID, err)
 		return p
 	}
 	defer dir.Close()
-	if p.cgroup, err = readCgroup(dir); err != nil {
-		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
+	if p.Cgroup, err = readCgroup(dir); err != nil {
+		p.Err = fmt.Errorf("caller pid %d: %w", p.PID, err)
 		return p
 	}
 	capEff, err := readCapEff(dir)
 	if err != nil {
-		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
+		p.Err = fmt.Errorf("caller pid %d: %w", p.PID, err)
 		return p
 	}
 	ns, err := dir.Readlink("ns/user")
 	if err != nil {
-		p.err = fmt.Errorf("caller pid %d: %w", p.pid, err)
+		p.Err = fmt.Errorf("caller pid %d: %w", p.PID, err)
 		return p
 	}
 	// Capabilities are relative to a user namespace: a process that is
 	// root in a namespace of its own holds them all, there only.
 	if ns == selfUserNS {
-		p.capEff = capEff
+		p.CapEff = capEff
 	}
 	return p
 }
@@ -141,27 +142,48 @@ func readCgroup(dir *os.Root) (string, error) {
 	return "", errors.New("cgroup: no cgroup2 line (0::)")
 }
 
-// peerReader reads a connection's caller at accept time, for
+// callerReader reads a connection's caller at accept time, for
 // http.Server.ConnContext.
-type peerReader struct {
+type callerReader struct {
 	proc       string // /proc
 	selfUserNS string
 }
 
-func newPeerReader(proc string) (*peerReader, error) {
+func newCallerReader(proc string) (*callerReader, error) {
 	ns, err := os.Readlink(filepath.Join(proc, "self/ns/user"))
 	if err != nil {
 		return nil, fmt.Errorf("init's user namespace: %w", err)
 	}
-	return &peerReader{proc: proc, selfUserNS: ns}, nil
+	return &callerReader{proc: proc, selfUserNS: ns}, nil
 }
 
-func (pr *peerReader) read(c net.Conn) *peer {
-	cred, err := peerCred(unwrapConn(c))
+// read identifies the caller on c, a connection as the kernel accepted it.
+func (cr *callerReader) read(c net.Conn) *Caller {
+	cred, err := peerCred(c)
 	if err != nil {
-		return &peer{uid: -1, pid: -1, err: fmt.Errorf("peer credentials: %w", err)}
+		return &Caller{UID: -1, PID: -1, Err: fmt.Errorf("peer credentials: %w", err)}
 	}
-	return procPeer(pr.proc, pr.selfUserNS, cred)
+	return procCaller(cr.proc, cr.selfUserNS, cred)
+}
+
+func peerCred(c net.Conn) (*unix.Ucred, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil, errors.New("not a unix connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	err = raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cred, credErr
 }
 
 // access is what a request needs of its caller: nothing beyond root
@@ -173,16 +195,16 @@ type access struct {
 
 // refusal says why a caller may not do what it asked, or is "" when it
 // may.
-func (ac access) refusal(p *peer, action string) (msg, missing string) {
+func (ac access) refusal(p *Caller, action string) (msg, missing string) {
 	switch {
 	case p == nil:
 		return "the caller of the control socket could not be identified", ""
-	case p.uid != 0:
-		return fmt.Sprintf("only root may use the control socket (the caller has uid %d)", p.uid), ""
+	case p.UID != 0:
+		return fmt.Sprintf("only root may use the control socket (the caller has uid %d)", p.UID), ""
 	case ac.need == nil:
 		return "", ""
-	case p.err != nil:
-		return fmt.Sprintf("%s needs %s, and what the caller holds could not be read: %v", action, ac.need.name, p.err), ac.need.name
+	case p.Err != nil:
+		return fmt.Sprintf("%s needs %s, and what the caller holds could not be read: %v", action, ac.need.name, p.Err), ac.need.name
 	case !p.has(*ac.need):
 		return fmt.Sprintf("%s needs %s in the caller's effective capabilities, which it does not have", action, ac.need.name), ac.need.name
 	}
@@ -194,7 +216,7 @@ func (ac access) refusal(p *peer, action string) (msg, missing string) {
 // every refusal.
 func authorise(ac access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := r.Context().Value(peerKey{}).(*peer)
+		p, _ := r.Context().Value(callerKey{}).(*Caller)
 		action, target := r.Method, r.URL.Path
 		if ac.action != nil {
 			action, target = ac.action(r)
@@ -202,7 +224,7 @@ func authorise(ac access, next http.Handler) http.Handler {
 		msg, missing := ac.refusal(p, action)
 		if msg != "" {
 			audit(slog.LevelWarn, "refused "+action, target, p, "missing", missing)
-			writeJSON(w, http.StatusForbidden, control.Error{Error: msg, Capability: missing})
+			writeJSON(w, http.StatusForbidden, Error{Error: msg, Capability: missing})
 			return
 		}
 		if ac.need != nil {
@@ -213,7 +235,7 @@ func authorise(ac access, next http.Handler) http.Handler {
 }
 
 // audit writes one audit line: what was asked, of what, by whom.
-func audit(level slog.Level, what, target string, p *peer, attrs ...any) {
+func audit(level slog.Level, what, target string, p *Caller, attrs ...any) {
 	msg := "control: " + what
 	all := []any{"action", strings.TrimPrefix(what, "refused ")}
 	if target != "" {

@@ -1,4 +1,4 @@
-package main
+package control_test
 
 import (
 	"bufio"
@@ -9,20 +9,24 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/control/controltest"
+	"golang.org/x/sys/unix"
 )
 
 // fuzzCallers are the callers a fuzzed request comes from, by its first
 // byte.
-var fuzzCallers = []*peer{
+var fuzzCallers = []*control.Caller{
 	nil, // unidentified
-	{uid: 0, pid: 10, cgroup: "/minikit/getty"},
-	{uid: 0, pid: 11, cgroup: "/minikit/sshd", capEff: ^uint64(0)},
-	{uid: 1000, pid: 12, cgroup: "/user", capEff: ^uint64(0)},
-	{uid: 0, pid: 13, cgroup: "/minikit/acpid", capEff: caps(capSysBoot)},
+	{UID: 0, PID: 10, Cgroup: "/minikit/getty"},
+	{UID: 0, PID: 11, Cgroup: "/minikit/sshd", CapEff: ^uint64(0)},
+	{UID: 1000, PID: 12, Cgroup: "/user", CapEff: ^uint64(0)},
+	{UID: 0, PID: 13, Cgroup: "/minikit/acpid", CapEff: caps(unix.CAP_SYS_BOOT)},
 }
+
+// holds reports whether c holds the capability numbered bit.
+func holds(c *control.Caller, bit int) bool { return c != nil && c.CapEff&caps(bit) != 0 }
 
 // FuzzControlAPI sends the API requests of any method, path and query,
 // from callers with and without capabilities: it must answer each with
@@ -55,24 +59,27 @@ func FuzzControlAPI(f *testing.F) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	f.Cleanup(func() { slog.SetDefault(old) })
+	b := controltest.NewBackend()
+	b.AddLog("web").Add("hello")
+	lim := control.DefaultLimits
+	lim.WriteTimeout = 0 // a recorder has no deadlines
+	h := handlerOf(f, b, lim)
 	f.Fuzz(func(t *testing.T, caller byte, method, target string) {
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(method + " " + target + " HTTP/1.1\r\nHost: init\r\n\r\n")))
 		if err != nil {
 			return // not a request the server would hand to a handler
 		}
 		p := fuzzCallers[int(caller)%len(fuzzCallers)]
-		var powered []string
-		api := &controlAPI{outputs: &outputs{}, timeline: newTimeline(), limits: defaultControlLimits,
-			power: func(a string) { powered = append(powered, a) }}
-		api.limits.WriteTimeout = 0 // a recorder has no deadlines
-		api.outputs.sink("web").ring.add(time.Now(), time.Second, "hello")
 		// Ended already, so that a follower stops after the lines held.
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		ctx = context.WithValue(ctx, peerKey{}, p)
-		req = req.WithContext(ctx)
+		req = req.WithContext(control.WithCaller(ctx, p))
 		w := httptest.NewRecorder()
-		api.handler().ServeHTTP(w, req)
+		h.ServeHTTP(w, req)
+		var powered []string
+		for len(b.Powered) > 0 {
+			powered = append(powered, <-b.Powered)
+		}
 
 		code := w.Code
 		if code >= 300 && code < 400 || code >= 500 {
@@ -84,13 +91,13 @@ func FuzzControlAPI(f *testing.F) {
 				t.Fatalf("%s %s: %d with no JSON error: %q", method, target, code, w.Body)
 			}
 		}
-		if code < 400 && (p == nil || p.uid != 0) {
+		if code < 400 && (p == nil || p.UID != 0) {
 			t.Fatalf("%s %s from %+v: %d; only root may use the API", method, target, p, code)
 		}
-		if len(powered) > 0 && (p == nil || !p.has(capSysBoot) || req.Method != "POST") {
+		if len(powered) > 0 && (!holds(p, unix.CAP_SYS_BOOT) || req.Method != "POST") {
 			t.Fatalf("%s %s from %+v powered off or rebooted", method, target, p)
 		}
-		if req.Method == "POST" && code < 300 && (p == nil || !p.has(capSysAdmin) && !p.has(capSysBoot)) {
+		if req.Method == "POST" && code < 300 && !holds(p, unix.CAP_SYS_ADMIN) && !holds(p, unix.CAP_SYS_BOOT) {
 			t.Fatalf("%s %s from %+v: %d; a change needs a capability", method, target, p, code)
 		}
 	})

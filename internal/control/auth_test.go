@@ -1,7 +1,6 @@
-package main
+package control_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,20 +13,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// caps is an effective set holding cs.
-func caps(cs ...capability) uint64 {
+// caps is an effective set holding the capabilities given, by their
+// numbers in linux/capability.h.
+func caps(bits ...int) uint64 {
 	var set uint64
-	for _, c := range cs {
-		set |= 1 << uint(c.bit)
+	for _, b := range bits {
+		set |= 1 << uint(b)
 	}
 	return set
 }
 
-// asPeer sends one request to h as if from p, and returns the answer.
-func asPeer(h http.Handler, p *peer, method, path string) *httptest.ResponseRecorder {
+// handlerOf is the handler of a server over b, for requests made without
+// a connection.
+func handlerOf(t testing.TB, b control.Backend, lim control.Limits) http.Handler {
+	t.Helper()
+	s, err := control.NewServer(b, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Handler()
+}
+
+// requestAs sends one request to h as if from c, and returns the answer.
+func requestAs(h http.Handler, c *control.Caller, method, path string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, path, nil)
-	if p != nil {
-		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, p))
+	if c != nil {
+		r = r.WithContext(control.WithCaller(r.Context(), c))
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -35,17 +46,18 @@ func asPeer(h http.Handler, p *peer, method, path string) *httptest.ResponseReco
 }
 
 func TestWhoMayDoWhat(t *testing.T) {
-	cs := runningWeb(t)
-	h := cs.api.handler()
-	rootNoCaps := &peer{uid: 0, pid: 42, cgroup: "/minikit/getty"}
-	admin := &peer{uid: 0, pid: 43, cgroup: "/minikit/sshd", capEff: caps(capSysAdmin)}
-	boot := &peer{uid: 0, pid: 44, cgroup: "/minikit/acpid", capEff: caps(capSysBoot)}
-	user := &peer{uid: 1000, pid: 45, capEff: ^uint64(0)}
-	unreadable := &peer{uid: 0, pid: 46, err: os.ErrNotExist}
+	b := webBackend()
+	b.AddLog("web")
+	h := handlerOf(t, b, control.DefaultLimits)
+	rootNoCaps := &control.Caller{UID: 0, PID: 42, Cgroup: "/minikit/getty"}
+	admin := &control.Caller{UID: 0, PID: 43, Cgroup: "/minikit/sshd", CapEff: caps(unix.CAP_SYS_ADMIN)}
+	boot := &control.Caller{UID: 0, PID: 44, Cgroup: "/minikit/acpid", CapEff: caps(unix.CAP_SYS_BOOT)}
+	user := &control.Caller{UID: 1000, PID: 45, CapEff: ^uint64(0)}
+	unreadable := &control.Caller{UID: 0, PID: 46, Err: os.ErrNotExist}
 
 	for _, tt := range []struct {
 		name         string
-		p            *peer
+		c            *control.Caller
 		method, path string
 		want         int
 		missing      string
@@ -69,7 +81,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 		{"poweroff with CAP_SYS_BOOT", boot, "POST", "/v1/poweroff", 202, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w := asPeer(h, tt.p, tt.method, tt.path)
+			w := requestAs(h, tt.c, tt.method, tt.path)
 			if w.Code != tt.want {
 				t.Fatalf("%s %s: %d %s; want %d", tt.method, tt.path, w.Code, w.Body, tt.want)
 			}
@@ -83,21 +95,25 @@ func TestWhoMayDoWhat(t *testing.T) {
 			}
 		})
 	}
-	if a := <-cs.powered; a != "poweroff" {
+	if a := <-b.Powered; a != "poweroff" {
 		t.Errorf("asked for %q", a)
+	}
+	select {
+	case a := <-b.Powered:
+		t.Errorf("a refused caller got %s", a)
+	default:
 	}
 }
 
 func TestRefusalsAreAuditedWithTheCallersCgroup(t *testing.T) {
-	cs := newControlServer(t, svc("web"))
-	cs.run()
+	b := webBackend()
+	h := handlerOf(t, b, control.DefaultLimits)
 	logs := captureLog(t)
-	h := cs.api.handler()
-	getty := &peer{uid: 0, pid: 42, cgroup: "/minikit/getty"}
+	getty := &control.Caller{UID: 0, PID: 42, Cgroup: "/minikit/getty"}
 
-	asPeer(h, getty, "POST", "/v1/poweroff")
-	asPeer(h, getty, "POST", "/v1/services/web/stop")
-	asPeer(h, &peer{uid: 1000, pid: 45, cgroup: "/user"}, "GET", "/v1/services")
+	requestAs(h, getty, "POST", "/v1/poweroff")
+	requestAs(h, getty, "POST", "/v1/services/web/stop")
+	requestAs(h, &control.Caller{UID: 1000, PID: 45, Cgroup: "/user"}, "GET", "/v1/services")
 	for _, want := range []string{
 		"control: refused poweroff action=poweroff uid=0 pid=42 cgroup=/minikit/getty missing=CAP_SYS_BOOT",
 		"control: refused stop web action=stop target=web uid=0 pid=42 cgroup=/minikit/getty missing=CAP_SYS_ADMIN",
@@ -108,13 +124,18 @@ func TestRefusalsAreAuditedWithTheCallersCgroup(t *testing.T) {
 		}
 	}
 	select {
-	case a := <-cs.powered:
+	case a := <-b.Powered:
+		t.Errorf("a refused caller got %s", a)
+	default:
+	}
+	select {
+	case a := <-b.Acted:
 		t.Errorf("a refused caller got %s", a)
 	default:
 	}
 }
 
-// fakeProc writes a /proc/PID with the files the authoriser reads.
+// fakeProcPid writes a /proc/PID with the files the authoriser reads.
 func fakeProcPid(t *testing.T, proc string, pid, capEff, cgroup, userNS string) {
 	t.Helper()
 	dir := filepath.Join(proc, pid)
@@ -137,19 +158,20 @@ func TestTheCallerIsReadFromProc(t *testing.T) {
 	proc := t.TempDir()
 	fakeProcPid(t, proc, "7", "0000000000600000", "/minikit/sshd", "user:[4026531837]")
 	fakeProcPid(t, proc, "8", "000001ffffffffff", "/minikit/sandbox", "user:[4026532999]")
+	adminAndBoot := caps(unix.CAP_SYS_ADMIN, unix.CAP_SYS_BOOT)
 
-	p := procPeer(proc, "user:[4026531837]", &unix.Ucred{Pid: 7, Uid: 0})
-	if p.err != nil || !p.has(capSysAdmin) || !p.has(capSysBoot) || p.cgroup != "/minikit/sshd" {
-		t.Errorf("pid 7: %+v; want CAP_SYS_ADMIN and CAP_SYS_BOOT, cgroup /minikit/sshd", p)
+	c := control.ProcCaller(proc, "user:[4026531837]", &unix.Ucred{Pid: 7, Uid: 0})
+	if c.Err != nil || c.CapEff&adminAndBoot != adminAndBoot || c.Cgroup != "/minikit/sshd" {
+		t.Errorf("pid 7: %+v; want CAP_SYS_ADMIN and CAP_SYS_BOOT, cgroup /minikit/sshd", c)
 	}
 	// Root of a user namespace of its own holds every capability there,
 	// and none that count here.
-	p = procPeer(proc, "user:[4026531837]", &unix.Ucred{Pid: 8, Uid: 0})
-	if p.err != nil || p.capEff != 0 || p.cgroup != "/minikit/sandbox" {
-		t.Errorf("pid 8, in another user namespace: %+v; want no capabilities", p)
+	c = control.ProcCaller(proc, "user:[4026531837]", &unix.Ucred{Pid: 8, Uid: 0})
+	if c.Err != nil || c.CapEff != 0 || c.Cgroup != "/minikit/sandbox" {
+		t.Errorf("pid 8, in another user namespace: %+v; want no capabilities", c)
 	}
-	p = procPeer(proc, "user:[4026531837]", &unix.Ucred{Pid: 9, Uid: 0})
-	if p.err == nil || p.capEff != 0 {
-		t.Errorf("a pid that is gone: %+v; want an error and no capabilities", p)
+	c = control.ProcCaller(proc, "user:[4026531837]", &unix.Ucred{Pid: 9, Uid: 0})
+	if c.Err == nil || c.CapEff != 0 {
+		t.Errorf("a pid that is gone: %+v; want an error and no capabilities", c)
 	}
 }
