@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/rootfs"
@@ -31,10 +32,10 @@ const rootSwitchEnv = "MINIKIT_ROOT_SWITCH"
 // initSys is the running PID 1.
 type initSys struct {
 	root     string // "" on a real system; the tree's directory in host test mode
-	consoles *consoles
+	consoles *logs.Consoles
 	runner   *runner
 	reaper   *reaper
-	outputs  *outputs
+	outputs  *logs.Outputs
 	timeline *timeline
 	sup      *supervisor
 	guard    *guard
@@ -55,24 +56,22 @@ func run() int {
 	// handling may end the process, and PID 1 exiting panics the kernel.
 	sigs := catchSignals()
 
-	console := newConsoles(openConsole())
-	queue := newConsoleQueue(console)
-	slog.SetDefault(slog.New(newConsoleHandler(queue.own, slog.LevelInfo)))
-
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
 		return 1
 	}
 	in := &initSys{
 		root:        os.Getenv(hostRootEnv),
+		consoles:    logs.NewConsoles(openConsole()),
 		reaper:      newReaper(),
 		timeline:    newTimeline(),
 		shutdownReq: make(chan string, 1),
 	}
 	in.guard = newGuard(in.giveUp)
-	in.outputs = &outputs{queue: queue, logDir: in.path("/var/log"), goSafe: in.goSafe}
-	in.consoles = console
-	in.goSafe("console", queue.run)
+	// init's own log and the way of every log to the consoles, whose
+	// writer runs under the guard from now on.
+	in.outputs = logs.New(in.consoles, in.path("/var/log"), in.goSafe)
+	slog.SetDefault(slog.New(in.outputs.Handler(slog.LevelInfo)))
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -101,7 +100,7 @@ func (in *initSys) boot() error {
 	}
 	in.opts = parseCmdline(readFile("/proc/cmdline"))
 	if in.opts.level != slog.LevelInfo {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.queue.own, in.opts.level)))
+		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
 
@@ -205,7 +204,7 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 	}
 	// The kernel sends SIGINT on Ctrl-Alt-Del instead of rebooting at once.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
-	in.consoles.addActive("/sys")
+	in.consoles.AddActive("/sys")
 	if err := rootfs.RemountReadOnly(); err != nil {
 		return false, err
 	}
@@ -396,7 +395,7 @@ func logNamespaces() {
 // flushConsole gives the console a bounded moment to show what init
 // logged, before the system goes down or a shell takes the console.
 func (in *initSys) flushConsole() {
-	if in.outputs != nil && in.outputs.queue != nil {
-		in.outputs.queue.flush(consoleFlushWait)
+	if in.outputs != nil {
+		in.outputs.FlushConsole()
 	}
 }

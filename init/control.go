@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -25,7 +26,7 @@ func (in *initSys) serveControl(path string) error {
 // supervisor, the logs, the boot timeline and the power requests.
 type controlBackend struct {
 	sup      *supervisor
-	outputs  *outputs
+	outputs  *logs.Outputs
 	timeline *timeline
 	shutdown func(action string) // "poweroff" or "reboot"
 }
@@ -41,16 +42,16 @@ func (b controlBackend) Act(ctx context.Context, name, action string) error {
 // Log finds the log called name; a service has one even before it
 // writes anything.
 func (b controlBackend) Log(name string) (control.Log, bool) {
-	if sink := b.outputs.lookup(name); sink != nil {
+	if sink := b.outputs.Lookup(name); sink != nil {
 		return sink, true
 	}
 	if b.sup.service(name) != nil {
-		return b.outputs.sink(name), true
+		return b.outputs.Sink(name), true
 	}
 	return nil, false
 }
 
-func (b controlBackend) LogNames() []string { return b.outputs.names() }
+func (b controlBackend) LogNames() []string { return b.outputs.Names() }
 
 func (b controlBackend) Analysis() control.Analysis {
 	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.bootTimes()}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -18,7 +19,7 @@ func backendOver(t *testing.T, names ...string) (controlBackend, <-chan string) 
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // "cannot start", for each
 	t.Cleanup(func() { slog.SetDefault(old) })
-	sup := newSupervisor(nil, realClock{}, &outputs{})
+	sup := newSupervisor(nil, realClock{}, logs.New(nil, "", nil))
 	for _, name := range names {
 		sup.add(loadServiceConfig(name, t.TempDir()))
 	}

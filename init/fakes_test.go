@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/init/logs"
 	"golang.org/x/sys/unix"
 )
 
@@ -281,7 +282,7 @@ type testSupervisor struct {
 func newTestSupervisor(t testing.TB, cfgs ...serviceConfig) *testSupervisor {
 	t.Helper()
 	ts := &testSupervisor{clock: newFakeClock(), launcher: newFakeLauncher()}
-	ts.supervisor = newSupervisor(ts.launcher, ts.clock, &outputs{})
+	ts.supervisor = newSupervisor(ts.launcher, ts.clock, logs.New(nil, "", nil))
 	for _, c := range cfgs {
 		ts.add(c)
 	}

@@ -136,7 +136,7 @@ type exitResult struct {
 // launch starts the process.
 func (s *service) launch() phase {
 	s.update(func(st *serviceState) { st.state, st.err = control.StateStarting, "" })
-	out, closeOut := s.sup.outputs.forContainer(s.name)
+	out, closeOut := s.sup.outputs.ForContainer(s.name)
 	p, err := s.sup.launcher.Launch(&s.cfg, out)
 	if err != nil {
 		closeOut()

@@ -54,7 +54,7 @@ func (in *initSys) runToCompletion(ctx context.Context, phase, dir string) bool 
 // runOnce runs one bundle to completion, killing it once timeout (if not
 // zero) has passed, and logs how it ended.
 func (in *initSys) runOnce(ctx context.Context, phase, name, dir string, timeout time.Duration) (int, error) {
-	out, closeOut := in.outputs.forContainer(name)
+	out, closeOut := in.outputs.ForContainer(name)
 	defer closeOut()
 	started := time.Now()
 	end := in.timeline.begin(phase + " " + name)

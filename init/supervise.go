@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -65,7 +66,7 @@ func (realClock) Boot() time.Duration                    { return boottime.Now()
 type supervisor struct {
 	launcher launcher
 	clock    clock
-	outputs  *outputs
+	outputs  *logs.Outputs
 	goSafe   func(what string, fn func())
 	// notifyDir is where the notify sockets are made, in init's mount
 	// namespace and out of every container's reach; inside its container
@@ -81,7 +82,7 @@ type supervisor struct {
 	quit    chan struct{} // closed to end every loop (tests)
 }
 
-func newSupervisor(l launcher, c clock, o *outputs) *supervisor {
+func newSupervisor(l launcher, c clock, o *logs.Outputs) *supervisor {
 	return &supervisor{
 		launcher: l, clock: c, outputs: o,
 		goSafe:  func(_ string, fn func()) { go fn() },
@@ -483,7 +484,7 @@ func (s *service) openNotify(dir string) error {
 // startServices loads every service bundle in dir and starts supervising
 // them all.
 func (in *initSys) startServices(dir string) {
-	in.outputs.sink(initLogName) // /var/log is writable now: init's log gets its file
+	in.outputs.Sink(logs.InitName) // /var/log is writable now: init's log gets its file
 	sup := newSupervisor(containerLauncher{in.runner}, realClock{}, in.outputs)
 	sup.goSafe = in.goSafe
 	sup.notifyDir = in.path(privateRun + "/notify")

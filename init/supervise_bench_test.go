@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 )
@@ -113,10 +115,16 @@ func BenchmarkMemoryWith100Services(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	ts := newBenchSupervisor(b, 100)
+	line := strings.Repeat("x", 80) + "\n"
 	for _, s := range ts.services {
-		sink := ts.outputs.sink(s.name)
-		for range ringLines {
-			sink.write(time.Now(), 0, []string{strings.Repeat("x", 80)})
+		p := ts.launcher.procs[s.name][0]
+		if _, err := io.WriteString(p.out, strings.Repeat(line, logs.RingLines)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, s := range ts.services {
+		for ts.outputs.Lookup(s.name).Last() < logs.RingLines {
+			time.Sleep(time.Millisecond)
 		}
 	}
 	runtime.GC()

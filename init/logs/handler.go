@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"bytes"
@@ -12,30 +12,22 @@ import (
 	"github.com/minikit/minikit/init/boottime"
 )
 
-// initLogName is the name of init's own log, beside the services' logs:
-// `svcctl logs init`, /var/log/init.log.
-const initLogName = "init"
-
-// initLog is init's own log, kept like a service's (a ring, and a file
-// once /var/log can be written). It is a package variable because records
-// are logged before anything else of init exists; every consoleHandler
-// writes to it.
-var initLog = newLogSink(initLogName)
-
 // consoleHandler writes records as "[   1.234] message key=value …", the
 // shape of the kernel's own log, so both read alike on a serial console,
-// and keeps them in init's log. It writes each record with one call to
-// out, which on a real system is init's lane of the console queue: a
-// console that takes nothing never holds up a log call.
+// and keeps them in own, init's log, kept like a service's (a ring, and a
+// file once /var/log can be written). It writes each record with one
+// call to out, which on a real system is init's lane of the console
+// queue: a console that takes nothing never holds up a log call.
 type consoleHandler struct {
 	out   io.Writer
+	own   *Sink
 	level slog.Leveler
 	attrs []slog.Attr
 	clock func() time.Duration
 }
 
-func newConsoleHandler(out io.Writer, level slog.Leveler) *consoleHandler {
-	return &consoleHandler{out: out, level: level, clock: boottime.Now}
+func newConsoleHandler(out io.Writer, own *Sink, level slog.Leveler) *consoleHandler {
+	return &consoleHandler{out: out, own: own, level: level, clock: boottime.Now}
 }
 
 func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {
@@ -67,7 +59,7 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		write(a)
 	}
 	r.Attrs(write)
-	initLog.write(time.Now(), boot, []string{b.String()[stampLen:]})
+	h.own.write(time.Now(), boot, []string{b.String()[stampLen:]})
 	b.WriteByte('\n')
 	_, err := h.out.Write(b.Bytes())
 	return err

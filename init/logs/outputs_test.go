@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"bytes"
@@ -7,12 +7,21 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// hang bounds the waits of these tests only so that a broken log fails
+// its test instead of hanging it; it measures nothing.
+const hang = 10 * time.Second
+
+func regexpMatch(pattern, s string) bool {
+	return regexp.MustCompile(pattern).MatchString(s)
+}
 
 // syncBuffer is a console that tests can read while init writes.
 type syncBuffer struct {
@@ -34,19 +43,20 @@ func (s *syncBuffer) String() string {
 
 func TestContainerOutputReachesTheRingTheFileAndTheConsole(t *testing.T) {
 	console := &syncBuffer{}
-	o := &outputs{console: console, logDir: t.TempDir()}
-	w, closeOut := o.forContainer("svc")
+	dir := t.TempDir()
+	o := New(console, dir, nil)
+	w, closeOut := o.ForContainer("svc")
 	fmt.Fprint(w, "hello\r\nworld\nno newline at the end")
 	closeOut()
 
 	var lines []string
-	for _, l := range o.lookup("svc").ring.tail(-1) {
+	for _, l := range o.Lookup("svc").Tail(-1) {
 		lines = append(lines, l.Line)
 	}
 	if fmt.Sprint(lines) != "[hello world no newline at the end]" {
 		t.Errorf("ring: %q", lines)
 	}
-	file, _ := os.ReadFile(filepath.Join(o.logDir, "svc.log"))
+	file, _ := os.ReadFile(filepath.Join(dir, "svc.log"))
 	if !regexpMatch(`^\[ *\d+\.\d{3}\] hello\n\[ *\d+\.\d{3}\] world\n\[ *\d+\.\d{3}\] no newline at the end\n$`, string(file)) {
 		t.Errorf("svc.log:\n%s", file)
 	}
@@ -91,12 +101,13 @@ func TestAFloodNeitherWaitsForTheConsoleNorGrowsMemory(t *testing.T) {
 		total = 4 << 20
 	}
 	console := &stuckConsole{release: make(chan struct{})}
-	o := &outputs{console: console, logDir: t.TempDir()}
+	dir := t.TempDir()
+	o := New(console, dir, nil)
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
-	w, closeOut := o.forContainer("flood")
+	w, closeOut := o.ForContainer("flood")
 	line := []byte(strings.Repeat("flood ", 15) + "\n") // 91 bytes
 	written := make(chan error, 1)
 	go func() {
@@ -123,24 +134,24 @@ func TestAFloodNeitherWaitsForTheConsoleNorGrowsMemory(t *testing.T) {
 	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > bound {
 		t.Errorf("the heap grew by %d MiB after %d MiB of output; bound %d MiB", grew>>20, total>>20, bound>>20)
 	}
-	ring := o.lookup("flood").ring.tail(-1)
-	if len(ring) > ringLines || ring[len(ring)-1].Seq < uint64(total/len(line))-1 {
+	ring := o.Lookup("flood").Tail(-1)
+	if len(ring) > RingLines || ring[len(ring)-1].Seq < uint64(total/len(line))-1 {
 		t.Errorf("the ring holds %d lines up to seq %d", len(ring), ring[len(ring)-1].Seq)
 	}
-	files, _ := filepath.Glob(filepath.Join(o.logDir, "flood.log*"))
-	if len(files) != 1+logFileKeep {
-		t.Errorf("log files: %v, want flood.log and %d rotated", files, logFileKeep)
+	files, _ := filepath.Glob(filepath.Join(dir, "flood.log*"))
+	if len(files) != 1+OldFiles {
+		t.Errorf("log files: %v, want flood.log and %d rotated", files, OldFiles)
 	}
 	for _, f := range files {
-		if st, _ := os.Stat(f); st.Size() > logFileMax {
-			t.Errorf("%s: %d bytes, over %d", f, st.Size(), logFileMax)
+		if st, _ := os.Stat(f); st.Size() > MaxFileSize {
+			t.Errorf("%s: %d bytes, over %d", f, st.Size(), MaxFileSize)
 		}
 	}
 
 	// Once the console moves again it is told what it missed.
 	close(console.release)
 	o.queue.flush(hang)
-	w2, closeOut2 := o.forContainer("flood")
+	w2, closeOut2 := o.ForContainer("flood")
 	fmt.Fprintln(w2, "after the flood")
 	closeOut2()
 	o.queue.flush(hang)
@@ -152,32 +163,28 @@ func TestAFloodNeitherWaitsForTheConsoleNorGrowsMemory(t *testing.T) {
 }
 
 func TestInitsOwnLogIsKeptLikeAServicesLog(t *testing.T) {
-	console := &syncBuffer{}
-	logger := slog.New(newConsoleHandler(console, slog.LevelInfo))
+	dir := t.TempDir()
+	o := New(nil, dir, nil)
+	logger := slog.New(o.Handler(slog.LevelInfo))
 	logger.Info("service x started (pid 7)", "service", "x", "pid", 7)
-	lines := initLog.ring.tail(1)
+	lines := o.own.Tail(1)
 	if len(lines) != 1 || lines[0].Line != "service x started (pid 7) service=x pid=7" {
 		t.Errorf("init's ring ends with %v", lines)
 	}
-	o := &outputs{logDir: t.TempDir()}
-	if o.lookup(initLogName) != initLog {
+	if o.Lookup(InitName) != o.own {
 		t.Fatal("the log called init is not init's")
 	}
-	data, _ := os.ReadFile(filepath.Join(o.logDir, "init.log"))
+	data, _ := os.ReadFile(filepath.Join(dir, "init.log"))
 	if !strings.Contains(string(data), "] service x started (pid 7) service=x pid=7\n") {
 		t.Errorf("init.log does not hold what was logged before it was opened:\n%s", data)
 	}
-	initLog.mu.Lock()
-	initLog.file.close()
-	initLog.file = nil
-	initLog.mu.Unlock()
 }
 
 // BenchmarkLogThroughput measures how fast init takes the output of one
 // noisy service: every line to the ring, the file and the console queue.
 func BenchmarkLogThroughput(b *testing.B) {
-	o := &outputs{console: io.Discard, logDir: b.TempDir()}
-	w, closeOut := o.forContainer("noisy")
+	o := New(io.Discard, b.TempDir(), nil)
+	w, closeOut := o.ForContainer("noisy")
 	chunk := bytes.Repeat([]byte(strings.Repeat("x", 79)+"\n"), 64<<10/80)
 	b.SetBytes(int64(len(chunk)))
 	b.ResetTimer()
@@ -193,8 +200,8 @@ func BenchmarkLogThroughput(b *testing.B) {
 // lines of a quiet one still get there.
 func TestAFloodDoesNotSilenceOtherServicesOnTheConsole(t *testing.T) {
 	console := &stuckConsole{release: make(chan struct{})}
-	o := &outputs{console: console}
-	flood, quiet := o.sink("flood"), o.sink("quiet")
+	o := New(console, "", nil)
+	flood, quiet := o.Sink("flood"), o.Sink("quiet")
 	for i := range 10 * consoleQueueLen {
 		flood.write(time.Now(), 0, []string{fmt.Sprint("flood ", i)})
 	}

@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("gone") }
 
 func TestConsolesWriteToEveryConsole(t *testing.T) {
 	var primary, extra bytes.Buffer
-	c := newConsoles(&primary)
+	c := NewConsoles(&primary)
 	c.out = append(c.out, failingWriter{}, &extra)
 	if _, err := c.Write([]byte("hello\n")); err != nil {
 		t.Fatalf("a failing extra console failed the write: %v", err)

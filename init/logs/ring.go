@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"sync"
@@ -13,7 +13,7 @@ import (
 // about 64 KiB + 1024·32 B ≈ 96 KiB, whatever the service writes.
 const (
 	ringBytes = 64 << 10
-	ringLines = 1024
+	RingLines = 1024 // the most lines a log keeps in memory
 )
 
 // ringEntry is one line in a ring; kept small, since there are many.

@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"io"
@@ -9,23 +9,25 @@ import (
 	"syscall"
 )
 
-// consoles is where init's log and the services' output go: /dev/console
+// Consoles is where init's log and the services' output go: /dev/console
 // and every other console the kernel command line names. /dev/console is
 // only the last console= given, so a spec that lists
 // "console=ttyS0 console=tty0" would otherwise show nothing on the serial
 // line (LinuxKit's examples list four).
-type consoles struct {
+type Consoles struct {
 	mu    sync.Mutex
 	out   []io.Writer // out[0] is /dev/console
 	extra []*os.File
 }
 
-func newConsoles(primary io.Writer) *consoles { return &consoles{out: []io.Writer{primary}} }
+// NewConsoles returns the consoles, with primary (/dev/console) alone
+// until AddActive.
+func NewConsoles(primary io.Writer) *Consoles { return &Consoles{out: []io.Writer{primary}} }
 
 // Write writes p to every console. Only /dev/console's error counts: an
 // extra console that fails (a serial port nobody reads) must not stop
 // the log.
-func (c *consoles) Write(p []byte) (int, error) {
+func (c *Consoles) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, err := c.out[0].Write(p)
@@ -35,9 +37,9 @@ func (c *consoles) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// addActive opens the consoles of /sys/class/tty/console/active other than
+// AddActive opens the consoles of /sys/class/tty/console/active other than
 // the last, which is /dev/console itself. It needs /sys and /dev.
-func (c *consoles) addActive(sys string) {
+func (c *Consoles) AddActive(sys string) {
 	data, err := os.ReadFile(sys + "/class/tty/console/active")
 	if err != nil {
 		return

@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"fmt"
@@ -67,7 +67,7 @@ func newConsoleQueue(w io.Writer) *consoleQueue {
 		behind: map[*consoleLane]bool{},
 	}
 	q.own = q.lane("", initConsoleShare, true)
-	q.own.setWhere("svcctl logs " + initLogName)
+	q.own.setWhere("svcctl logs " + InitName)
 	return q
 }
 

@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"fmt"
@@ -7,12 +7,12 @@ import (
 )
 
 // Each log goes to /var/log/NAME.log too. When the file would grow past
-// logFileMax it is renamed NAME.log.1 (the older ones moving up to
-// NAME.log.logFileKeep, the oldest dropped), so a log never takes more
-// than (1+logFileKeep)·logFileMax of /var, which is usually a tmpfs: RAM.
+// MaxFileSize it is renamed NAME.log.1 (the older ones moving up to
+// NAME.log.OldFiles, the oldest dropped), so a log never takes more than
+// (1+OldFiles)·MaxFileSize of /var, which is usually a tmpfs: RAM.
 const (
-	logFileMax  = 1 << 20
-	logFileKeep = 3
+	MaxFileSize = 1 << 20
+	OldFiles    = 3
 )
 
 // rotatingFile is an append-only log file with size-based rotation. Its
@@ -29,7 +29,7 @@ type rotatingFile struct {
 }
 
 func newRotatingFile(path string) *rotatingFile {
-	return &rotatingFile{path: path, max: logFileMax, keep: logFileKeep}
+	return &rotatingFile{path: path, max: MaxFileSize, keep: OldFiles}
 }
 
 // write appends p, a batch of whole lines, rotating first when it would

@@ -1,4 +1,8 @@
-package main
+// Package logs keeps the logs of a minikit system: the output of every
+// container and init's own log, each in a ring in memory (for `svcctl
+// logs`), in a rotated file under /var/log and, through a bounded queue
+// that never makes a writer wait, on the consoles.
+package logs
 
 import (
 	"bytes"
@@ -16,7 +20,11 @@ import (
 	"github.com/minikit/minikit/internal/control"
 )
 
-// outputs routes the output of containers. Each container's stdout and
+// InitName is the name of init's own log, beside the services' logs:
+// `svcctl logs init`, /var/log/init.log.
+const InitName = "init"
+
+// Outputs routes the output of containers. Each container's stdout and
 // stderr share a pipe that a goroutine of init reads as fast as it can;
 // every line, stamped with the time it was read, goes to
 //
@@ -30,16 +38,19 @@ import (
 // fast as it can is slowed only by init reading, and init's memory stays
 // within the bounds of the rings, the console queue and one read buffer
 // per running container.
-type outputs struct {
-	console io.Writer     // when queue is nil, where a queue of its own writes
-	queue   *consoleQueue // the console's; nil: made at first use, over console
-	logDir  string        // "" keeps logs in memory only
-	goSafe  func(what string, fn func())
+//
+// Outputs holds init's own log too, which its Handler writes to: records
+// are logged before anything else of init exists, so init makes its
+// Outputs first.
+type Outputs struct {
+	queue  *consoleQueue // nil: no console
+	logDir string        // "" keeps logs in memory only
+	goSafe func(what string, fn func())
+	own    *Sink // init's own log
 
-	once    sync.Once
 	mu      sync.Mutex
-	sinks   map[string]*logSink
-	initLog bool // init's own log was given its file
+	sinks   map[string]*Sink
+	ownFile bool // init's own log was given its file
 }
 
 // Bounds of the way to the console.
@@ -50,25 +61,48 @@ const (
 	drainTimeout   = time.Second // how long to wait for a container's last output
 )
 
-func (o *outputs) init() {
-	o.once.Do(func() {
-		o.sinks = map[string]*logSink{}
-		if o.goSafe == nil {
-			o.goSafe = func(_ string, fn func()) { go fn() }
-		}
-		if o.queue == nil && o.console != nil {
-			o.queue = newConsoleQueue(o.console)
-			o.goSafe("console", o.queue.run)
-		}
-	})
+// New returns the outputs of a system whose consoles are console (nil:
+// none) and whose log files go in logDir ("": logs stay in memory). Its
+// goroutines, the console's writer from now on and a reader for each
+// container, run through goSafe (nil: plain goroutines); init passes its
+// panic guard.
+func New(console io.Writer, logDir string, goSafe func(what string, fn func())) *Outputs {
+	if goSafe == nil {
+		goSafe = func(_ string, fn func()) { go fn() }
+	}
+	o := &Outputs{logDir: logDir, goSafe: goSafe, own: newSink(InitName), sinks: map[string]*Sink{}}
+	if console != nil {
+		o.queue = newConsoleQueue(console)
+		goSafe("console", o.queue.run)
+	}
+	return o
 }
 
-// forContainer returns the writer for one container's stdout and stderr,
+// Handler returns the slog handler of init's own log at level: records
+// go to the console through init's lane of the queue and are kept in the
+// log called InitName.
+func (o *Outputs) Handler(level slog.Leveler) slog.Handler {
+	var out io.Writer = io.Discard
+	if o.queue != nil {
+		out = o.queue.own
+	}
+	return newConsoleHandler(out, o.own, level)
+}
+
+// FlushConsole gives the console a bounded moment to show what was
+// logged, before the system goes down or a shell takes the console.
+func (o *Outputs) FlushConsole() {
+	if o.queue != nil {
+		o.queue.flush(consoleFlushWait)
+	}
+}
+
+// ForContainer returns the writer for one container's stdout and stderr,
 // an *os.File so that libcontainer hands the pipe to the container and
 // copies nothing itself, and a func that closes it once the container has
 // exited and waits (briefly) for its last lines.
-func (o *outputs) forContainer(name string) (io.Writer, func()) {
-	sink := o.sink(name)
+func (o *Outputs) ForContainer(name string) (io.Writer, func()) {
+	sink := o.Sink(name)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		slog.Error("no pipe for the output of "+name+"; it is discarded", "container", name, "err", err)
@@ -97,26 +131,26 @@ func (o *outputs) forContainer(name string) (io.Writer, func()) {
 	}
 }
 
-// sink returns the log called name, creating it at first use. "init" is
-// init's own log, which gets its file here.
-func (o *outputs) sink(name string) *logSink {
-	o.init()
+// Sink returns the log called name, creating it at first use. InitName
+// is init's own log, which gets its file at the first call: make it once
+// the log directory can be written.
+func (o *Outputs) Sink(name string) *Sink {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if name == initLogName {
-		if !o.initLog && o.logDir != "" {
-			o.initLog = true
+	if name == InitName {
+		if !o.ownFile && o.logDir != "" {
+			o.ownFile = true
 			f := newRotatingFile(filepath.Join(o.logDir, name+".log"))
-			initLog.attachFile(f)
+			o.own.attachFile(f)
 			if o.queue != nil {
 				o.queue.own.setWhere(f.path)
 			}
 		}
-		return initLog
+		return o.own
 	}
 	s := o.sinks[name]
 	if s == nil {
-		s = newLogSink(name)
+		s = newSink(name)
 		if o.queue != nil {
 			s.console = o.queue.lane(name+": ", consoleShare, false)
 		}
@@ -132,29 +166,27 @@ func (o *outputs) sink(name string) *logSink {
 	return s
 }
 
-// lookup returns the log called name, or nil.
-func (o *outputs) lookup(name string) *logSink {
-	if name == initLogName {
-		return o.sink(name)
+// Lookup returns the log called name, or nil.
+func (o *Outputs) Lookup(name string) *Sink {
+	if name == InitName {
+		return o.Sink(name)
 	}
-	o.init()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.sinks[name]
 }
 
-// names lists every log, init's included.
-func (o *outputs) names() []string {
-	o.init()
+// Names lists every log, init's included.
+func (o *Outputs) Names() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	names := append(slices.Sorted(maps.Keys(o.sinks)), initLogName)
+	names := append(slices.Sorted(maps.Keys(o.sinks)), InitName)
 	slices.Sort(names)
 	return names
 }
 
-// logSink is one named log: a service's, an onboot container's or init's.
-type logSink struct {
+// Sink is one named log: a service's, an onboot container's or init's.
+type Sink struct {
 	name    string
 	ring    *logRing
 	console *consoleLane // nil: not shown on the console
@@ -164,24 +196,24 @@ type logSink struct {
 	batch []byte
 }
 
-func newLogSink(name string) *logSink {
-	return &logSink{name: name, ring: newLogRing(ringBytes, ringLines)}
+func newSink(name string) *Sink {
+	return &Sink{name: name, ring: newLogRing(ringBytes, RingLines)}
 }
 
 // Tail returns the last n lines the log holds in memory (all of them
 // when n < 0).
-func (s *logSink) Tail(n int) []control.LogLine { return s.ring.tail(n) }
+func (s *Sink) Tail(n int) []control.LogLine { return s.ring.tail(n) }
 
 // After returns the lines held whose Seq is above seq, and a channel that
 // is closed when more arrive. Lines that left memory before they were
 // read show as a jump in Seq.
-func (s *logSink) After(seq uint64) ([]control.LogLine, <-chan struct{}) { return s.ring.after(seq) }
+func (s *Sink) After(seq uint64) ([]control.LogLine, <-chan struct{}) { return s.ring.after(seq) }
 
 // Last is the Seq of the newest line, 0 before any.
-func (s *logSink) Last() uint64 { return s.ring.last() }
+func (s *Sink) Last() uint64 { return s.ring.last() }
 
 // consume reads r until it ends, in lines.
-func (s *logSink) consume(r io.Reader) {
+func (s *Sink) consume(r io.Reader) {
 	buf := make([]byte, readBufferSize)
 	var sp splitter
 	var lines []string
@@ -204,7 +236,7 @@ func (s *logSink) consume(r io.Reader) {
 }
 
 // write records lines read at one moment.
-func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
+func (s *Sink) write(wall time.Time, boot time.Duration, lines []string) {
 	if len(lines) == 0 {
 		return
 	}
@@ -232,7 +264,7 @@ func (s *logSink) write(wall time.Time, boot time.Duration, lines []string) {
 }
 
 // toConsole offers a line to the console; s.mu is held.
-func (s *logSink) toConsole(stamp, line string) {
+func (s *Sink) toConsole(stamp, line string) {
 	if len(line) > consoleLineMax {
 		line = line[:consoleLineMax] + "…"
 	}
@@ -240,7 +272,7 @@ func (s *logSink) toConsole(stamp, line string) {
 }
 
 // where says where the whole log can be read.
-func (s *logSink) where() string {
+func (s *Sink) where() string {
 	if s.file != nil {
 		return s.file.path
 	}
@@ -249,7 +281,7 @@ func (s *logSink) where() string {
 
 // attachFile gives the log its file and writes what the ring holds so far
 // into it, for a log that began before /var/log could be written.
-func (s *logSink) attachFile(f *rotatingFile) {
+func (s *Sink) attachFile(f *rotatingFile) {
 	backlog := s.ring.tail(-1)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-package main
+package logs
 
 import (
 	"fmt"
@@ -15,9 +15,9 @@ import (
 // says how many it dropped, so that none goes missing unsaid.
 func TestInitsLogNeverWaitsForTheConsole(t *testing.T) {
 	console := &stuckConsole{release: make(chan struct{})}
-	q := newConsoleQueue(console)
-	go q.run()
-	logger := slog.New(newConsoleHandler(q.own, slog.LevelInfo))
+	o := New(console, "", nil)
+	q := o.queue
+	logger := slog.New(o.Handler(slog.LevelInfo))
 	total := 3 * initConsoleShare
 	for i := range total { // would hang here at the first line if logging waited
 		logger.Info(fmt.Sprint("line ", i))
@@ -49,15 +49,14 @@ func TestInitsLogNeverWaitsForTheConsole(t *testing.T) {
 // A service's flood leaves init's own lines their room on the console.
 func TestAFloodLeavesInitsLinesTheirRoom(t *testing.T) {
 	console := &stuckConsole{release: make(chan struct{})}
-	o := &outputs{console: console}
-	o.init()
+	o := New(console, "", nil)
 	for i := range 20 {
-		s := o.sink(fmt.Sprint("flood", i))
+		s := o.Sink(fmt.Sprint("flood", i))
 		for j := range consoleShare {
 			s.write(time.Time{}, 0, []string{fmt.Sprint("flood ", j)})
 		}
 	}
-	logger := slog.New(newConsoleHandler(o.queue.own, slog.LevelInfo))
+	logger := slog.New(o.Handler(slog.LevelInfo))
 	logger.Info("service x exited 1")
 	close(console.release)
 	o.queue.flush(hang)
