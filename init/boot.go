@@ -13,6 +13,7 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/rootfs"
@@ -37,7 +38,7 @@ type initSys struct {
 	reaper   *reaper
 	outputs  *logs.Outputs
 	timeline *timeline
-	sup      *supervisor
+	sup      *supervisor.Supervisor
 	guard    *guard
 	opts     cmdline
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -25,18 +26,18 @@ func (in *initSys) serveControl(path string) error {
 // controlBackend is what the control API serves: the services of the
 // supervisor, the logs, the boot timeline and the power requests.
 type controlBackend struct {
-	sup      *supervisor
+	sup      *supervisor.Supervisor
 	outputs  *logs.Outputs
 	timeline *timeline
 	shutdown func(action string) // "poweroff" or "reboot"
 }
 
-func (b controlBackend) Services() []control.Service { return b.sup.statuses() }
+func (b controlBackend) Services() []control.Service { return b.sup.Statuses() }
 
-func (b controlBackend) Service(name string) (control.Service, bool) { return b.sup.statusOf(name) }
+func (b controlBackend) Service(name string) (control.Service, bool) { return b.sup.Status(name) }
 
 func (b controlBackend) Act(ctx context.Context, name, action string) error {
-	return b.sup.act(ctx, name, action)
+	return b.sup.Act(ctx, name, action)
 }
 
 // Log finds the log called name; a service has one even before it
@@ -45,7 +46,7 @@ func (b controlBackend) Log(name string) (control.Log, bool) {
 	if sink := b.outputs.Lookup(name); sink != nil {
 		return sink, true
 	}
-	if b.sup.service(name) != nil {
+	if _, isService := b.sup.Status(name); isService {
 		return b.outputs.Sink(name), true
 	}
 	return nil, false
@@ -54,12 +55,12 @@ func (b controlBackend) Log(name string) (control.Log, bool) {
 func (b controlBackend) LogNames() []string { return b.outputs.Names() }
 
 func (b controlBackend) Analysis() control.Analysis {
-	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.bootTimes()}
+	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.BootTimes()}
 }
 
 // Power refuses starts from now on, so that nothing starts behind the
 // shutdown's back, and asks the main loop to shut down.
 func (b controlBackend) Power(action string) {
-	b.sup.refuseStarts()
+	b.sup.RefuseStarts()
 	b.shutdown(action)
 }

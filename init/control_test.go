@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -19,14 +20,14 @@ func backendOver(t *testing.T, names ...string) (controlBackend, <-chan string) 
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // "cannot start", for each
 	t.Cleanup(func() { slog.SetDefault(old) })
-	sup := newSupervisor(nil, realClock{}, logs.New(nil, "", nil))
+	outputs := logs.New(nil, "", nil)
+	sup := supervisor.New(supervisor.Options{Clock: systemClock{}, Logs: outputs})
 	for _, name := range names {
-		sup.add(loadServiceConfig(name, t.TempDir()))
+		sup.Add(supervisor.LoadConfig(name, t.TempDir()))
 	}
-	sup.run()
-	t.Cleanup(sup.close)
+	sup.Run()
 	asked := make(chan string, 1)
-	b := controlBackend{sup: sup, outputs: sup.outputs, timeline: newTimeline(), shutdown: func(a string) { asked <- a }}
+	b := controlBackend{sup: sup, outputs: outputs, timeline: newTimeline(), shutdown: func(a string) { asked <- a }}
 	return b, asked
 }
 

@@ -37,7 +37,7 @@ func bundlesIn(dir string) []string {
 func (in *initSys) runToCompletion(ctx context.Context, phase, dir string) bool {
 	for _, name := range bundlesIn(dir) {
 		bundleDir := filepath.Join(dir, name)
-		spec, _ := readSpec(bundleDir) // a broken one fails to start, and says why
+		spec, _ := bundle.ReadSpec(bundleDir) // a broken one fails to start, and says why
 		timeout := 0
 		if secs, err := strconv.Atoi(annotation(spec, bundle.AnnotationTimeout)); err == nil && secs > 0 {
 			timeout = secs

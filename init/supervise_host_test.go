@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -194,7 +195,7 @@ func TestHostSupervision(t *testing.T) {
 		for _, s := range list {
 			switch s.Name {
 			case "crasher":
-				if s.State != control.StateFailed || s.Restarts != defaultRestarter.limit-1 {
+				if s.State != control.StateFailed || s.Restarts != supervisor.CrashLoopLimit-1 {
 					t.Errorf("crasher: %+v", s)
 				}
 			case "steady", "db", "app":

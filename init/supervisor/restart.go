@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"fmt"
@@ -63,6 +63,9 @@ type restarter struct {
 	limit int
 }
 
+// CrashLoopLimit is how many failed runs in a row fail a service.
+const CrashLoopLimit = 8
+
 // Defaults of every service. A service that crashes at once is started 8
 // times over about 11 s (0.1+0.2+…+3.2+5 s) before it is failed; one that
 // ran for 10 s has proven it can, and starts again from a short wait.
@@ -71,7 +74,7 @@ var defaultRestarter = restarter{
 	base:   100 * time.Millisecond,
 	max:    5 * time.Second,
 	stable: 10 * time.Second,
-	limit:  8,
+	limit:  CrashLoopLimit,
 }
 
 // verdict is what to do after a process ended.

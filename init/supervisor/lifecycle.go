@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"errors"
@@ -123,7 +123,7 @@ func (s *service) waitForDependencies() phase {
 
 // launched is one process of the service and how it ended.
 type launched struct {
-	proc    process
+	proc    Process
 	started time.Time
 	exited  chan exitResult
 }
@@ -136,7 +136,7 @@ type exitResult struct {
 // launch starts the process.
 func (s *service) launch() phase {
 	s.update(func(st *serviceState) { st.state, st.err = control.StateStarting, "" })
-	out, closeOut := s.sup.outputs.ForContainer(s.name)
+	out, closeOut := s.sup.logs.ForContainer(s.name)
 	p, err := s.sup.launcher.Launch(&s.cfg, out)
 	if err != nil {
 		closeOut()

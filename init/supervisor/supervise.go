@@ -1,4 +1,10 @@
-package main
+// Package supervisor runs a system's services and keeps each in the
+// state its policy asks for: started as soon as its dependencies are
+// ready, restarted after a backoff, failed after a crash loop, ready when
+// it says so over sd_notify, stopped before the services it depends on.
+// It knows nothing of containers: a Launcher makes a service's Process,
+// and a Clock tells the time, so that tests drive it with fakes.
+package supervisor
 
 import (
 	"context"
@@ -13,23 +19,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/minikit/minikit/init/boottime"
-	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/internal/control"
 )
 
-// The supervisor runs every service container and keeps it in the state
-// its policy asks for. Each service has one goroutine, its loop, which
-// alone changes the service (lifecycle.go: idle, waiting for dependencies,
-// launching, running, stopping, backing off). Commands (start, stop,
-// restart) and sd_notify messages reach the loop over channels; readers
-// see a copy of its state under a mutex. What to do after an exit is the
-// restarter's decision (restart.go), apart from this mechanism; how a
-// bundle becomes a config and a container is in launch.go.
+// Each service has one goroutine, its loop, which alone changes the
+// service (lifecycle.go: idle, waiting for dependencies, launching,
+// running, stopping, backing off). Commands (start, stop, restart) and
+// sd_notify messages reach the loop over channels; readers see a copy of
+// its state under a mutex. What to do after an exit is the restarter's
+// decision (restart.go), apart from this mechanism; what a bundle says of
+// its service is read in config.go.
 
-// process is one run of a service: all the supervisor needs of a
-// container, so that tests can drive it with a fake.
-type process interface {
+// Process is one run of a service: all the supervisor needs of a
+// container, so that tests can drive it with a fake. A Process that has
+// a Usage() (*control.Usage, error) method reports its resource use too.
+type Process interface {
 	Pid() int
 	Signal(os.Signal) error
 	// Wait waits for the process to end and returns its exit status
@@ -42,35 +46,49 @@ type usageReporter interface {
 	Usage() (*control.Usage, error)
 }
 
-// launcher starts a service's process, its output going to out.
-type launcher interface {
-	Launch(cfg *serviceConfig, out io.Writer) (process, error)
+// Launcher starts a service's process, its output going to out.
+type Launcher interface {
+	Launch(cfg *Config, out io.Writer) (Process, error)
 }
 
-// clock is the supervisor's time, so tests can drive backoff, stop
+// Clock is the supervisor's time, so tests can drive backoff, stop
 // timeouts and watchdogs without sleeping.
-type clock interface {
+type Clock interface {
 	Now() time.Time
 	After(time.Duration) <-chan time.Time
 	// Boot is the time since the kernel started, for the boot timeline.
 	Boot() time.Duration
 }
 
-type realClock struct{}
+// Logs is where services' output goes.
+type Logs interface {
+	// ForContainer returns the writer of a service's stdout and stderr,
+	// and a func that closes it once the process has exited, having
+	// taken its last lines.
+	ForContainer(name string) (out io.Writer, closeOut func())
+}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-func (realClock) Boot() time.Duration                    { return boottime.Now() }
-
-// supervisor holds the services of the system.
-type supervisor struct {
-	launcher launcher
-	clock    clock
-	outputs  *logs.Outputs
-	goSafe   func(what string, fn func())
-	// notifyDir is where the notify sockets are made, in init's mount
+// Options are what a Supervisor works with.
+type Options struct {
+	Launcher Launcher
+	Clock    Clock
+	Logs     Logs
+	// GoSafe runs each of the supervisor's goroutines (init's panic
+	// guard); nil runs plain goroutines.
+	GoSafe func(what string, fn func())
+	// NotifyDir is where the notify sockets are made, in init's mount
 	// namespace and out of every container's reach; inside its container
 	// each service sees its own socket alone, under control.NotifyDir.
+	// "" makes none.
+	NotifyDir string
+}
+
+// Supervisor holds the services of the system.
+type Supervisor struct {
+	launcher  Launcher
+	clock     Clock
+	logs      Logs
+	goSafe    func(what string, fn func())
 	notifyDir string
 
 	services []*service // in the order of their names
@@ -82,20 +100,24 @@ type supervisor struct {
 	quit    chan struct{} // closed to end every loop (tests)
 }
 
-func newSupervisor(l launcher, c clock, o *logs.Outputs) *supervisor {
-	return &supervisor{
-		launcher: l, clock: c, outputs: o,
-		goSafe:  func(_ string, fn func()) { go fn() },
+// New returns a supervisor without services; Add them, then Run.
+func New(o Options) *Supervisor {
+	sup := &Supervisor{
+		launcher: o.Launcher, clock: o.Clock, logs: o.Logs, goSafe: o.GoSafe, notifyDir: o.NotifyDir,
 		byName:  map[string]*service{},
 		changed: make(chan struct{}),
 		quit:    make(chan struct{}),
 	}
+	if sup.goSafe == nil {
+		sup.goSafe = func(_ string, fn func()) { go fn() }
+	}
+	return sup
 }
 
-// add registers a service; call it for all before run.
-func (sup *supervisor) add(cfg serviceConfig) *service {
+// Add registers a service; call it for all before Run.
+func (sup *Supervisor) Add(cfg Config) {
 	s := &service{
-		name:  cfg.name,
+		name:  cfg.Name,
 		cfg:   cfg,
 		sup:   sup,
 		cmds:  make(chan command, 8),
@@ -103,16 +125,15 @@ func (sup *supervisor) add(cfg serviceConfig) *service {
 		dead:  make(chan struct{}),
 	}
 	s.st = serviceState{state: control.StateStopped, since: sup.clock.Now()}
-	s.times.Name = cfg.name
+	s.times.Name = cfg.Name
 	sup.services = append(sup.services, s)
-	sup.byName[cfg.name] = s
-	return s
+	sup.byName[cfg.Name] = s
 }
 
-// run checks the dependencies, opens the notify sockets and starts every
+// Run checks the dependencies, opens the notify sockets and starts every
 // service's loop; services not broken start at once, in parallel, each
 // waiting only for its own dependencies.
-func (sup *supervisor) run() {
+func (sup *Supervisor) Run() {
 	slices.SortFunc(sup.services, func(a, b *service) int { return strings.Compare(a.name, b.name) })
 	deps := map[string][]string{}
 	for _, s := range sup.services {
@@ -143,10 +164,10 @@ func (sup *supervisor) run() {
 }
 
 // service returns the service called name, or nil.
-func (sup *supervisor) service(name string) *service { return sup.byName[name] }
+func (sup *Supervisor) service(name string) *service { return sup.byName[name] }
 
-// statuses is the state of every service, in the order of their names.
-func (sup *supervisor) statuses() []control.Service {
+// Statuses is the state of every service, in the order of their names.
+func (sup *Supervisor) Statuses() []control.Service {
 	list := make([]control.Service, 0, len(sup.services))
 	for _, s := range sup.services {
 		list = append(list, s.status())
@@ -154,9 +175,9 @@ func (sup *supervisor) statuses() []control.Service {
 	return list
 }
 
-// statusOf is the state of the service called name; false when there is
+// Status is the state of the service called name; false when there is
 // none.
-func (sup *supervisor) statusOf(name string) (control.Service, bool) {
+func (sup *Supervisor) Status(name string) (control.Service, bool) {
 	s := sup.byName[name]
 	if s == nil {
 		return control.Service{}, false
@@ -164,9 +185,9 @@ func (sup *supervisor) statusOf(name string) (control.Service, bool) {
 	return s.status(), true
 }
 
-// bootTimes is when each service first waited, started and was ready, in
+// BootTimes is when each service first waited, started and was ready, in
 // the order of their names.
-func (sup *supervisor) bootTimes() []control.ServiceTimes {
+func (sup *Supervisor) BootTimes() []control.ServiceTimes {
 	times := make([]control.ServiceTimes, 0, len(sup.services))
 	for _, s := range sup.services {
 		times = append(times, s.bootTimes())
@@ -174,10 +195,11 @@ func (sup *supervisor) bootTimes() []control.ServiceTimes {
 	return times
 }
 
-// act carries out an action (control.ActionStart, ActionStop or
+// Act carries out an action (control.ActionStart, ActionStop or
 // ActionRestart) on the service called name, and returns once it took
-// effect, as do does.
-func (sup *supervisor) act(ctx context.Context, name, action string) error {
+// effect: a stop once the process is gone, a start once the process
+// started (or failed to start, or waits for its dependencies).
+func (sup *Supervisor) Act(ctx context.Context, name, action string) error {
 	s := sup.byName[name]
 	if s == nil {
 		return fmt.Errorf("no service %q", name)
@@ -192,13 +214,13 @@ func (sup *supervisor) act(ctx context.Context, name, action string) error {
 
 // watch returns a channel that is closed at the next change of any
 // service.
-func (sup *supervisor) watch() <-chan struct{} {
+func (sup *Supervisor) watch() <-chan struct{} {
 	sup.mu.Lock()
 	defer sup.mu.Unlock()
 	return sup.changed
 }
 
-func (sup *supervisor) broadcast() {
+func (sup *Supervisor) broadcast() {
 	sup.mu.Lock()
 	close(sup.changed)
 	sup.changed = make(chan struct{})
@@ -207,7 +229,7 @@ func (sup *supervisor) broadcast() {
 
 // unready lists the dependencies in names that are not ready, with their
 // state.
-func (sup *supervisor) unready(names []string) []string {
+func (sup *Supervisor) unready(names []string) []string {
 	var out []string
 	for _, n := range names {
 		d := sup.byName[n]
@@ -222,11 +244,11 @@ func (sup *supervisor) unready(names []string) []string {
 	return out
 }
 
-// stopAll stops every service, each before the services it depends on,
+// StopAll stops every service, each before the services it depends on,
 // and refuses starts from then on. It returns when all have stopped or
 // ctx ends.
-func (sup *supervisor) stopAll(ctx context.Context) {
-	sup.refuseStarts()
+func (sup *Supervisor) StopAll(ctx context.Context) {
+	sup.RefuseStarts()
 	deps := map[string][]string{}
 	for _, s := range sup.services {
 		deps[s.name] = s.cfg.dependsOn
@@ -245,22 +267,22 @@ func (sup *supervisor) stopAll(ctx context.Context) {
 	}
 }
 
-// refuseStarts makes every later start or restart fail: the system is
+// RefuseStarts makes every later start or restart fail: the system is
 // shutting down.
-func (sup *supervisor) refuseStarts() {
+func (sup *Supervisor) RefuseStarts() {
 	sup.mu.Lock()
 	sup.closing = true
 	sup.mu.Unlock()
 }
 
-func (sup *supervisor) isClosing() bool {
+func (sup *Supervisor) isClosing() bool {
 	sup.mu.Lock()
 	defer sup.mu.Unlock()
 	return sup.closing
 }
 
 // close ends every loop without stopping anything. For tests.
-func (sup *supervisor) close() {
+func (sup *Supervisor) close() {
 	close(sup.quit)
 	for _, s := range sup.services {
 		<-s.dead
@@ -273,8 +295,8 @@ func (sup *supervisor) close() {
 // service is one supervised service.
 type service struct {
 	name string
-	cfg  serviceConfig
-	sup  *supervisor
+	cfg  Config
+	sup  *Supervisor
 
 	cmds  chan command
 	notes chan notifyMsg
@@ -283,7 +305,7 @@ type service struct {
 
 	mu    sync.Mutex // guards st, proc and times, which only the loop writes
 	st    serviceState
-	proc  process
+	proc  Process
 	times control.ServiceTimes
 
 	// Owned by the loop.
@@ -468,8 +490,8 @@ func (s *service) openNotify(dir string) error {
 		return err
 	}
 	s.sock = sock
-	s.cfg.notifyHost = sock.path
-	s.cfg.notifyPath = filepath.Join(control.NotifyDir, s.name)
+	s.cfg.NotifyHost = sock.path
+	s.cfg.NotifyPath = filepath.Join(control.NotifyDir, s.name)
 	s.sup.goSafe("notify "+s.name, func() {
 		sock.serve(func(m notifyMsg) {
 			select {
@@ -479,18 +501,4 @@ func (s *service) openNotify(dir string) error {
 		})
 	})
 	return nil
-}
-
-// startServices loads every service bundle in dir and starts supervising
-// them all.
-func (in *initSys) startServices(dir string) {
-	in.outputs.Sink(logs.InitName) // /var/log is writable now: init's log gets its file
-	sup := newSupervisor(containerLauncher{in.runner}, realClock{}, in.outputs)
-	sup.goSafe = in.goSafe
-	sup.notifyDir = in.path(privateRun + "/notify")
-	for _, name := range bundlesIn(dir) {
-		sup.add(loadServiceConfig(name, filepath.Join(dir, name)))
-	}
-	sup.run()
-	in.sup = sup
 }

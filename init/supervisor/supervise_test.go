@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 func TestAKilledServiceRunsAgain(t *testing.T) {
 	ts := newTestSupervisor(t, svc("victim"))
-	ts.run()
+	ts.Run()
 	first := ts.launcher.next(t, "victim")
 	ts.waitState(t, "victim", control.StateRunning)
 
@@ -34,7 +34,7 @@ func TestAKilledServiceRunsAgain(t *testing.T) {
 
 func TestACrashLoopBacksOffThenFailsWithoutDisturbingOthers(t *testing.T) {
 	ts := newTestSupervisor(t, svc("crasher"), svc("steady"))
-	ts.run()
+	ts.Run()
 	// steady starts beside the crasher, in its own goroutine: wait for it
 	// to be running, or the check at the end races its first launch.
 	ts.launcher.next(t, "steady")
@@ -92,7 +92,7 @@ func equalDurations(a, b []time.Duration) bool {
 
 func TestBackoffStartsOverAfterAStableRun(t *testing.T) {
 	ts := newTestSupervisor(t, svc("flaky"))
-	ts.run()
+	ts.Run()
 	for _, d := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond} {
 		ts.launcher.next(t, "flaky").end(1)
 		ts.clock.waitTimer(t, d)
@@ -121,7 +121,7 @@ func TestRestartPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestSupervisor(t, svc("s", policy(tt.policy)))
-			ts.run()
+			ts.Run()
 			ts.launcher.next(t, "s")
 			ts.waitState(t, "s", control.StateRunning)
 			ts.launcher.procs["s"][0].end(tt.exit)
@@ -133,7 +133,7 @@ func TestRestartPolicies(t *testing.T) {
 func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 	ts := newTestSupervisor(t, svc("db", notifies), svc("app", dependsOn("db")))
 	ts.notifyDir = t.TempDir()
-	ts.run()
+	ts.Run()
 	ts.launcher.next(t, "db")
 	ts.waitState(t, "db", control.StateRunning)
 	app := ts.waitState(t, "app", control.StateStarting)
@@ -153,10 +153,10 @@ func TestADependentStartsOnlyOnceItsDependencyIsReady(t *testing.T) {
 	// db says it is ready the way a real service does: a datagram to
 	// the socket its container is given.
 	cfg := ts.service("db").cfg
-	if cfg.notifyPath != filepath.Join(control.NotifyDir, "db") {
-		t.Errorf("db's NOTIFY_SOCKET in its container is %q", cfg.notifyPath)
+	if cfg.NotifyPath != filepath.Join(control.NotifyDir, "db") {
+		t.Errorf("db's NOTIFY_SOCKET in its container is %q", cfg.NotifyPath)
 	}
-	sendNotify(t, cfg.notifyHost, "STATUS=warming up\nREADY=1")
+	sendNotify(t, cfg.NotifyHost, "STATUS=warming up\nREADY=1")
 	ts.launcher.next(t, "app")
 	ts.waitState(t, "app", control.StateRunning)
 	st := ts.service("db").status()
@@ -185,7 +185,7 @@ func TestServicesWithoutDependenciesStartInParallel(t *testing.T) {
 	ts := newTestSupervisor(t, svc("a"), svc("b"), svc("c", dependsOn("a")))
 	ts.launcher.gate = make(chan struct{})
 	ts.launcher.entered = make(chan string, 3)
-	ts.run()
+	ts.Run()
 	// Both launches begin while neither has finished.
 	got := map[string]bool{}
 	for len(got) < 2 {
@@ -204,8 +204,8 @@ func TestServicesWithoutDependenciesStartInParallel(t *testing.T) {
 }
 
 func TestStopSendsTheStopSignalThenKills(t *testing.T) {
-	ts := newTestSupervisor(t, svc("stubborn", func(c *serviceConfig) { c.stopSignal = unix.SIGINT }))
-	ts.run()
+	ts := newTestSupervisor(t, svc("stubborn", func(c *Config) { c.stopSignal = unix.SIGINT }))
+	ts.Run()
 	p := ts.launcher.next(t, "stubborn")
 	ts.waitState(t, "stubborn", control.StateRunning)
 
@@ -243,7 +243,7 @@ func TestRestartStopsAndStartsAgain(t *testing.T) {
 			}
 		}()
 	}
-	ts.run()
+	ts.Run()
 	first := ts.launcher.next(t, "web")
 	ts.waitState(t, "web", control.StateRunning)
 	if err := ts.service("web").restart(context.Background()); err != nil {
@@ -261,7 +261,7 @@ func TestRestartStopsAndStartsAgain(t *testing.T) {
 
 func TestAStopDuringBackoffKeepsTheServiceStopped(t *testing.T) {
 	ts := newTestSupervisor(t, svc("s"))
-	ts.run()
+	ts.Run()
 	ts.launcher.next(t, "s").end(1)
 	ts.waitState(t, "s", control.StateBackoff)
 	if err := ts.service("s").stop(context.Background()); err != nil {
@@ -274,7 +274,7 @@ func TestAStopDuringBackoffKeepsTheServiceStopped(t *testing.T) {
 
 func TestAHungServiceIsKilledByItsWatchdog(t *testing.T) {
 	ts := newTestSupervisor(t, svc("hung", notifies))
-	ts.run()
+	ts.Run()
 	p := ts.launcher.next(t, "hung")
 	ts.waitState(t, "hung", control.StateRunning)
 	s := ts.service("hung")
@@ -308,7 +308,7 @@ func TestBrokenDependenciesFailTheServiceWithAReason(t *testing.T) {
 	ts := newTestSupervisor(t,
 		svc("a", dependsOn("b")), svc("b", dependsOn("a")),
 		svc("lonely", dependsOn("ghost")), svc("fine"))
-	ts.run()
+	ts.Run()
 	ts.launcher.next(t, "fine")
 	for name, want := range map[string]string{"a": "cycle", "b": "cycle", "lonely": `"ghost"`} {
 		st := ts.service(name).status()
@@ -326,7 +326,7 @@ func TestBrokenDependenciesFailTheServiceWithAReason(t *testing.T) {
 func TestAFailedLaunchCountsAsAFailure(t *testing.T) {
 	ts := newTestSupervisor(t, svc("s", policy(restartOnFailure)))
 	ts.launcher.fail["s"] = errors.New("no such image")
-	ts.run()
+	ts.Run()
 	ts.clock.waitTimer(t, defaultRestarter.base)
 	st := ts.service("s").status()
 	if st.State != control.StateBackoff || !strings.Contains(st.Error, "no such image") {
@@ -338,14 +338,14 @@ func TestAFailedLaunchCountsAsAFailure(t *testing.T) {
 
 func TestStopAllStopsDependentsFirst(t *testing.T) {
 	ts := newTestSupervisor(t, svc("db"), svc("app", dependsOn("db")))
-	ts.run()
+	ts.Run()
 	ts.launcher.next(t, "db")
 	ts.waitState(t, "db", control.StateRunning)
 	app := ts.launcher.next(t, "app")
 	db := ts.launcher.procs["db"][0]
 	done := make(chan struct{})
 	go func() {
-		ts.stopAll(context.Background())
+		ts.StopAll(context.Background())
 		close(done)
 	}()
 	app.signaled(t)
@@ -361,4 +361,40 @@ func TestStopAllStopsDependentsFirst(t *testing.T) {
 	if err := ts.service("db").start(context.Background()); err == nil {
 		t.Error("a service started after stopAll")
 	}
+}
+
+// rerunAfterPanic runs fn in a goroutine, and again after each panic, as
+// init's guard does (without its backoff and limit).
+func rerunAfterPanic(_ string, fn func()) {
+	go func() {
+		for panicked := true; panicked; {
+			panicked = func() (panicked bool) {
+				defer func() { panicked = recover() != nil }()
+				fn()
+				return false
+			}()
+		}
+	}()
+}
+
+// A panic in a service's supervision does not leave the service
+// unsupervised: the loop runs again and the service is started.
+func TestAServiceLoopThatPanicsIsResumed(t *testing.T) {
+	ts := newTestSupervisor(t, svc("web"))
+	ts.goSafe = rerunAfterPanic
+	panicked := false
+	ts.launcher.onLaunch = func(*fakeProc) {
+		if !panicked {
+			panicked = true
+			panic("injected")
+		}
+	}
+	ts.Run()
+	p := ts.launcher.next(t, "web") // the launch after the one that panicked
+	st := ts.waitState(t, "web", "running")
+	if st.pid != p.pid || ts.launcher.count("web") != 2 {
+		t.Errorf("web runs as pid %d after %d launches, want pid %d after 2", st.pid, ts.launcher.count("web"), p.pid)
+	}
+	p.end(1)
+	ts.waitState(t, "web", "backoff") // and is supervised: its exit is seen
 }

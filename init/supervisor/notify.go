@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"bytes"
@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // A service with `notify: true` is ready when it says so, with the
@@ -115,20 +113,4 @@ func (n *notifySocket) close() error {
 	err := n.conn.Close()
 	_ = os.Remove(n.path)
 	return err
-}
-
-// withNotifySocket binds the host's socket at hostPath into a container
-// at path and names it in NOTIFY_SOCKET. The mount comes last, so it
-// lands on top of any bind of its parent directory (such as the
-// /run/minikit of a service that uses svcctl).
-func withNotifySocket(hostPath, path string) startOption {
-	return func(spec *specs.Spec) {
-		spec.Mounts = append(spec.Mounts, specs.Mount{
-			Destination: path,
-			Type:        "bind",
-			Source:      hostPath,
-			Options:     []string{"bind", "nosuid", "nodev", "noexec"},
-		})
-		spec.Process.Env = append(spec.Process.Env, "NOTIFY_SOCKET="+path)
-	}
 }

@@ -1,15 +1,13 @@
-package main
+package supervisor
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/minikit/minikit/init/logs"
 	"golang.org/x/sys/unix"
 )
 
@@ -157,29 +155,29 @@ func newFakeLauncher() *fakeLauncher {
 	}
 }
 
-func (l *fakeLauncher) Launch(cfg *serviceConfig, out io.Writer) (process, error) {
+func (l *fakeLauncher) Launch(cfg *Config, out io.Writer) (Process, error) {
 	l.mu.Lock()
 	gate := l.gate
 	l.mu.Unlock()
 	if gate != nil {
-		l.entered <- cfg.name
+		l.entered <- cfg.Name
 		<-gate
 	}
 	l.mu.Lock()
-	if err := l.fail[cfg.name]; err != nil {
-		delete(l.fail, cfg.name)
+	if err := l.fail[cfg.Name]; err != nil {
+		delete(l.fail, cfg.Name)
 		l.mu.Unlock()
 		return nil, err
 	}
 	l.pid++
-	p := &fakeProc{name: cfg.name, pid: l.pid, out: out, exit: make(chan int, 1), signals: make(chan os.Signal, 16)}
-	l.procs[cfg.name] = append(l.procs[cfg.name], p)
+	p := &fakeProc{name: cfg.Name, pid: l.pid, out: out, exit: make(chan int, 1), signals: make(chan os.Signal, 16)}
+	l.procs[cfg.Name] = append(l.procs[cfg.Name], p)
 	onLaunch := l.onLaunch
 	l.mu.Unlock()
 	if onLaunch != nil {
 		onLaunch(p)
 	}
-	l.queue(cfg.name) <- p
+	l.queue(cfg.Name) <- p
 	return p, nil
 }
 
@@ -269,22 +267,27 @@ func (p *fakeProc) signaled(t testing.TB) os.Signal {
 	return nil
 }
 
+// discardLogs is where the output of fake processes goes.
+type discardLogs struct{}
+
+func (discardLogs) ForContainer(string) (io.Writer, func()) { return io.Discard, func() {} }
+
 // testSupervisor is a supervisor over fakes, with its services' configs
 // made by cfg.
 type testSupervisor struct {
-	*supervisor
+	*Supervisor
 	clock    *fakeClock
 	launcher *fakeLauncher
 }
 
-// newTestSupervisor makes a supervisor of the given services; call run
-// once they are set up. Logs stay in memory.
-func newTestSupervisor(t testing.TB, cfgs ...serviceConfig) *testSupervisor {
+// newTestSupervisor makes a supervisor of the given services; call Run
+// once they are set up. Their output is discarded.
+func newTestSupervisor(t testing.TB, cfgs ...Config) *testSupervisor {
 	t.Helper()
 	ts := &testSupervisor{clock: newFakeClock(), launcher: newFakeLauncher()}
-	ts.supervisor = newSupervisor(ts.launcher, ts.clock, logs.New(nil, "", nil))
+	ts.Supervisor = New(Options{Launcher: ts.launcher, Clock: ts.clock, Logs: discardLogs{}})
 	for _, c := range cfgs {
-		ts.add(c)
+		ts.Add(c)
 	}
 	t.Cleanup(func() {
 		ts.launcher.mu.Lock()
@@ -300,23 +303,23 @@ func newTestSupervisor(t testing.TB, cfgs ...serviceConfig) *testSupervisor {
 }
 
 // svc is a service config with the default policy.
-func svc(name string, change ...func(*serviceConfig)) serviceConfig {
-	c := serviceConfig{name: name, restart: defaultRestarter, stopSignal: unix.SIGTERM, stopTimeout: 10 * time.Second}
+func svc(name string, change ...func(*Config)) Config {
+	c := Config{Name: name, restart: defaultRestarter, stopSignal: unix.SIGTERM, stopTimeout: 10 * time.Second}
 	for _, f := range change {
 		f(&c)
 	}
 	return c
 }
 
-func policy(p restartPolicy) func(*serviceConfig) {
-	return func(c *serviceConfig) { c.restart.policy = p }
+func policy(p restartPolicy) func(*Config) {
+	return func(c *Config) { c.restart.policy = p }
 }
 
-func dependsOn(names ...string) func(*serviceConfig) {
-	return func(c *serviceConfig) { c.dependsOn = names }
+func dependsOn(names ...string) func(*Config) {
+	return func(c *Config) { c.dependsOn = names }
 }
 
-func notifies(c *serviceConfig) { c.notify = true }
+func notifies(c *Config) { c.notify = true }
 
 // waitState waits until the service is in state.
 func (ts *testSupervisor) waitState(t testing.TB, name, state string) serviceState {
@@ -339,8 +342,4 @@ func (ts *testSupervisor) waitState(t testing.TB, name, state string) serviceSta
 
 func (st serviceState) String() string {
 	return fmt.Sprintf("%s pid=%d restarts=%d exit=%d err=%q", st.state, st.pid, st.restarts, st.exit, st.err)
-}
-
-func regexpMatch(pattern, s string) bool {
-	return regexp.MustCompile(pattern).MatchString(s)
 }
