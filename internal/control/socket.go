@@ -53,7 +53,7 @@ type socketKeeper struct {
 // keep serves on l, whose socket is fi, and replaces it whenever the
 // socket at k.path is no longer fi; it returns when k.stop is closed.
 func (k *socketKeeper) keep(l *net.UnixListener, fi os.FileInfo) {
-	k.goSafe("control API", func() { k.serve(l) })
+	k.serveOn(l)
 	tick := time.NewTicker(k.every)
 	defer tick.Stop()
 	for {
@@ -76,8 +76,13 @@ func (k *socketKeeper) keep(l *net.UnixListener, fi os.FileInfo) {
 		l.SetUnlinkOnClose(false)
 		l.Close()
 		l, fi = nl, nfi
-		k.goSafe("control API", func() { k.serve(nl) })
+		k.serveOn(l)
 	}
+}
+
+// serveOn serves on l in a goroutine of its own, until l is closed.
+func (k *socketKeeper) serveOn(l net.Listener) {
+	k.goSafe("control API", func() { k.serve(l) })
 }
 
 // serveErr tells whether err, from http.Server.Serve, is worth a word:
