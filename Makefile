@@ -79,7 +79,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackTar$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackLayers$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplyToResolvConf$$' -fuzztime $(FUZZTIME) ./netconf/dhcp/
-	$(GO) test -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) ./init/
+	$(GO) test -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) ./internal/control/
 
 # Boot benchmark: the reference image against a busybox-script baseline
 # with Debian's runc (bench/README.md); RUNS boots of each, medians.

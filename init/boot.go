@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -29,12 +33,12 @@ const rootSwitchEnv = "MINIKIT_ROOT_SWITCH"
 // initSys is the running PID 1.
 type initSys struct {
 	root     string // "" on a real system; the tree's directory in host test mode
-	consoles *consoles
+	consoles *logs.Consoles
 	runner   *runner
 	reaper   *reaper
-	outputs  *outputs
+	outputs  *logs.Outputs
 	timeline *timeline
-	sup      *supervisor
+	sup      *supervisor.Supervisor
 	guard    *guard
 	opts     cmdline
 	// rootDevice is the verity device the root image is mounted from;
@@ -56,24 +60,22 @@ func run() int {
 	// handling may end the process, and PID 1 exiting panics the kernel.
 	sigs := catchSignals()
 
-	console := newConsoles(openConsole())
-	queue := newConsoleQueue(console)
-	slog.SetDefault(slog.New(newConsoleHandler(queue.own, slog.LevelInfo)))
-
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
 		return 1
 	}
 	in := &initSys{
 		root:        os.Getenv(hostRootEnv),
+		consoles:    logs.NewConsoles(openConsole()),
 		reaper:      newReaper(),
 		timeline:    newTimeline(),
 		shutdownReq: make(chan string, 1),
 	}
 	in.guard = newGuard(in.giveUp)
-	in.outputs = &outputs{queue: queue, logDir: in.path("/var/log"), goSafe: in.goSafe}
-	in.consoles = console
-	in.goSafe("console", queue.run)
+	// init's own log and the way of every log to the consoles, whose
+	// writer runs under the guard from now on.
+	in.outputs = logs.New(in.consoles, in.path("/var/log"), in.goSafe)
+	slog.SetDefault(slog.New(in.outputs.Handler(slog.LevelInfo)))
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -88,7 +90,7 @@ func run() int {
 
 // boot takes the system from the kernel's hand-off to running services.
 func (in *initSys) boot() error {
-	handoff := sinceBoot()
+	handoff := boottime.Now()
 	slog.Info("minikit init starting", "kernel_to_init", handoff.Round(time.Millisecond))
 	if in.hostMode() {
 		if err := in.hostSetup(); err != nil {
@@ -102,7 +104,7 @@ func (in *initSys) boot() error {
 	}
 	in.opts = parseCmdline(readFile("/proc/cmdline"))
 	if in.opts.level != slog.LevelInfo {
-		slog.SetDefault(slog.New(newConsoleHandler(in.outputs.queue.own, in.opts.level)))
+		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
 
@@ -180,7 +182,7 @@ func (in *initSys) prepareRun() error {
 // a tmpfs (then re-executes init and reports switched), mounts the pseudo
 // filesystems, makes / read-only and loads the kernel modules.
 func (in *initSys) systemSetup() (switched bool, err error) {
-	start := sinceBoot()
+	start := boottime.Now()
 	if err := (rootfs.SyscallMounter{}).Mount(rootfs.EarlyMounts[0]); err != nil {
 		return false, fmt.Errorf("mount /proc: %w", err)
 	}
@@ -195,8 +197,8 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		if err := in.mountRootImage(); err != nil {
 			return false, err
 		}
-		in.timeline.add(Phase{Name: "kernel", End: start})
-		in.timeline.add(Phase{Name: phaseRootMount, Start: start, End: sinceBoot()})
+		in.timeline.add(control.Phase{Name: "kernel", End: start})
+		in.timeline.add(control.Phase{Name: phaseRootMount, Start: start, End: boottime.Now()})
 	case initramfs:
 		// pivot_root cannot leave the initramfs: move it onto a tmpfs
 		// and start again from there.
@@ -204,7 +206,7 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		if err := rootfs.MoveToTmpfs(newRoot); err != nil {
 			return false, err
 		}
-		env := append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", rootSwitchEnv, phaseRootSwitch, start, sinceBoot()))
+		env := append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", rootSwitchEnv, phaseRootSwitch, start, boottime.Now()))
 		return true, unix.Exec("/sbin/init", os.Args, env)
 	default:
 		for _, p := range handoffPhases(os.Getenv(rootSwitchEnv), start) {
@@ -222,7 +224,7 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 	}
 	// The kernel sends SIGINT on Ctrl-Alt-Del instead of rebooting at once.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
-	in.consoles.addActive("/sys")
+	in.consoles.AddActive("/sys")
 	if err := rootfs.RemountReadOnly(); err != nil {
 		return false, err
 	}
@@ -246,21 +248,21 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 }
 
 // handoffPhases are the phases before this run of init: the kernel's, up
-// to the first run of init, and the first run's own (the root image
-// mounted, or the initramfs copied into a tmpfs), whose times crossed the
-// re-exec in switchEnv ("NAME,START,END", times in nanoseconds since
-// boot). Without one the kernel handed over to this run, at start.
-func handoffPhases(switchEnv string, start time.Duration) []Phase {
+// to the first run of init, and the first run's own (the initramfs
+// copied into a tmpfs), whose times crossed the re-exec in switchEnv
+// ("NAME,START,END", times in nanoseconds since boot). Without one the
+// kernel handed over to this run, at start.
+func handoffPhases(switchEnv string, start time.Duration) []control.Phase {
 	f := strings.Split(switchEnv, ",")
 	if len(f) != 3 || f[0] == "" {
-		return []Phase{{Name: "kernel", End: start}}
+		return []control.Phase{{Name: "kernel", End: start}}
 	}
 	a, errA := strconv.ParseInt(f[1], 10, 64)
 	b, errB := strconv.ParseInt(f[2], 10, 64)
 	if errA != nil || errB != nil {
-		return []Phase{{Name: "kernel", End: start}}
+		return []control.Phase{{Name: "kernel", End: start}}
 	}
-	return []Phase{
+	return []control.Phase{
 		{Name: "kernel", End: time.Duration(a)},
 		{Name: f[0], Start: time.Duration(a), End: time.Duration(b)},
 	}
@@ -417,7 +419,7 @@ func logNamespaces() {
 // flushConsole gives the console a bounded moment to show what init
 // logged, before the system goes down or a shell takes the console.
 func (in *initSys) flushConsole() {
-	if in.outputs != nil && in.outputs.queue != nil {
-		in.outputs.queue.flush(consoleFlushWait)
+	if in.outputs != nil {
+		in.outputs.FlushConsole()
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,43 +34,28 @@ type container struct {
 	r       *runner
 }
 
-func readSpec(dir string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(dir, bundle.ConfigFile))
-	if err != nil {
-		return nil, err
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, bundle.ConfigFile), err)
-	}
-	if spec.Process == nil || spec.Root == nil {
-		return nil, fmt.Errorf("%s: no process or root", filepath.Join(dir, bundle.ConfigFile))
-	}
-	return &spec, nil
-}
-
 // startOption changes a bundle's spec before its container is created,
 // for what init adds at run time (a service's notify socket).
 type startOption func(*specs.Spec)
 
-// start creates and starts the container described by bundle. Its output
-// goes to out. The caller must call wait.
-func (r *runner) start(id, bundle string, out io.Writer, opts ...startOption) (*container, error) {
-	spec, err := readSpec(bundle)
+// start creates and starts the container described by the bundle in
+// dir. Its output goes to out. The caller must call wait.
+func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*container, error) {
+	spec, err := bundle.ReadSpec(dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range opts {
 		o(spec)
 	}
-	rt, err := readRuntime(bundle)
+	rt, err := readRuntime(dir)
 	if err != nil {
 		return nil, err
 	}
 	if err := rt.prepare(); err != nil {
 		return nil, fmt.Errorf("runtime section of %s: %w", id, err)
 	}
-	root, cleanup, err := r.rootfs(id, bundle, spec)
+	root, cleanup, err := r.rootfs(id, dir, spec)
 	if err != nil {
 		return nil, err
 	}

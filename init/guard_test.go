@@ -110,26 +110,3 @@ func TestGivingUpShutsDownAsOnfailSays(t *testing.T) {
 		}
 	}
 }
-
-// A panic in a service's supervision does not leave the service
-// unsupervised: the loop runs again and the service is started.
-func TestAServiceLoopThatPanicsIsResumed(t *testing.T) {
-	ts := newTestSupervisor(t, svc("web"))
-	g := newTestGuard(t)
-	ts.goSafe = func(what string, fn func()) { go g.run(what, fn) }
-	panicked := false
-	ts.launcher.onLaunch = func(*fakeProc) {
-		if !panicked {
-			panicked = true
-			panic("injected")
-		}
-	}
-	ts.run()
-	p := ts.launcher.next(t, "web") // the launch after the one that panicked
-	st := ts.waitState(t, "web", "running")
-	if st.pid != p.pid || ts.launcher.count("web") != 2 {
-		t.Errorf("web runs as pid %d after %d launches, want pid %d after 2", st.pid, ts.launcher.count("web"), p.pid)
-	}
-	p.end(1)
-	ts.waitState(t, "web", "backoff") // and is supervised: its exit is seen
-}

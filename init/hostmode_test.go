@@ -24,6 +24,10 @@ import (
 // namespace over a tree of bundles, so supervision and reaping are tested
 // with real containers in seconds, without qemu. It needs root.
 
+// hang bounds waits that only keep a broken init from hanging a test
+// instead of failing it; it measures nothing.
+const hang = 10 * time.Second
+
 func needRoot(t testing.TB) {
 	t.Helper()
 	testenv.Root(t)

@@ -2,86 +2,52 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
+	"path/filepath"
 	"time"
 
-	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/init/boottime"
+	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/control"
-	"golang.org/x/sys/unix"
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// serviceConfig is what a service's bundle says about its supervision.
-type serviceConfig struct {
-	name        string
-	bundle      string
-	restart     restarter
-	stopSignal  unix.Signal
-	stopTimeout time.Duration
-	dependsOn   []string
-	notify      bool
-	// notifyHost is the notify socket's path in init's mount namespace,
-	// notifyPath in the container's; they differ only in host test mode.
-	notifyHost, notifyPath string
-	// err, when set, keeps the service from starting: its bundle or its
-	// dependencies are broken.
-	err error
+// startServices loads every service bundle in dir and starts supervising
+// them all, as containers.
+func (in *initSys) startServices(dir string) {
+	in.outputs.Sink(logs.InitName) // /var/log is writable now: init's log gets its file
+	sup := supervisor.New(supervisor.Options{
+		Launcher:  containerLauncher{in.runner},
+		Clock:     systemClock{},
+		Logs:      in.outputs,
+		GoSafe:    in.goSafe,
+		NotifyDir: in.path(privateRun + "/notify"),
+	})
+	for _, name := range bundlesIn(dir) {
+		sup.Add(supervisor.LoadConfig(name, filepath.Join(dir, name)))
+	}
+	sup.Run()
+	in.sup = sup
 }
 
-// loadServiceConfig reads the supervision policy from the annotations of
-// the bundle in dir. A broken bundle still gives a config, with err set,
-// so that the service is listed as failed and says why.
-func loadServiceConfig(name, dir string) serviceConfig {
-	cfg := serviceConfig{
-		name:        name,
-		bundle:      dir,
-		restart:     defaultRestarter,
-		stopSignal:  unix.SIGTERM,
-		stopTimeout: 10 * time.Second,
-	}
-	spec, err := readSpec(dir)
-	if err != nil {
-		cfg.err = err
-		return cfg
-	}
-	var errs []error
-	if cfg.restart.policy, err = parseRestartPolicy(annotation(spec, bundle.AnnotationRestart)); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", bundle.AnnotationRestart, err))
-	}
-	if v := annotation(spec, bundle.AnnotationStopSignal); v != "" {
-		if cfg.stopSignal = unix.SignalNum(v); cfg.stopSignal == 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is no signal", bundle.AnnotationStopSignal, v))
-		}
-	}
-	if v := annotation(spec, bundle.AnnotationStopTimeout); v != "" {
-		if secs, err := strconv.Atoi(v); err != nil || secs < 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is no number of seconds", bundle.AnnotationStopTimeout, v))
-		} else {
-			cfg.stopTimeout = time.Duration(secs) * time.Second
-		}
-	}
-	for _, d := range strings.Split(annotation(spec, bundle.AnnotationDependsOn), ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			cfg.dependsOn = append(cfg.dependsOn, d)
-		}
-	}
-	cfg.notify = annotation(spec, bundle.AnnotationNotify) == "true"
-	cfg.err = errors.Join(errs...)
-	return cfg
-}
+// systemClock is the supervisor's clock on a running system.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (systemClock) Boot() time.Duration                    { return boottime.Now() }
 
 // containerLauncher starts services as containers through the runner.
 type containerLauncher struct{ r *runner }
 
-func (l containerLauncher) Launch(cfg *serviceConfig, out io.Writer) (process, error) {
+func (l containerLauncher) Launch(cfg *supervisor.Config, out io.Writer) (supervisor.Process, error) {
 	var opts []startOption
-	if cfg.notifyHost != "" {
-		opts = append(opts, withNotifySocket(cfg.notifyHost, cfg.notifyPath))
+	if cfg.NotifyHost != "" {
+		opts = append(opts, withNotifySocket(cfg.NotifyHost, cfg.NotifyPath))
 	}
-	c, err := l.r.start(cfg.name, cfg.bundle, out, opts...)
+	c, err := l.r.start(cfg.Name, cfg.Bundle, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +56,22 @@ func (l containerLauncher) Launch(cfg *serviceConfig, out io.Writer) (process, e
 		p.cgroup = cg.Path
 	}
 	return p, nil
+}
+
+// withNotifySocket binds the host's socket at hostPath into a container
+// at path and names it in NOTIFY_SOCKET. The mount comes last, so it
+// lands on top of any bind of its parent directory (such as the
+// /run/minikit of a service that uses svcctl).
+func withNotifySocket(hostPath, path string) startOption {
+	return func(spec *specs.Spec) {
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Destination: path,
+			Type:        "bind",
+			Source:      hostPath,
+			Options:     []string{"bind", "nosuid", "nodev", "noexec"},
+		})
+		spec.Process.Env = append(spec.Process.Env, "NOTIFY_SOCKET="+path)
+	}
 }
 
 // containerProcess is a service's running container.
@@ -102,6 +84,8 @@ func (p *containerProcess) Pid() int                   { return p.c.pid }
 func (p *containerProcess) Signal(sig os.Signal) error { return p.c.signal(sig) }
 func (p *containerProcess) Wait() (int, error)         { return p.c.wait() }
 
+// Usage is read from the container's cgroup, for `svcctl list` and
+// `svcctl status`.
 func (p *containerProcess) Usage() (*control.Usage, error) {
 	if p.cgroup == "" {
 		return nil, errors.New("no cgroup")

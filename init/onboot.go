@@ -37,7 +37,7 @@ func bundlesIn(dir string) []string {
 func (in *initSys) runToCompletion(ctx context.Context, phase, dir string) bool {
 	for _, name := range bundlesIn(dir) {
 		bundleDir := filepath.Join(dir, name)
-		spec, _ := readSpec(bundleDir) // a broken one fails to start, and says why
+		spec, _ := bundle.ReadSpec(bundleDir) // a broken one fails to start, and says why
 		timeout := 0
 		if secs, err := strconv.Atoi(annotation(spec, bundle.AnnotationTimeout)); err == nil && secs > 0 {
 			timeout = secs
@@ -54,7 +54,7 @@ func (in *initSys) runToCompletion(ctx context.Context, phase, dir string) bool 
 // runOnce runs one bundle to completion, killing it once timeout (if not
 // zero) has passed, and logs how it ended.
 func (in *initSys) runOnce(ctx context.Context, phase, name, dir string, timeout time.Duration) (int, error) {
-	out, closeOut := in.outputs.forContainer(name)
+	out, closeOut := in.outputs.ForContainer(name)
 	defer closeOut()
 	started := time.Now()
 	end := in.timeline.begin(phase + " " + name)

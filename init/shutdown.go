@@ -24,7 +24,7 @@ func (in *initSys) shutdown(action string) int {
 
 	if in.sup != nil {
 		// Each service before those it depends on; no starts from now on.
-		in.sup.stopAll(ctx)
+		in.sup.StopAll(ctx)
 	}
 	slog.Info("shutdown: services stopped")
 

@@ -3,42 +3,24 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 )
 
-// Timing goals live here, never in assertions. The Host benchmarks run
-// the real init over real containers in host test mode and skip without
-// root; the others measure the supervisor's own cost over fakes.
+// Timing goals live here, never in assertions. These run the real init
+// over real containers in host test mode and skip without root; the
+// supervisor's own cost over fakes is measured in init/supervisor.
 //
 //	go test -run '^$' -bench . -benchtime 3x ./init/
-
-// BenchmarkRestartAfterDeath is the supervisor's own cost from a
-// process's death to its next launch, with no backoff.
-func BenchmarkRestartAfterDeath(b *testing.B) {
-	quietLog(b)
-	cfg := svc("s")
-	cfg.restart.base, cfg.restart.limit = 0, b.N+2
-	ts := newTestSupervisor(b, cfg)
-	ts.run()
-	p := ts.launcher.next(b, "s")
-	b.ResetTimer()
-	for range b.N {
-		p.end(1)
-		p = ts.launcher.next(b, "s")
-	}
-}
 
 // BenchmarkHostRestartAfterDeath is the time from a container's death
 // (SIGKILL) to its replacement's start, less the backoff the supervisor
@@ -56,16 +38,16 @@ func BenchmarkHostRestartAfterDeath(b *testing.B) {
 	var total time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		if i > 0 && i%(defaultRestarter.limit-1) == 0 {
+		if i > 0 && i%(supervisor.CrashLoopLimit-1) == 0 {
 			// Before the crash loop limit: a start by hand forgives.
 			b.StopTimer()
 			if _, err := client.Act(context.Background(), "victim", "restart"); err != nil {
 				b.Fatal(err)
 			}
-			h.lineIndex(`service victim started`, i+1+i/(defaultRestarter.limit-1), time.Minute)
+			h.lineIndex(`service victim started`, i+1+i/(supervisor.CrashLoopLimit-1), time.Minute)
 			b.StartTimer()
 		}
-		starts := i + 1 + i/(defaultRestarter.limit-1)
+		starts := i + 1 + i/(supervisor.CrashLoopLimit-1)
 		if err := syscall.Kill(findProcess(b, "sleep", "4545"), syscall.SIGKILL); err != nil {
 			b.Fatal(err)
 		}
@@ -102,45 +84,6 @@ func consoleStamp(tb testing.TB, line string) time.Duration {
 	}
 	s, _ := strconv.ParseFloat(m[1], 64)
 	return time.Duration(s * float64(time.Second))
-}
-
-// BenchmarkListWith100Services is the latency of `svcctl list` through
-// the real API and client, over 100 fake services.
-func BenchmarkListWith100Services(b *testing.B) {
-	quietLog(b)
-	cs := newBenchControlServer(b, 100)
-	ctx := context.Background()
-	b.ResetTimer()
-	for range b.N {
-		list, err := cs.client.Services(ctx)
-		if err != nil || len(list) != 100 {
-			b.Fatalf("%d services, %v", len(list), err)
-		}
-	}
-}
-
-// BenchmarkMemoryWith100Services reports the heap the supervisor of 100
-// running services takes once every service filled its log ring: the
-// bound of init's memory that grows with services.
-func BenchmarkMemoryWith100Services(b *testing.B) {
-	quietLog(b)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cs := newBenchControlServer(b, 100)
-	for _, s := range cs.services {
-		sink := cs.outputs.lookup(s.name)
-		for range ringLines {
-			sink.write(time.Now(), 0, []string{strings.Repeat("x", 80)})
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(cs)
-	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "heap-MiB")
-	for range b.N {
-		// The figure is heap-MiB; there is nothing to repeat.
-	}
 }
 
 // BenchmarkHostListWith100Services is `svcctl list` latency (ns/op) over
@@ -197,26 +140,4 @@ func BenchmarkHostLogThroughput(b *testing.B) {
 	}
 	b.StopTimer()
 	h.stop(time.Minute)
-}
-
-// quietLog silences init's log for a benchmark, whose figures it would
-// otherwise measure.
-func quietLog(b *testing.B) {
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	b.Cleanup(func() { slog.SetDefault(old) })
-}
-
-// newBenchControlServer serves the API over n running fake services.
-func newBenchControlServer(b *testing.B, n int) *controlServer {
-	var cfgs []serviceConfig
-	for i := range n {
-		cfgs = append(cfgs, svc(fmt.Sprintf("svc%03d", i)))
-	}
-	cs := serveControlAPI(b, newTestSupervisor(b, cfgs...))
-	cs.run()
-	for i := range n {
-		cs.launcher.next(b, fmt.Sprintf("svc%03d", i))
-	}
-	return cs
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -193,7 +195,7 @@ func TestHostSupervision(t *testing.T) {
 		for _, s := range list {
 			switch s.Name {
 			case "crasher":
-				if s.State != control.StateFailed || s.Restarts != defaultRestarter.limit-1 {
+				if s.State != control.StateFailed || s.Restarts != supervisor.CrashLoopLimit-1 {
 					t.Errorf("crasher: %+v", s)
 				}
 			case "steady", "db", "app":
@@ -237,12 +239,12 @@ func TestHostFloodStaysWithinBounds(t *testing.T) {
 	}
 
 	files, _ := filepath.Glob(filepath.Join(tree, "var/log/flood.log*"))
-	if len(files) != 1+logFileKeep {
-		t.Errorf("log files %v, want flood.log and %d rotated ones", files, logFileKeep)
+	if len(files) != 1+logs.OldFiles {
+		t.Errorf("log files %v, want flood.log and %d rotated ones", files, logs.OldFiles)
 	}
 	for _, f := range files {
-		if st, err := os.Stat(f); err != nil || st.Size() > logFileMax {
-			t.Errorf("%s: %v bytes, over %d", f, st.Size(), logFileMax)
+		if st, err := os.Stat(f); err != nil || st.Size() > logs.MaxFileSize {
+			t.Errorf("%s: %v bytes, over %d", f, st.Size(), logs.MaxFileSize)
 		}
 	}
 	last, _ := os.ReadFile(filepath.Join(tree, "var/log/flood.log"))

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,115 +13,51 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/control/controltest"
 )
 
-// fakeInit serves a canned control API on a unix socket, the way init
-// does, and records the actions it was asked for.
+// fakeInit is init's real control API, served over a backend of canned
+// services, logs and timeline, so that svcctl is tested against the
+// server itself.
 type fakeInit struct {
 	socket  string
-	actions chan string
+	backend *controltest.Backend
 }
 
 var started = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newFakeInit(t *testing.T) *fakeInit {
+// newFakeInit serves the canned system to a caller that may do anything.
+func newFakeInit(t *testing.T) *fakeInit { return newFakeInitFor(t, controltest.Root()) }
+
+// newFakeInitFor serves the canned system, every connection's caller
+// being caller.
+func newFakeInitFor(t *testing.T, caller *control.Caller) *fakeInit {
 	t.Helper()
-	f := &fakeInit{socket: filepath.Join(t.TempDir(), "control.sock"), actions: make(chan string, 10)}
 	exit := 137
-	services := map[string]control.Service{
-		"sshd": {Name: "sshd", State: "running", Ready: true, Pid: 312, Restarts: 2, Started: started, UptimeSeconds: 3725,
+	b := controltest.NewBackend(
+		control.Service{Name: "sshd", State: "running", Ready: true, Pid: 312, Restarts: 2, Started: started, UptimeSeconds: 3725,
 			Restart: "always", LastExit: &exit,
 			Usage: &control.Usage{Cgroup: "/minikit/sshd", MemoryBytes: 5 << 20, MemoryLimit: 64 << 20, Pids: 3}},
-		"getty": {Name: "getty", State: "failed", Restart: "always", Error: "crash loop: 8 runs in a row ended within 10s"},
+		control.Service{Name: "getty", State: "failed", Restart: "always", Error: "crash loop: 8 runs in a row ended within 10s"},
+	)
+	b.OnAct = func(_ context.Context, name, action string) error {
+		if name == "getty" {
+			return errors.New("its image is broken")
+		}
+		return nil
 	}
-	notFound := func(w http.ResponseWriter, what, name string) {
-		w.WriteHeader(http.StatusNotFound)
-		var sugg []string
-		for n := range services {
-			if strings.HasPrefix(name, n[:3]) {
-				sugg = append(sugg, n)
-			}
-		}
-		json.NewEncoder(w).Encode(control.Error{Error: "no " + what + ` "` + name + `"`, Suggestions: sugg})
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode([]control.Service{services["getty"], services["sshd"]})
+	// Lines 2 to 4 left the ring before anyone read them.
+	b.AddLog("sshd").Append(
+		control.LogLine{Seq: 1, Boot: 1500 * time.Millisecond, Line: "Server listening on 0.0.0.0 port 22."},
+		control.LogLine{Seq: 5, Boot: 2 * time.Second, Line: "Accepted publickey for root"},
+	)
+	b.SetAnalysis(control.Analysis{
+		Now:      9 * time.Second,
+		Phases:   []control.Phase{{Name: "kernel", End: 800 * time.Millisecond}, {Name: "onboot", Start: time.Second, End: 1200 * time.Millisecond}},
+		Services: []control.ServiceTimes{{Name: "sshd", Waiting: 1300 * time.Millisecond, Started: 1400 * time.Millisecond, Ready: 1400 * time.Millisecond}},
 	})
-	mux.HandleFunc("GET /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
-		s, ok := services[r.PathValue("name")]
-		if !ok {
-			notFound(w, "service", r.PathValue("name"))
-			return
-		}
-		json.NewEncoder(w).Encode(s)
-	})
-	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		s, ok := services[r.PathValue("name")]
-		if !ok {
-			notFound(w, "service", r.PathValue("name"))
-			return
-		}
-		f.actions <- r.PathValue("action") + " " + s.Name
-		if r.PathValue("action") == "stop" {
-			w.WriteHeader(http.StatusForbidden)
-			json.NewEncoder(w).Encode(control.Error{Error: "stop needs CAP_SYS_ADMIN in the caller's effective capabilities, which it does not have", Capability: "CAP_SYS_ADMIN"})
-			return
-		}
-		if s.Name == "getty" {
-			w.WriteHeader(http.StatusConflict)
-			json.NewEncoder(w).Encode(control.Error{Error: "start getty: its image is broken"})
-			return
-		}
-		json.NewEncoder(w).Encode(s)
-	})
-	mux.HandleFunc("GET /v1/logs/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("name") != "sshd" {
-			notFound(w, "log", r.PathValue("name"))
-			return
-		}
-		enc := json.NewEncoder(w)
-		lines := []control.LogLine{
-			{Seq: 1, Boot: 1500 * time.Millisecond, Line: "Server listening on 0.0.0.0 port 22."},
-			{Seq: 5, Boot: 2 * time.Second, Line: "Accepted publickey for root"},
-		}
-		if r.URL.Query().Get("lines") == "1" {
-			lines = lines[1:]
-		}
-		for _, l := range lines {
-			enc.Encode(l)
-		}
-		if r.URL.Query().Get("follow") == "true" {
-			w.(http.Flusher).Flush()
-			enc.Encode(control.LogLine{Seq: 6, Boot: 3 * time.Second, Line: "a line while following"})
-			w.(http.Flusher).Flush()
-			<-r.Context().Done()
-		}
-	})
-	mux.HandleFunc("GET /v1/analyze", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(control.Analysis{
-			Now:      9 * time.Second,
-			Phases:   []control.Phase{{Name: "kernel", End: 800 * time.Millisecond}, {Name: "onboot", Start: time.Second, End: 1200 * time.Millisecond}},
-			Services: []control.ServiceTimes{{Name: "sshd", Waiting: 1300 * time.Millisecond, Started: 1400 * time.Millisecond, Ready: 1400 * time.Millisecond}},
-		})
-	})
-	mux.HandleFunc("POST /v1/poweroff", func(w http.ResponseWriter, r *http.Request) {
-		f.actions <- "poweroff"
-		w.WriteHeader(http.StatusAccepted)
-		w.Write([]byte(`{"status":"poweroff requested"}`))
-	})
-	mux.HandleFunc("POST /v1/reboot", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusForbidden)
-		json.NewEncoder(w).Encode(control.Error{Error: "reboot needs CAP_SYS_BOOT in the caller's effective capabilities, which it does not have", Capability: "CAP_SYS_BOOT"})
-	})
-	l, err := net.Listen("unix", f.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return f
+	c := controltest.Serve(t, b, control.DefaultLimits, caller)
+	return &fakeInit{socket: c.Socket, backend: b}
 }
 
 // svcctl runs the command line against the fake init.
@@ -192,7 +128,7 @@ func TestAnUnknownNameExits3AndSuggests(t *testing.T) {
 func TestActionsReportTheNewStateOrWhyNot(t *testing.T) {
 	f := newFakeInit(t)
 	code, out, _ := f.svcctl("restart", "sshd")
-	if code != 0 || out != "sshd: running (pid 312)\n" || <-f.actions != "restart sshd" {
+	if code != 0 || out != "sshd: running (pid 312)\n" || <-f.backend.Acted != "restart sshd" {
 		t.Errorf("svcctl restart sshd: exit %d, %q", code, out)
 	}
 	code, _, errOut := f.svcctl("start", "getty")
@@ -200,13 +136,13 @@ func TestActionsReportTheNewStateOrWhyNot(t *testing.T) {
 		t.Errorf("a refused start: exit %d, %q", code, errOut)
 	}
 	code, out, _ = f.svcctl("poweroff")
-	if code != 0 || out != "poweroff requested\n" {
+	if code != 0 || out != "poweroff requested\n" || <-f.backend.Powered != "poweroff" {
 		t.Errorf("svcctl poweroff: exit %d, %q", code, out)
 	}
 }
 
 func TestARefusedChangeSaysWhichCapabilityIsMissing(t *testing.T) {
-	f := newFakeInit(t)
+	f := newFakeInitFor(t, &control.Caller{UID: 0, PID: 1, Cgroup: "/minikit/getty"}) // root without capabilities
 	for _, tt := range []struct {
 		args []string
 		cap  string
@@ -240,6 +176,13 @@ func TestLogsShowGapsAndFollow(t *testing.T) {
 		done <- run(ctx, []string{"logs", "-f", "-n", "1", "sshd"}, &buf, &buf, func(string) string { return f.socket })
 	}()
 	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "Accepted publickey") {
+		if time.Now().After(deadline) {
+			t.Fatalf("svcctl logs -f printed:\n%s", buf.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.backend.AddLog("sshd").Append(control.LogLine{Boot: 3 * time.Second, Line: "a line while following"})
 	for !strings.Contains(buf.String(), "a line while following") {
 		if time.Now().After(deadline) {
 			t.Fatalf("svcctl logs -f printed:\n%s", buf.String())

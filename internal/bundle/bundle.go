@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Where the bundles of each phase live inside a built image.
@@ -28,6 +30,24 @@ const (
 	RuntimeFile = "runtime.json"
 	RootfsDir   = "rootfs"
 )
+
+// ReadSpec reads DIR/config.json, a bundle's OCI runtime spec, which
+// must have a process and a root.
+func ReadSpec(dir string) (*specs.Spec, error) {
+	file := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if spec.Process == nil || spec.Root == nil {
+		return nil, fmt.Errorf("%s: no process or root", file)
+	}
+	return &spec, nil
+}
 
 // EntryName is the directory name of the index-th onboot or onshutdown
 // entry: lexical order is the spec's order.
