@@ -39,18 +39,59 @@ func TestSubstitute(t *testing.T) {
 	}
 }
 
-func TestSubstituteInitDropsRuncAndContainerd(t *testing.T) {
-	for _, ref := range []string{"linuxkit/runc:9442aa234715e751a16144f1d4ae3fd1a00fd492", "linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e"} {
+func TestSubstituteInitDropsRuncContainerdAndMemlogd(t *testing.T) {
+	for ref, why := range map[string]string{
+		"linuxkit/runc:9442aa234715e751a16144f1d4ae3fd1a00fd492":       "runs containers itself",
+		"linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e": "runs the services itself",
+		"linuxkit/memlogd:19b0fdec83dded95e0a2f97a8ca6868f5e83c401":    "keeps every container's log",
+	} {
 		got, note, ok := SubstituteInit(ref)
 		if !ok || got != "" {
 			t.Errorf("SubstituteInit(%q) = %q, %v; want dropped", ref, got, ok)
 		}
-		if !strings.Contains(note, "not needed") {
-			t.Errorf("SubstituteInit(%q) note %q does not say it is not needed", ref, note)
+		if !strings.Contains(note, "not needed") || !strings.Contains(note, why) {
+			t.Errorf("SubstituteInit(%q) note %q does not say it is not needed because init %s", ref, note, why)
 		}
+	}
+	if got, _, ok := Substitute("linuxkit/memlogd:v1"); ok {
+		t.Errorf("Substitute(linuxkit/memlogd) = %q; want nothing to offer outside init:", got)
 	}
 	if got, _, ok := SubstituteInit("linuxkit/init:b5506cc74a6812dc40982cacfd2f4328f8a4b12a"); !ok || got != "minikit/init:dev" {
 		t.Errorf("SubstituteInit(linuxkit/init) = %q, %v; want minikit/init:dev", got, ok)
+	}
+}
+
+// Every row says where its image is made or why it is not needed, and
+// names only modules of a replacement.
+func TestTableRowsExplainThemselves(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range Table {
+		if seen[e.LinuxKit] {
+			t.Errorf("%s has two rows", e.LinuxKit)
+		}
+		seen[e.LinuxKit] = true
+		if e.Minikit != "" && e.Recipe == "" {
+			t.Errorf("%s: replaced by %s, made by no recipe", e.LinuxKit, e.Minikit)
+		}
+		if (e.InitOnly || e.Minikit == "") && e.Unneeded == "" {
+			t.Errorf("%s: dropped from init: without saying why", e.LinuxKit)
+		}
+		if e.Minikit == "" && len(e.Modules) > 0 {
+			t.Errorf("%s: dropped, yet needs modules %v", e.LinuxKit, e.Modules)
+		}
+	}
+}
+
+func TestModulesOfAReplacement(t *testing.T) {
+	Table = append(Table, Entry{LinuxKit: "linuxkit/test-loop", Minikit: "minikit/test-loop:dev", Recipe: "onboot/test-loop", Modules: []string{"loop"}})
+	defer func() { Table = Table[:len(Table)-1] }()
+	if got := Modules("linuxkit/test-loop:abc"); len(got) != 1 || got[0] != "loop" {
+		t.Errorf("Modules(linuxkit/test-loop) = %v, want [loop]", got)
+	}
+	for _, ref := range []string{"linuxkit/getty:abc", "nginx:1.27", "linuxkit/runc:abc"} {
+		if got := Modules(ref); got != nil {
+			t.Errorf("Modules(%s) = %v, want none", ref, got)
+		}
 	}
 }
 
