@@ -124,6 +124,13 @@ func (in *initSys) boot() error {
 		return fmt.Errorf("a required onboot container failed")
 	}
 	slog.Info("onboot done")
+	if action, ok := in.shutdownAsked(); ok {
+		// An onboot poweroff entry (LinuxKit's tests end with one) or the
+		// power button: starting services only to stop them would delay
+		// the shutdown and show them briefly alive.
+		slog.Info(action+" asked for during onboot: the services are not started", "action", action)
+		return nil
+	}
 	end = in.timeline.begin("services started")
 	in.startServices(in.path(bundle.ServicesDir))
 	end()
@@ -259,6 +266,21 @@ func (in *initSys) hostSetup() error {
 	}
 	slog.Info("host test mode", "root", in.root)
 	return nil
+}
+
+// shutdownAsked reports a shutdown requested so far, leaving it for loop
+// to carry out.
+func (in *initSys) shutdownAsked() (string, bool) {
+	select {
+	case action := <-in.shutdownReq:
+		select {
+		case in.shutdownReq <- action:
+		default: // another came in meanwhile; loop carries that one out
+		}
+		return action, true
+	default:
+		return "", false
+	}
 }
 
 // loop waits for a shutdown request and carries it out.
