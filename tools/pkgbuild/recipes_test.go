@@ -122,6 +122,12 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/usr/lib/rng-tools5/rngd", "--version"}},
 		files: []string{"/usr/sbin/rngd"},
 	},
+	"poweroff": {
+		// Checked, never run: in a chroot its signal would reach the
+		// build host's PID 1. TestPoweroffAfterItsWait boots it.
+		run:   [][]string{{"/bin/sh", "-n", "/poweroff.sh"}},
+		files: []string{"/bin/sh", "/bin/sleep", "/bin/kill"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

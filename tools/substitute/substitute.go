@@ -47,6 +47,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/modprobe", Minikit: "minikit/modprobe:dev", Recipe: "onboot/modprobe"},
 	{LinuxKit: "linuxkit/metadata", Minikit: "minikit/metadata:dev", Recipe: "onboot/metadata"},
 	{LinuxKit: "linuxkit/ca-certificates", Minikit: "minikit/ca-certificates:dev", Recipe: "pkg/ca-certificates"},
+	{LinuxKit: "linuxkit/poweroff", Minikit: "minikit/poweroff:dev", Recipe: "onboot/poweroff"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
