@@ -128,6 +128,11 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/bin/sh", "-n", "/poweroff.sh"}},
 		files: []string{"/bin/sh", "/bin/sleep", "/bin/kill"},
 	},
+	"sysfs": {
+		// the shipped settings are where -configDir looks by default
+		files: []string{"/usr/bin/sysfs", "/etc/sysfs.d/00-moby.conf"},
+		run:   [][]string{{"/usr/bin/sysfs", "-h"}},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

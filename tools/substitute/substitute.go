@@ -48,6 +48,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/metadata", Minikit: "minikit/metadata:dev", Recipe: "onboot/metadata"},
 	{LinuxKit: "linuxkit/ca-certificates", Minikit: "minikit/ca-certificates:dev", Recipe: "pkg/ca-certificates"},
 	{LinuxKit: "linuxkit/poweroff", Minikit: "minikit/poweroff:dev", Recipe: "onboot/poweroff"},
+	{LinuxKit: "linuxkit/sysfs", Minikit: "minikit/sysfs:dev", Recipe: "onboot/sysfs"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
