@@ -225,12 +225,39 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 
 	end = in.timeline.begin("modules")
 	in.loadModules()
+	mountModuleFilesystems()
 	end()
 	in.watchPowerButton()
 	if lo, err := netlink.LinkByName("lo"); err == nil {
 		_ = netlink.LinkSetUp(lo)
 	}
 	return false, nil
+}
+
+// mountModuleFilesystems mounts the filesystems of rootfs.ModuleMounts
+// whose module the spec had loaded (binfmt_misc).
+func mountModuleFilesystems() {
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		slog.Warn("cannot read /proc/filesystems", "err", err)
+		return
+	}
+	known, err := rootfs.KnownFilesystems(f)
+	f.Close()
+	if err != nil {
+		slog.Warn("cannot read /proc/filesystems", "err", err)
+		return
+	}
+	var table []rootfs.Mount
+	for _, m := range rootfs.ModuleMounts {
+		if known[m.FSType] {
+			table = append(table, m)
+		}
+	}
+	optErrs, _ := rootfs.MountAll(rootfs.SyscallMounter{}, table) // all optional
+	for _, e := range optErrs {
+		slog.Warn("optional mount failed", "err", e)
+	}
 }
 
 // handoffPhases are the phases before this run of init: the kernel's, up
