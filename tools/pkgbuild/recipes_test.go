@@ -133,6 +133,12 @@ var recipeChecks = map[string]struct {
 		files: []string{"/usr/bin/sysfs", "/etc/sysfs.d/00-moby.conf"},
 		run:   [][]string{{"/usr/bin/sysfs", "-h"}},
 	},
+	"binfmt": {
+		run:   [][]string{{"/usr/bin/qemu-aarch64", "-version"}, {"/usr/bin/binfmt", "-h"}},
+		files: []string{"/etc/binfmt.d/00_linuxkit.conf", "/usr/bin/qemu-arm", "/usr/bin/qemu-ppc64le", "/usr/bin/qemu-s390x", "/usr/bin/qemu-riscv64", "/usr/bin/qemu-loongarch64"},
+		// only what it registers
+		notFiles: []string{"/usr/bin/qemu-*-static", "/usr/bin/qemu-mips*"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

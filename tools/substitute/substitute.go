@@ -49,6 +49,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/ca-certificates", Minikit: "minikit/ca-certificates:dev", Recipe: "pkg/ca-certificates"},
 	{LinuxKit: "linuxkit/poweroff", Minikit: "minikit/poweroff:dev", Recipe: "onboot/poweroff"},
 	{LinuxKit: "linuxkit/sysfs", Minikit: "minikit/sysfs:dev", Recipe: "onboot/sysfs"},
+	{LinuxKit: "linuxkit/binfmt", Minikit: "minikit/binfmt:dev", Recipe: "onboot/binfmt", Modules: []string{"binfmt_misc"}},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
