@@ -139,6 +139,9 @@ var recipeChecks = map[string]struct {
 		// only what it registers
 		notFiles: []string{"/usr/bin/qemu-*-static", "/usr/bin/qemu-mips*"},
 	},
+	"losetup": {
+		run: [][]string{{"/usr/bin/loopy", "--help"}},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

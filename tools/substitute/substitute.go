@@ -50,6 +50,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/poweroff", Minikit: "minikit/poweroff:dev", Recipe: "onboot/poweroff"},
 	{LinuxKit: "linuxkit/sysfs", Minikit: "minikit/sysfs:dev", Recipe: "onboot/sysfs"},
 	{LinuxKit: "linuxkit/binfmt", Minikit: "minikit/binfmt:dev", Recipe: "onboot/binfmt", Modules: []string{"binfmt_misc"}},
+	{LinuxKit: "linuxkit/losetup", Minikit: "minikit/losetup:dev", Recipe: "onboot/losetup", Modules: []string{"loop"}},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a

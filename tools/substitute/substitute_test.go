@@ -25,6 +25,7 @@ func TestSubstitute(t *testing.T) {
 		{"poweroff, last onboot entry of LinuxKit's tests", "linuxkit/poweroff:4059858a555bed90c2280fa9b060b7a8f8de6d45", "minikit/poweroff:dev", true},
 		{"sysfs", "linuxkit/sysfs:6d5bd933762f6b216744c711c6e876756cee9600", "minikit/sysfs:dev", true},
 		{"binfmt", "linuxkit/binfmt:4924dc6b9aa7e0bcc6fe8825c24471eac4684108", "minikit/binfmt:dev", true},
+		{"losetup", "linuxkit/losetup:ba1b84df18e666b4b860c4c39fd4aedb228bee96", "minikit/losetup:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
