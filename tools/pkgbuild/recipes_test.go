@@ -142,6 +142,10 @@ var recipeChecks = map[string]struct {
 	"losetup": {
 		run: [][]string{{"/usr/bin/loopy", "--help"}},
 	},
+	"dm-crypt": {
+		run:   [][]string{{"/usr/sbin/cryptsetup", "--version"}, {"/usr/bin/crypto", "-h"}, {"/sbin/mkfs.ext4", "-V"}},
+		files: []string{"/usr/bin/crypto"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

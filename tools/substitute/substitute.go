@@ -51,6 +51,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/sysfs", Minikit: "minikit/sysfs:dev", Recipe: "onboot/sysfs"},
 	{LinuxKit: "linuxkit/binfmt", Minikit: "minikit/binfmt:dev", Recipe: "onboot/binfmt", Modules: []string{"binfmt_misc"}},
 	{LinuxKit: "linuxkit/losetup", Minikit: "minikit/losetup:dev", Recipe: "onboot/losetup", Modules: []string{"loop"}},
+	{LinuxKit: "linuxkit/dm-crypt", Minikit: "minikit/dm-crypt:dev", Recipe: "onboot/dm-crypt", Modules: []string{"dm_crypt", "essiv"}},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a

@@ -26,6 +26,7 @@ func TestSubstitute(t *testing.T) {
 		{"sysfs", "linuxkit/sysfs:6d5bd933762f6b216744c711c6e876756cee9600", "minikit/sysfs:dev", true},
 		{"binfmt", "linuxkit/binfmt:4924dc6b9aa7e0bcc6fe8825c24471eac4684108", "minikit/binfmt:dev", true},
 		{"losetup", "linuxkit/losetup:ba1b84df18e666b4b860c4c39fd4aedb228bee96", "minikit/losetup:dev", true},
+		{"dm-crypt", "linuxkit/dm-crypt:27e016fa7c12d6cfce0d045a65b112c787f6dc3c", "minikit/dm-crypt:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
