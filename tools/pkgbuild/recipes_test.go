@@ -146,6 +146,12 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/usr/sbin/cryptsetup", "--version"}, {"/usr/bin/crypto", "-h"}, {"/sbin/mkfs.ext4", "-V"}},
 		files: []string{"/usr/bin/crypto"},
 	},
+	"swap": {
+		run: [][]string{{"/usr/sbin/cryptsetup", "--version"}},
+		// the name LinuxKit specs run
+		files: []string{"/swap.sh"},
+	},
+
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

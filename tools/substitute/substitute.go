@@ -52,6 +52,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/binfmt", Minikit: "minikit/binfmt:dev", Recipe: "onboot/binfmt", Modules: []string{"binfmt_misc"}},
 	{LinuxKit: "linuxkit/losetup", Minikit: "minikit/losetup:dev", Recipe: "onboot/losetup", Modules: []string{"loop"}},
 	{LinuxKit: "linuxkit/dm-crypt", Minikit: "minikit/dm-crypt:dev", Recipe: "onboot/dm-crypt", Modules: []string{"dm_crypt", "essiv"}},
+	{LinuxKit: "linuxkit/swap", Minikit: "minikit/swap:dev", Recipe: "onboot/swap", Modules: []string{"dm_crypt", "essiv", "loop"}},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
