@@ -151,7 +151,10 @@ var recipeChecks = map[string]struct {
 		// the name LinuxKit specs run
 		files: []string{"/swap.sh"},
 	},
-
+	"extend": {
+		run:   [][]string{{"/usr/sbin/sfdisk", "--version"}, {"/usr/sbin/e2fsck", "-V"}, {"/usr/bin/extend", "-h"}},
+		files: []string{"/usr/sbin/resize2fs"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

@@ -53,6 +53,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/losetup", Minikit: "minikit/losetup:dev", Recipe: "onboot/losetup", Modules: []string{"loop"}},
 	{LinuxKit: "linuxkit/dm-crypt", Minikit: "minikit/dm-crypt:dev", Recipe: "onboot/dm-crypt", Modules: []string{"dm_crypt", "essiv"}},
 	{LinuxKit: "linuxkit/swap", Minikit: "minikit/swap:dev", Recipe: "onboot/swap", Modules: []string{"dm_crypt", "essiv", "loop"}},
+	{LinuxKit: "linuxkit/extend", Minikit: "minikit/extend:dev", Recipe: "onboot/extend"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
