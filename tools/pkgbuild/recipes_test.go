@@ -155,6 +155,9 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/usr/sbin/sfdisk", "--version"}, {"/usr/sbin/e2fsck", "-V"}, {"/usr/bin/extend", "-h"}},
 		files: []string{"/usr/sbin/resize2fs"},
 	},
+	"ip": {
+		run: [][]string{{"/usr/bin/ip", "-V"}, {"/usr/sbin/tc", "-V"}, {"/usr/sbin/bridge", "-V"}, {"/usr/bin/wg", "--version"}},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

@@ -54,6 +54,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/dm-crypt", Minikit: "minikit/dm-crypt:dev", Recipe: "onboot/dm-crypt", Modules: []string{"dm_crypt", "essiv"}},
 	{LinuxKit: "linuxkit/swap", Minikit: "minikit/swap:dev", Recipe: "onboot/swap", Modules: []string{"dm_crypt", "essiv", "loop"}},
 	{LinuxKit: "linuxkit/extend", Minikit: "minikit/extend:dev", Recipe: "onboot/extend"},
+	{LinuxKit: "linuxkit/ip", Minikit: "minikit/ip:dev", Recipe: "onboot/ip"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a

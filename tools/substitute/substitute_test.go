@@ -29,6 +29,7 @@ func TestSubstitute(t *testing.T) {
 		{"dm-crypt", "linuxkit/dm-crypt:27e016fa7c12d6cfce0d045a65b112c787f6dc3c", "minikit/dm-crypt:dev", true},
 		{"swap", "linuxkit/swap:7e19e5e69370e82b90a110093441abbf5e70638b", "minikit/swap:dev", true},
 		{"extend", "linuxkit/extend:4bbf406678d376e1ae9c9efae6ca2421f63fb4ff", "minikit/extend:dev", true},
+		{"ip", "linuxkit/ip:3c0676ee83a0dc739685be1253b8326f08581ef7", "minikit/ip:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
