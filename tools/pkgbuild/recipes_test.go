@@ -158,6 +158,8 @@ var recipeChecks = map[string]struct {
 	"ip": {
 		run: [][]string{{"/usr/bin/ip", "-V"}, {"/usr/sbin/tc", "-V"}, {"/usr/sbin/bridge", "-V"}, {"/usr/bin/wg", "--version"}},
 	},
+	"kmsg": {files: []string{"/usr/bin/kmsg"}},
+
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

@@ -55,6 +55,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/swap", Minikit: "minikit/swap:dev", Recipe: "onboot/swap", Modules: []string{"dm_crypt", "essiv", "loop"}},
 	{LinuxKit: "linuxkit/extend", Minikit: "minikit/extend:dev", Recipe: "onboot/extend"},
 	{LinuxKit: "linuxkit/ip", Minikit: "minikit/ip:dev", Recipe: "onboot/ip"},
+	{LinuxKit: "linuxkit/kmsg", Minikit: "minikit/kmsg:dev", Recipe: "services/kmsg"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
