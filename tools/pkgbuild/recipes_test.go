@@ -158,7 +158,8 @@ var recipeChecks = map[string]struct {
 	"ip": {
 		run: [][]string{{"/usr/bin/ip", "-V"}, {"/usr/sbin/tc", "-V"}, {"/usr/sbin/bridge", "-V"}, {"/usr/bin/wg", "--version"}},
 	},
-	"kmsg": {files: []string{"/usr/bin/kmsg"}},
+	"kmsg":     {files: []string{"/usr/bin/kmsg"}},
+	"logwrite": {files: []string{"/usr/bin/logwrite"}},
 
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},

@@ -56,6 +56,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/extend", Minikit: "minikit/extend:dev", Recipe: "onboot/extend"},
 	{LinuxKit: "linuxkit/ip", Minikit: "minikit/ip:dev", Recipe: "onboot/ip"},
 	{LinuxKit: "linuxkit/kmsg", Minikit: "minikit/kmsg:dev", Recipe: "services/kmsg"},
+	{LinuxKit: "linuxkit/logwrite", Minikit: "minikit/logwrite:dev", Recipe: "services/logwrite"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a

@@ -31,6 +31,7 @@ func TestSubstitute(t *testing.T) {
 		{"extend", "linuxkit/extend:4bbf406678d376e1ae9c9efae6ca2421f63fb4ff", "minikit/extend:dev", true},
 		{"ip", "linuxkit/ip:3c0676ee83a0dc739685be1253b8326f08581ef7", "minikit/ip:dev", true},
 		{"kmsg", "linuxkit/kmsg:c4d8d509cf496faa21c184ae7fdff6fddc6e186d", "minikit/kmsg:dev", true},
+		{"logwrite", "linuxkit/logwrite:24e6a76c2d45a7679d4f53db9ea377373b543dc7", "minikit/logwrite:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
