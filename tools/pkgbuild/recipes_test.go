@@ -160,6 +160,11 @@ var recipeChecks = map[string]struct {
 	},
 	"kmsg":     {files: []string{"/usr/bin/kmsg"}},
 	"logwrite": {files: []string{"/usr/bin/logwrite"}},
+	"acpid": {
+		// Debian's acpid (not busybox's), and the power button's rule and action
+		run:   [][]string{{"/bin/sh", "-n", "/etc/acpi/powerbtn.sh"}, {"/bin/sh", "-c", "/sbin/acpid --version | grep -q acpid-2"}},
+		files: []string{"/etc/acpi/events/powerbtn", "/bin/kill"},
+	},
 
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},

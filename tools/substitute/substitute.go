@@ -57,6 +57,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/ip", Minikit: "minikit/ip:dev", Recipe: "onboot/ip"},
 	{LinuxKit: "linuxkit/kmsg", Minikit: "minikit/kmsg:dev", Recipe: "services/kmsg"},
 	{LinuxKit: "linuxkit/logwrite", Minikit: "minikit/logwrite:dev", Recipe: "services/logwrite"},
+	{LinuxKit: "linuxkit/acpid", Minikit: "minikit/acpid:dev", Recipe: "services/acpid"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
