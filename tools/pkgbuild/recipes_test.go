@@ -166,6 +166,11 @@ var recipeChecks = map[string]struct {
 		files: []string{"/etc/acpi/events/powerbtn", "/bin/kill"},
 	},
 
+	"openntpd": {
+		run:   [][]string{{"/usr/sbin/ntpd", "-n", "-f", "/etc/openntpd/ntpd.conf"}},
+		files: []string{"/etc/ntpd.conf", "/etc/passwd", "/var/lib/openntpd/db", "/var/lib/openntpd/run"},
+	},
+
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

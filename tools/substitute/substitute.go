@@ -58,6 +58,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/kmsg", Minikit: "minikit/kmsg:dev", Recipe: "services/kmsg"},
 	{LinuxKit: "linuxkit/logwrite", Minikit: "minikit/logwrite:dev", Recipe: "services/logwrite"},
 	{LinuxKit: "linuxkit/acpid", Minikit: "minikit/acpid:dev", Recipe: "services/acpid"},
+	{LinuxKit: "linuxkit/openntpd", Minikit: "minikit/openntpd:dev", Recipe: "services/openntpd"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a
