@@ -170,6 +170,9 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/usr/sbin/ntpd", "-n", "-f", "/etc/openntpd/ntpd.conf"}},
 		files: []string{"/etc/ntpd.conf", "/etc/passwd", "/var/lib/openntpd/db", "/var/lib/openntpd/run"},
 	},
+	"node_exporter": {
+		run: [][]string{{"/bin/node_exporter", "--version"}},
+	},
 
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},

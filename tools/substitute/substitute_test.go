@@ -34,6 +34,7 @@ func TestSubstitute(t *testing.T) {
 		{"logwrite", "linuxkit/logwrite:24e6a76c2d45a7679d4f53db9ea377373b543dc7", "minikit/logwrite:dev", true},
 		{"acpid", "linuxkit/acpid:dbd30b25903bf17042c22171b729f94c4bd3d98d", "minikit/acpid:dev", true},
 		{"openntpd", "linuxkit/openntpd:2508f1d040441457a0b3e75744878afdf61bc473", "minikit/openntpd:dev", true},
+		{"node_exporter", "linuxkit/node_exporter:f334791f344bdf477317840e14cee57904fee95a", "minikit/node_exporter:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
