@@ -173,7 +173,11 @@ var recipeChecks = map[string]struct {
 	"node_exporter": {
 		run: [][]string{{"/bin/node_exporter", "--version"}},
 	},
-
+	"firmware": {
+		files: []string{"/lib/firmware/carl9170-1.fw"},
+		// unpacked into the system's root: no /bin or /usr/lib links
+		notFiles: []string{"/bin", "/sbin", "/usr/lib"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},

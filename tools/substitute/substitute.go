@@ -60,6 +60,7 @@ var Table = []Entry{
 	{LinuxKit: "linuxkit/acpid", Minikit: "minikit/acpid:dev", Recipe: "services/acpid"},
 	{LinuxKit: "linuxkit/openntpd", Minikit: "minikit/openntpd:dev", Recipe: "services/openntpd"},
 	{LinuxKit: "linuxkit/node_exporter", Minikit: "minikit/node_exporter:dev", Recipe: "services/node_exporter"},
+	{LinuxKit: "linuxkit/firmware", Minikit: "minikit/firmware:dev", Recipe: "pkg/firmware"},
 }
 
 // Substitute returns the minikit image that replaces ref, an image of a

@@ -35,6 +35,7 @@ func TestSubstitute(t *testing.T) {
 		{"acpid", "linuxkit/acpid:dbd30b25903bf17042c22171b729f94c4bd3d98d", "minikit/acpid:dev", true},
 		{"openntpd", "linuxkit/openntpd:2508f1d040441457a0b3e75744878afdf61bc473", "minikit/openntpd:dev", true},
 		{"node_exporter", "linuxkit/node_exporter:f334791f344bdf477317840e14cee57904fee95a", "minikit/node_exporter:dev", true},
+		{"firmware", "linuxkit/firmware:68c2b29f28f2639020b9f8d55254d333498a30aa", "minikit/firmware:dev", true},
 		{"another registry's linuxkit is not LinuxKit's", "ghcr.io/linuxkit/getty:v1", "", false},
 		{"other images are left alone", "nginx:1.19.5-alpine", "", false},
 		{"runc as a service has nothing to offer", "linuxkit/runc:v1", "", false},
@@ -71,6 +72,9 @@ func TestSubstituteInitDropsRuncContainerdAndMemlogd(t *testing.T) {
 	}
 	if got, _, ok := SubstituteInit("linuxkit/init:b5506cc74a6812dc40982cacfd2f4328f8a4b12a"); !ok || got != "minikit/init:dev" {
 		t.Errorf("SubstituteInit(linuxkit/init) = %q, %v; want minikit/init:dev", got, ok)
+	}
+	if got, _, ok := SubstituteInit("linuxkit/firmware:68c2b29f28f2639020b9f8d55254d333498a30aa"); !ok || got != "minikit/firmware:dev" {
+		t.Errorf("SubstituteInit(linuxkit/firmware) = %q, %v; want minikit/firmware:dev", got, ok)
 	}
 }
 
