@@ -116,7 +116,7 @@ func TestModulesOfAReplacement(t *testing.T) {
 // replaces.
 func TestExamplesNeedNoOtherLinuxKitImage(t *testing.T) {
 	dir := testenv.LinuxKitExamples(t)
-	for _, name := range []string{"minimal.yml", "getty.yml", "sshd.yml"} {
+	for _, name := range []string{"minimal.yml", "getty.yml", "sshd.yml", "node_exporter.yml", "static-ip.yml", "swap.yml", "platform-hetzner.yml", "platform-equinixmetal.yml"} {
 		spec, _, err := imagespec.ParseFiles(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
