@@ -135,6 +135,13 @@ func (in *initSys) boot() error {
 	if err := in.checkRoot(); err != nil {
 		return err
 	}
+	if action, ok := in.shutdownAsked(); ok {
+		// An onboot poweroff entry (LinuxKit's tests end with one) or the
+		// power button: starting services only to stop them would delay
+		// the shutdown and show them briefly alive.
+		slog.Info(action+" asked for during onboot: the services are not started", "action", action)
+		return nil
+	}
 	end = in.timeline.begin("services started")
 	in.startServices(in.path(bundle.ServicesDir))
 	end()
@@ -239,12 +246,39 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 
 	end = in.timeline.begin("modules")
 	in.loadModules()
+	mountModuleFilesystems()
 	end()
 	in.watchPowerButton()
 	if lo, err := netlink.LinkByName("lo"); err == nil {
 		_ = netlink.LinkSetUp(lo)
 	}
 	return false, nil
+}
+
+// mountModuleFilesystems mounts the filesystems of rootfs.ModuleMounts
+// whose module the spec had loaded (binfmt_misc).
+func mountModuleFilesystems() {
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		slog.Warn("cannot read /proc/filesystems", "err", err)
+		return
+	}
+	known, err := rootfs.KnownFilesystems(f)
+	f.Close()
+	if err != nil {
+		slog.Warn("cannot read /proc/filesystems", "err", err)
+		return
+	}
+	var table []rootfs.Mount
+	for _, m := range rootfs.ModuleMounts {
+		if known[m.FSType] {
+			table = append(table, m)
+		}
+	}
+	optErrs, _ := rootfs.MountAll(rootfs.SyscallMounter{}, table) // all optional
+	for _, e := range optErrs {
+		slog.Warn("optional mount failed", "err", e)
+	}
 }
 
 // handoffPhases are the phases before this run of init: the kernel's, up
@@ -284,6 +318,21 @@ func (in *initSys) hostSetup() error {
 	}
 	slog.Info("host test mode", "root", in.root)
 	return nil
+}
+
+// shutdownAsked reports a shutdown requested so far, leaving it for loop
+// to carry out.
+func (in *initSys) shutdownAsked() (string, bool) {
+	select {
+	case action := <-in.shutdownReq:
+		select {
+		case in.shutdownReq <- action:
+		default: // another came in meanwhile; loop carries that one out
+		}
+		return action, true
+	default:
+		return "", false
+	}
 }
 
 // loop waits for a shutdown request and carries it out.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/bundle"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,4 +77,33 @@ func sentSignals() []syscall.Signal {
 		}
 	}
 	return out
+}
+
+// A poweroff asked for while onboot runs (LinuxKit's tests end their
+// onboot with one) powers off once onboot is done, without starting the
+// services first.
+func TestPoweroffDuringOnbootStartsNoService(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	tree := newTree(t)
+	writeBundle(t, filepath.Join(tree, bundle.OnbootDir, "000-poweroff"),
+		bundleSpec(rootfs, true, nil, "/bin/sh", "-c", "echo asking; kill -USR2 1"))
+	writeBundle(t, filepath.Join(tree, bundle.OnbootDir, "001-after"),
+		bundleSpec(rootfs, false, nil, "/bin/sh", "-c", "echo still run"))
+	hostService(t, tree, rootfs, "late", "echo late started; exec sleep 1000", nil)
+	h := startHostInit(t, tree)
+	select {
+	case <-h.done:
+	case <-time.After(time.Minute):
+		t.Fatal("init did not power off within a minute of the request")
+	}
+	if code := h.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("init exited %d, want 0 (poweroff)", code)
+	}
+	h.expect(`001-after: still run`, time.Second)
+	h.expect(`poweroff asked for during onboot: the services are not started`, time.Second)
+	for _, l := range h.snapshot() {
+		if strings.Contains(l, "late") {
+			t.Errorf("the service was started: %s", l)
+		}
+	}
 }

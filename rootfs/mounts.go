@@ -1,9 +1,12 @@
 package rootfs
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +48,28 @@ var EarlyMounts = []Mount{
 	{Source: "tmpfs", Target: "/tmp", FSType: "tmpfs", Flags: nosuid | nodev, Data: "mode=1777", Mode: 0o1777},
 	{Source: "tmpfs", Target: "/var", FSType: "tmpfs", Flags: nosuid | nodev, Data: "mode=0755", Mode: 0o755},
 	{Source: "cgroup2", Target: "/sys/fs/cgroup", FSType: "cgroup2", Flags: nosuid | nodev | noexec, Data: "nsdelegate", Mode: 0o555},
+}
+
+// ModuleMounts are filesystems that Debian's kernel has as modules and
+// LinuxKit's init mounts: once the spec's modules are loaded, those the
+// kernel then knows (KnownFilesystems) are mounted. binfmt_misc is where
+// LinuxKit's binfmt package and its users look for the registrations.
+var ModuleMounts = []Mount{
+	{Source: "binfmt_misc", Target: "/proc/sys/fs/binfmt_misc", FSType: "binfmt_misc", Flags: nosuid | nodev | noexec, Mode: 0o755, Optional: true},
+}
+
+// KnownFilesystems returns the filesystem types listed in r, the format
+// of /proc/filesystems ("nodev\tsysfs", "\text4").
+func KnownFilesystems(r io.Reader) (map[string]bool, error) {
+	known := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 0 {
+			known[fields[len(fields)-1]] = true
+		}
+	}
+	return known, sc.Err()
 }
 
 // Mounter performs mounts; tests replace it.

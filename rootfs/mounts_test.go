@@ -72,3 +72,27 @@ func TestRootIsInitramfs(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownFilesystemsReadsProcFilesystems(t *testing.T) {
+	known, err := KnownFilesystems(strings.NewReader("nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\tbinfmt_misc\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fs := range []string{"sysfs", "tmpfs", "ext4", "binfmt_misc"} {
+		if !known[fs] {
+			t.Errorf("%s not known", fs)
+		}
+	}
+	if known["nodev"] || len(known) != 4 {
+		t.Errorf("known = %v", known)
+	}
+}
+
+// A module's filesystem is a convenience, never a reason to stop boot.
+func TestModuleMountsAreOptional(t *testing.T) {
+	for _, m := range ModuleMounts {
+		if !m.Optional {
+			t.Errorf("%s is required", m)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package packer
 
 import (
 	"log/slog"
+	"slices"
 
 	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/tools/substitute"
@@ -13,7 +14,9 @@ import (
 // power button to work in a VM or on a cloud instance. What has no device
 // (the filesystem, the power button's input handler) is loaded always;
 // the device drivers of common hypervisors and clouds are carried and
-// loaded for the devices present.
+// loaded for the devices present. The modules the spec's replaced
+// packages need (loop for losetup, dm_crypt for dm-crypt) are added to
+// these.
 var (
 	linuxkitKernelModules = []string{"button", "evdev", "ext4"}
 	linuxkitColdplug      = []string{
@@ -32,9 +35,19 @@ func substituteLinuxKit(spec *imagespec.Spec, log *slog.Logger) *imagespec.Spec 
 		log.Info("substituted", "image", s.Kernel.Image, "with", ref, "note", note)
 		s.Kernel.Image = ref
 		if len(s.Kernel.Modules) == 0 && len(s.Kernel.Coldplug) == 0 {
-			s.Kernel.Modules, s.Kernel.Coldplug = linuxkitKernelModules, linuxkitColdplug
+			modules := slices.Clone(linuxkitKernelModules)
+			for _, list := range [][]*imagespec.Container{spec.Onboot, spec.Services, spec.Onshutdown} {
+				for _, c := range list {
+					for _, m := range substitute.Modules(c.Image) {
+						if !slices.Contains(modules, m) {
+							modules = append(modules, m)
+						}
+					}
+				}
+			}
+			s.Kernel.Modules, s.Kernel.Coldplug = modules, linuxkitColdplug
 			log.Info("kernel modules added for LinuxKit's built-in drivers",
-				"modules", linuxkitKernelModules, "coldplug", linuxkitColdplug)
+				"modules", modules, "coldplug", linuxkitColdplug)
 		}
 	}
 	s.Init = nil

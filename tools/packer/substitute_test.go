@@ -3,9 +3,11 @@ package packer
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 
 	imagespec "github.com/minikit/minikit/image-spec"
+	"github.com/minikit/minikit/tools/substitute"
 )
 
 func TestSubstituteLinuxKitReplacesPackagesAndKeepsTheCallersSpec(t *testing.T) {
@@ -30,5 +32,35 @@ func TestSubstituteLinuxKitReplacesPackagesAndKeepsTheCallersSpec(t *testing.T) 
 	}
 	if spec.Services[0].Image != "linuxkit/getty:abc" || spec.Kernel.Image != "linuxkit/kernel:6.12.59" || len(spec.Init) != 3 {
 		t.Errorf("the caller's spec was changed: %+v", spec)
+	}
+}
+
+// A LinuxKit spec gets the modules its replaced packages need, since
+// LinuxKit's kernels build them in; a spec that lists modules keeps its
+// own list.
+func TestSubstituteLinuxKitAddsTheModulesOfReplacedPackages(t *testing.T) {
+	substitute.Table = append(substitute.Table, substitute.Entry{
+		LinuxKit: "linuxkit/test-loop", Minikit: "minikit/test-loop:dev", Recipe: "onboot/test-loop", Modules: []string{"loop", "ext4"},
+	})
+	defer func() { substitute.Table = substitute.Table[:len(substitute.Table)-1] }()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	spec := &imagespec.Spec{
+		Kernel: imagespec.Kernel{Image: "linuxkit/kernel:6.12.59"},
+		Onboot: []*imagespec.Container{{Name: "loop", Image: "linuxkit/test-loop:abc"}},
+	}
+	got := substituteLinuxKit(spec, log).Kernel.Modules
+	if !slices.Contains(got, "loop") || !slices.Contains(got, "button") {
+		t.Errorf("modules = %v, want LinuxKit's defaults and loop", got)
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(got), func(m string) bool { return m != "ext4" })); n != 1 {
+		t.Errorf("modules = %v: ext4 %d times, want once", got, n)
+	}
+	if slices.Contains(linuxkitKernelModules, "loop") {
+		t.Error("the defaults themselves were changed")
+	}
+
+	spec.Kernel.Modules = []string{"virtio_blk"}
+	if got := substituteLinuxKit(spec, log).Kernel.Modules; !slices.Equal(got, []string{"virtio_blk"}) {
+		t.Errorf("a spec's own modules became %v", got)
 	}
 }

@@ -78,6 +78,46 @@ func TestCopiedFileModeChangesTheHash(t *testing.T) {
 	}
 }
 
+// A remove path with a pattern deletes what matches it, and only that.
+func TestRemoveTakesPatterns(t *testing.T) {
+	dir := recipeDir(t, map[string]string{
+		"build.yml": `image: minikit/remove-test
+copy:
+  - source: files
+    path: /usr/bin
+remove:
+  - /usr/bin/qemu-*-static
+  - /usr/bin/no-such-*
+cmd: [/usr/bin/qemu-arm]
+`,
+		"files/qemu-arm":            "kept\n",
+		"files/qemu-aarch64-static": "removed\n",
+		"files/qemu-s390x-static":   "removed\n",
+		"files/binfmt":              "kept\n",
+	})
+	st := openStore(t)
+	build(t, dir, st, false)
+	root, _ := unpack(t, st, "minikit/remove-test:dev")
+	entries, err := os.ReadDir(filepath.Join(root, "usr/bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "binfmt qemu-arm" {
+		t.Errorf("/usr/bin holds %v, want binfmt and qemu-arm", names)
+	}
+}
+
+func TestABadRemovePatternFailsTheRecipe(t *testing.T) {
+	dir := recipeDir(t, map[string]string{"build.yml": "image: minikit/bad\nremove: [\"/usr/bin/[a\"]\n"})
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "remove") || !strings.Contains(err.Error(), "pattern") {
+		t.Errorf("Load = %v, want an error naming the remove pattern", err)
+	}
+}
+
 const busyboxRecipe = `image: minikit/busybox-test
 debian:
   - busybox-static

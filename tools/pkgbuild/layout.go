@@ -155,10 +155,20 @@ func (b *builder) symlink(s Symlink) error {
 }
 
 // remove deletes a path and what is under it; a path that is not there is
-// no error, since packages change.
+// no error, since packages change. A path with *, ? or [ is a pattern (as
+// path.Match reads it) and each match is deleted.
 func (b *builder) remove(p string) error {
-	if err := b.root.RemoveAll(b.rel(p)); err != nil {
-		return fmt.Errorf("remove %s: %w", p, err)
+	matches := []string{b.rel(p)}
+	if strings.ContainsAny(p, "*?[") {
+		var err error
+		if matches, err = fs.Glob(b.root.FS(), b.rel(p)); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	for _, m := range matches {
+		if err := b.root.RemoveAll(m); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
 	}
 	return nil
 }

@@ -273,7 +273,11 @@ func Parse(file string, data []byte) (*Recipe, error) {
 		r.Run = append(r.Run, Hook{Package: p.goPackage(at+".package", "run.package", h.Package), Args: h.Args})
 	}
 	for i, rm := range raw.Remove {
-		r.Remove = append(r.Remove, p.imagePath(fmt.Sprintf("$.remove[%d]", i), "remove", rm))
+		at := fmt.Sprintf("$.remove[%d]", i)
+		if _, err := path.Match(rm, ""); err != nil {
+			p.errorf(at, "remove", "%q is not a valid pattern: %v", rm, err)
+		}
+		r.Remove = append(r.Remove, p.imagePath(at, "remove", rm))
 	}
 	r.Entrypoint, r.Cmd, r.Env, r.Workdir, r.User = raw.Entrypoint, raw.Cmd, raw.Env, raw.Workdir, raw.User
 	for i, e := range raw.Env {

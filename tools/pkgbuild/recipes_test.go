@@ -122,6 +122,62 @@ var recipeChecks = map[string]struct {
 		run:   [][]string{{"/usr/lib/rng-tools5/rngd", "--version"}},
 		files: []string{"/usr/sbin/rngd"},
 	},
+	"poweroff": {
+		// Checked, never run: in a chroot its signal would reach the
+		// build host's PID 1. TestPoweroffAfterItsWait boots it.
+		run:   [][]string{{"/bin/sh", "-n", "/poweroff.sh"}},
+		files: []string{"/bin/sh", "/bin/sleep", "/bin/kill"},
+	},
+	"sysfs": {
+		// the shipped settings are where -configDir looks by default
+		files: []string{"/usr/bin/sysfs", "/etc/sysfs.d/00-moby.conf"},
+		run:   [][]string{{"/usr/bin/sysfs", "-h"}},
+	},
+	"binfmt": {
+		run:   [][]string{{"/usr/bin/qemu-aarch64", "-version"}, {"/usr/bin/binfmt", "-h"}},
+		files: []string{"/etc/binfmt.d/00_linuxkit.conf", "/usr/bin/qemu-arm", "/usr/bin/qemu-ppc64le", "/usr/bin/qemu-s390x", "/usr/bin/qemu-riscv64", "/usr/bin/qemu-loongarch64"},
+		// only what it registers
+		notFiles: []string{"/usr/bin/qemu-*-static", "/usr/bin/qemu-mips*"},
+	},
+	"losetup": {
+		run: [][]string{{"/usr/bin/loopy", "--help"}},
+	},
+	"dm-crypt": {
+		run:   [][]string{{"/usr/sbin/cryptsetup", "--version"}, {"/usr/bin/crypto", "-h"}, {"/sbin/mkfs.ext4", "-V"}},
+		files: []string{"/usr/bin/crypto"},
+	},
+	"swap": {
+		run: [][]string{{"/usr/sbin/cryptsetup", "--version"}},
+		// the name LinuxKit specs run
+		files: []string{"/swap.sh"},
+	},
+	"extend": {
+		run:   [][]string{{"/usr/sbin/sfdisk", "--version"}, {"/usr/sbin/e2fsck", "-V"}, {"/usr/bin/extend", "-h"}},
+		files: []string{"/usr/sbin/resize2fs"},
+	},
+	"ip": {
+		run: [][]string{{"/usr/bin/ip", "-V"}, {"/usr/sbin/tc", "-V"}, {"/usr/sbin/bridge", "-V"}, {"/usr/bin/wg", "--version"}},
+	},
+	"kmsg":     {files: []string{"/usr/bin/kmsg"}},
+	"logwrite": {files: []string{"/usr/bin/logwrite"}},
+	"acpid": {
+		// Debian's acpid (not busybox's), and the power button's rule and action
+		run:   [][]string{{"/bin/sh", "-n", "/etc/acpi/powerbtn.sh"}, {"/bin/sh", "-c", "/sbin/acpid --version | grep -q acpid-2"}},
+		files: []string{"/etc/acpi/events/powerbtn", "/bin/kill"},
+	},
+
+	"openntpd": {
+		run:   [][]string{{"/usr/sbin/ntpd", "-n", "-f", "/etc/openntpd/ntpd.conf"}},
+		files: []string{"/etc/ntpd.conf", "/etc/passwd", "/var/lib/openntpd/db", "/var/lib/openntpd/run"},
+	},
+	"node_exporter": {
+		run: [][]string{{"/bin/node_exporter", "--version"}},
+	},
+	"firmware": {
+		files: []string{"/lib/firmware/carl9170-1.fw"},
+		// unpacked into the system's root: no /bin or /usr/lib links
+		notFiles: []string{"/bin", "/sbin", "/usr/lib"},
+	},
 	"ca-certificates": {
 		files:    []string{"/etc/ssl/certs/ca-certificates.crt"},
 		notFiles: []string{"/bin", "/lib", "/sbin"},
