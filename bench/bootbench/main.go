@@ -43,7 +43,7 @@ func main() {
 	cpus := flag.Int("cpus", 0, "guest CPUs (0: qemu package default)")
 	timeout := flag.Duration("timeout", 4*time.Minute, "limit for one boot")
 	reuse := flag.Bool("reuse", false, "boot the image a previous run built in DIR instead of building (no build times)")
-	only := flag.String("only", "", "boot only this image: minikit or baseline")
+	only := flag.String("only", "", "boot only this image: "+imgMinikit+", "+imgTmpfs+" or "+imgBaseline)
 	flag.Parse()
 	if *runs < 1 {
 		fatal(errors.New("-runs must be at least 1"))
@@ -91,9 +91,21 @@ type buildTimes struct {
 	// rebuilds of the same specs that follow it.
 	MinikitFirst  float64   `json:"minikitFirstSeconds"`
 	MinikitCached []float64 `json:"minikitCachedSeconds"`
+	// TmpfsFirst and TmpfsCached are the same for the -root tmpfs build.
+	TmpfsFirst  float64   `json:"tmpfsFirstSeconds"`
+	TmpfsCached []float64 `json:"tmpfsCachedSeconds"`
 	// Baseline is bootbench's repacking of minikit's initrd.
 	Baseline float64 `json:"baselineRepackSeconds"`
 }
+
+// The images a run boots: minikit as built (a verified root image),
+// minikit with -root tmpfs (the root copied into a tmpfs at every boot,
+// as before the image), and the busybox-and-runc baseline.
+const (
+	imgMinikit  = "minikit"
+	imgTmpfs    = "tmpfs"
+	imgBaseline = "baseline"
+)
 
 func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	minikit, err := filepath.Abs("bin/minikit")
@@ -140,22 +152,34 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		return err
 	}
 
-	// minikit build, then the cached rebuilds.
+	// minikit build, then the cached rebuilds; and the same system with
+	// the root copied into a tmpfs at boot, as minikit booted before its
+	// root became a verified image, which is also the tree the baseline
+	// takes its records from.
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
-	build := func() (float64, error) {
+	build := func(dir string, flags ...string) (float64, error) {
 		start := time.Now()
-		cmd := exec.Command(minikit, "build", "-o", imgDir, spec, extra)
-		out, err := cmd.CombinedOutput()
+		args := append(append([]string{"build", "-o", dir}, flags...), spec, extra)
+		out, err := exec.Command(minikit, args...).CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("minikit build: %v\n%s", err, out)
+			return 0, fmt.Errorf("minikit build %v: %v\n%s", flags, err, out)
 		}
 		return time.Since(start).Seconds(), nil
 	}
-	mk := image{name: "minikit", prefix: filepath.Join(imgDir, name)}
+	mk := image{name: imgMinikit, prefix: filepath.Join(imgDir, name)}
 	mk.initrd = mk.prefix + "-initrd.img"
+	tmpfsDir := filepath.Join(imgDir, "tmpfs")
+	tm := image{name: imgTmpfs, prefix: filepath.Join(tmpfsDir, name)}
+	tm.initrd = tm.prefix + "-initrd.img"
 	if _, err := os.Stat(mk.initrd); err != nil || !o.reuse {
 		step("minikit build %s (first)", spec)
-		if res.Builds.MinikitFirst, err = build(); err != nil {
+		if res.Builds.MinikitFirst, err = build(imgDir); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(tm.initrd); err != nil || !o.reuse {
+		step("minikit build -root tmpfs %s", spec)
+		if res.Builds.TmpfsFirst, err = build(tmpfsDir, "-root", "tmpfs"); err != nil {
 			return err
 		}
 	}
@@ -164,26 +188,31 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 			break
 		}
 		step("minikit build %s (cached, %d/%d)", spec, i+1, runs)
-		t, err := build()
+		t, err := build(imgDir)
 		if err != nil {
 			return err
 		}
 		res.Builds.MinikitCached = append(res.Builds.MinikitCached, t)
+		step("minikit build -root tmpfs %s (cached, %d/%d)", spec, i+1, runs)
+		if t, err = build(tmpfsDir, "-root", "tmpfs"); err != nil {
+			return err
+		}
+		res.Builds.TmpfsCached = append(res.Builds.TmpfsCached, t)
 	}
 
-	// The baseline: the same kernel and cmdline, minikit's initrd with
-	// the script as PID 1.
-	step("baseline initrd from %s", mk.initrd)
-	bl := image{name: "baseline", prefix: mk.prefix, initrd: filepath.Join(work, "baseline-initrd.img")}
+	// The baseline: the same kernel and cmdline, the tmpfs build's initrd
+	// (the root's files) with the script as PID 1.
+	step("baseline initrd from %s", tm.initrd)
+	bl := image{name: imgBaseline, prefix: tm.prefix, initrd: filepath.Join(work, "baseline-initrd.img")}
 	start := time.Now()
-	if res.Baseline, err = buildBaseline(mk.initrd, bl.initrd, "bench/baseline/init.sh"); err != nil {
+	if res.Baseline, err = buildBaseline(tm.initrd, bl.initrd, "bench/baseline/init.sh"); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	res.Builds.Baseline = time.Since(start).Seconds()
 	if err := os.WriteFile(filepath.Join(work, "baseline-init.sh"), []byte(res.Baseline.Script), 0o755); err != nil {
 		return err
 	}
-	for _, img := range []image{mk, bl} {
+	for _, img := range []image{mk, tm, bl} {
 		st, err := os.Stat(img.initrd)
 		if err != nil {
 			return err
@@ -194,7 +223,7 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	// The boots, alternating so that a change in the host's load falls on
 	// both alike.
 	for i := range runs {
-		for _, img := range []image{mk, bl} {
+		for _, img := range []image{mk, tm, bl} {
 			if o.only != "" && o.only != img.name {
 				continue
 			}
@@ -246,7 +275,7 @@ type figure struct {
 
 var figures = []figure{
 	{key: figInit, label: "kernel start -> init"},
-	{key: figSwitched, label: "  -> init running from the tmpfs root"},
+	{key: figSwitched, label: "  -> root ready (image mounted, or copied)"},
 	{key: figMounted, label: "  -> filesystems mounted"},
 	{key: figModules, label: "  -> modules loaded"},
 	{key: figOnboot, label: "kernel start -> onboot done"},
@@ -259,7 +288,7 @@ var figures = []figure{
 // medians fills res.Medians[image][figure], with the derived rows taken
 // run by run.
 func medians(res *results) {
-	for _, img := range []string{"minikit", "baseline"} {
+	for _, img := range []string{imgMinikit, imgTmpfs, imgBaseline} {
 		m := map[string]float64{}
 		rg := map[string][2]float64{}
 		var rss, runc, used []float64
@@ -302,6 +331,7 @@ func medians(res *results) {
 	}
 	res.Medians["build"] = map[string]float64{
 		"minikitCachedSeconds":  median(res.Builds.MinikitCached),
+		"tmpfsCachedSeconds":    median(res.Builds.TmpfsCached),
 		"baselineRepackSeconds": res.Builds.Baseline,
 	}
 }
@@ -320,47 +350,57 @@ func median(vs []float64) float64 {
 }
 
 func printTable(res *results) {
-	mk, bl := res.Medians["minikit"], res.Medians["baseline"]
+	mk, tm, bl := res.Medians[imgMinikit], res.Medians[imgTmpfs], res.Medians[imgBaseline]
 	fmt.Printf("\nminikit boot benchmark: %s under qemu (%s, %d MiB), medians of %d boots each\n",
 		res.Spec, strings.ToUpper(res.Accel), res.MemoryMiB, res.Runs)
 	fmt.Printf("host: %d CPUs (%s), %s\n", res.HostCPUs, res.HostCPU, res.QEMU)
-	fmt.Printf("baseline: the same kernel, modules and bundles; PID 1 is bench/baseline/init.sh running Debian's runc\n\n")
-	const format = "%-48s %10s %10s %10s\n"
-	fmt.Printf(format, "figure", "minikit", "baseline", "ratio")
-	row := func(label string, a, b float64, aok, bok bool, unit string) {
+	fmt.Printf("minikit: its root a verified SquashFS image; tmpfs root: the same with -root tmpfs (the root\n" +
+		"copied into a tmpfs at boot, as before); baseline: the same kernel, modules and bundles, PID 1\n" +
+		"being bench/baseline/init.sh running Debian's runc\n\n")
+	const format = "%-44s %9s %10s %9s %9s %9s\n"
+	fmt.Printf(format, "figure", "minikit", "tmpfs root", "baseline", "/tmpfs", "/baseline")
+	row := func(label string, a, t, b float64, aok, tok, bok bool, unit string) {
 		cell := func(v float64, ok bool) string {
 			if !ok {
 				return "n/a"
 			}
 			return fmt.Sprintf(unit, v)
 		}
-		ratio := "n/a"
-		if aok && bok && b != 0 {
-			ratio = fmt.Sprintf("%.2f", a/b)
+		ratio := func(x, y float64, ok bool) string {
+			if !ok || y == 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.2f", x/y)
 		}
-		fmt.Printf(format, label, cell(a, aok), cell(b, bok), ratio)
+		fmt.Printf(format, label, cell(a, aok), cell(t, tok), cell(b, bok), ratio(a, t, aok && tok), ratio(a, b, aok && bok))
 	}
 	for _, f := range figures {
 		a, aok := mk[f.key]
+		t, tok := tm[f.key]
 		b, bok := bl[f.key]
-		row(f.label, a, b, aok, bok, "%.2f s")
+		row(f.label, a, t, b, aok, tok, bok, "%.2f s")
 	}
 	a, aok := mk["pid1RssKiB"]
+	t, tok := tm["pid1RssKiB"]
 	b, bok := bl["pid1RssKiB"]
-	row("PID 1 resident memory after boot", a/1024, b/1024, aok, bok, "%.1f MiB")
+	row("PID 1 resident memory after boot", a/1024, t/1024, b/1024, aok, tok, bok, "%.1f MiB")
 	if r, ok := bl["runcRssKiB"]; ok && r > 0 {
-		row("  runc processes left running", mk["runcRssKiB"]/1024, r/1024, aok, ok, "%.1f MiB")
+		row("  runc processes left running", mk["runcRssKiB"]/1024, tm["runcRssKiB"]/1024, r/1024, aok, tok, ok, "%.1f MiB")
 	}
 	u1, ok1 := mk["guestUsedKiB"]
-	u2, ok2 := bl["guestUsedKiB"]
-	row("guest memory in use after boot", u1/1024, u2/1024, ok1, ok2, "%.0f MiB")
-	row("initrd size (gzip)", float64(res.Initrd["minikit"])/(1<<20), float64(res.Initrd["baseline"])/(1<<20), true, true, "%.1f MiB")
-	row("build, cached (baseline: repack)", res.Medians["build"]["minikitCachedSeconds"], res.Builds.Baseline,
-		len(res.Builds.MinikitCached) > 0, true, "%.1f s")
+	u2, ok2 := tm["guestUsedKiB"]
+	u3, ok3 := bl["guestUsedKiB"]
+	row("RAM in use after boot (MemTotal-MemAvailable)", u1/1024, u2/1024, u3/1024, ok1, ok2, ok3, "%.0f MiB")
+	row("initrd size", float64(res.Initrd[imgMinikit])/(1<<20), float64(res.Initrd[imgTmpfs])/(1<<20),
+		float64(res.Initrd[imgBaseline])/(1<<20), true, true, true, "%.1f MiB")
+	row("build, first (baseline: repack)", res.Builds.MinikitFirst, res.Builds.TmpfsFirst, res.Builds.Baseline,
+		res.Builds.MinikitFirst > 0, res.Builds.TmpfsFirst > 0, true, "%.1f s")
+	row("build, cached", res.Medians["build"]["minikitCachedSeconds"], res.Medians["build"]["tmpfsCachedSeconds"], 0,
+		len(res.Builds.MinikitCached) > 0, len(res.Builds.TmpfsCached) > 0, false, "%.1f s")
 	fmt.Printf("\nTimes are seconds since the kernel started (guest CLOCK_BOOTTIME). minikit's come from\n" +
 		"`svcctl analyze --json`, \"every service running\" being the last service's start; the baseline's\n" +
 		"from its script's markers. \"sshd accepting\" is the host's receipt of the ssh banner, moved onto\n" +
-		"the guest clock. ratio = minikit/baseline: below 1, minikit is faster or smaller.\n")
+		"the guest clock. A ratio below 1: minikit is faster or smaller.\n")
 }
 
 // hostInfo names qemu's version and the host's CPU, for the record.
