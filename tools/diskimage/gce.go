@@ -3,7 +3,6 @@ package diskimage
 import (
 	"archive/tar"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/klauspost/compress/gzip"
@@ -49,7 +48,7 @@ func (im *image) writeGCE(raw, out string) error {
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, in); err != nil {
+	if err := copyExtents(tw, in, st.Size()); err != nil {
 		return fmt.Errorf("tar %s: %w", gceDiskName, err)
 	}
 	if err := tw.Close(); err != nil {

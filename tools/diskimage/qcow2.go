@@ -120,12 +120,6 @@ func (im *image) outputPath(dest string) (string, error) {
 	return filepath.Join(dir, filepath.Base(dest)), nil
 }
 
-// ConvertQCOW2 converts the raw disk image at raw into a qcow2 image at
-// dest, for a caller that already wrote the raw disk.
-func ConvertQCOW2(ctx context.Context, raw, dest string) error {
-	return qemuConvert(ctx, raw, dest, "qcow2")
-}
-
 // qemuConvert converts the raw disk at raw into format at dest with
 // qemu-img; opts are its -o options.
 func qemuConvert(ctx context.Context, raw, dest, format string, opts ...string) error {

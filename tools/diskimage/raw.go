@@ -254,3 +254,40 @@ func copySparse(w io.WriterAt, src string, offset int64) error {
 		}
 	}
 }
+
+// CopyDisk copies the disk image at src to dest, keeping its holes, under
+// a temporary name renamed when complete.
+func CopyDisk(src, dest string) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	tmp := dest + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	defer f.Close()
+	if err := f.Truncate(st.Size()); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	extents, err := dataExtents(in, st.Size())
+	if err != nil {
+		return err
+	}
+	for _, e := range extents {
+		if _, err := io.Copy(io.NewOffsetWriter(f, e.off), io.NewSectionReader(in, e.off, e.len)); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return rename(tmp, dest)
+}

@@ -383,3 +383,31 @@ func TestVHDAndVMDKAreWhatQemuReads(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyDiskKeepsHoles: a copy of a mostly empty disk has its bytes and
+// takes no more room than its data.
+func TestCopyDiskKeepsHoles(t *testing.T) {
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "src.img"), filepath.Join(dir, "dest.img")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 30)
+	f.WriteAt(bytes.Repeat([]byte("data"), 1<<18), 5<<20) // 1 MiB
+	f.WriteAt([]byte("the end"), 1<<30-7)
+	f.Close()
+	if err := CopyDisk(src, dest); err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(t, src) != hashOf(t, dest) {
+		t.Error("the copy differs")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dest, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 8<<20 {
+		t.Errorf("the copy of 1 MiB of data in 1 GiB takes %d bytes", used)
+	}
+}

@@ -23,10 +23,11 @@ const runUsage = `Usage: minikit run [flags] IMAGE
        minikit run -stop [-kill] STATEDIR
 
 Boots IMAGE in qemu: DIR/NAME as minikit build -o DIR wrote it
-(NAME-kernel, NAME-initrd.img, NAME-cmdline), or an ISO or disk image it
-wrote (-format iso-bios, iso-efi, raw-bios, raw-efi, qcow2-bios), whose
-firmware, BIOS or UEFI, is read from the image. A disk image boots as a
-snapshot: the file is never changed.
+(NAME-kernel, NAME-initrd.img, NAME-cmdline, and NAME-squashfs.img if
+there), or an ISO or disk image it wrote (-format iso-bios, iso-efi,
+iso-efi-initrd, raw-bios, raw-efi, qcow2-bios, qcow2-efi, aws, vhd, vmdk),
+whose firmware, BIOS or UEFI, is read from the image. A disk image boots
+as a snapshot: the file is never changed.
 
 The serial console is on this terminal. Ctrl-C or SIGTERM presses the ACPI
 power button; a second one, or the end of the grace period, kills the
@@ -211,9 +212,12 @@ func bootFrom(opts *qemu.Options, image string, f runFlags) error {
 				return fmt.Errorf("-firmware: %w", err)
 			}
 		}
-		if kind == diskimage.ISO {
+		switch kind {
+		case diskimage.ISO:
 			opts.ISO = image
-		} else {
+		case diskimage.VHD:
+			opts.BootDisk = &qemu.Disk{Path: image, Format: "vpc"} // qemu's name for VHD
+		default:
 			opts.BootDisk = &qemu.Disk{Path: image, Format: string(kind)}
 		}
 		return nil

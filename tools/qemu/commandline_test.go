@@ -70,7 +70,7 @@ func TestDefaultsRejectImpossibleMachines(t *testing.T) {
 	}{
 		{"nothing to boot", Options{}},
 		{"an unknown firmware", Options{Kernel: "k", Firmware: "coreboot"}},
-		{"a disk of an unknown format", Options{ISO: "x.iso", Disks: []Disk{{Path: "d.vhd", Format: "vpc"}}}},
+		{"a disk of an unknown format", Options{ISO: "x.iso", Disks: []Disk{{Path: "d.vdi", Format: "vdi"}}}},
 		{"negative memory", Options{Kernel: "k", MemoryMiB: -1}},
 		{"negative CPUs", Options{Kernel: "k", CPUs: -2}},
 		{"unknown accelerator", Options{Kernel: "k", Accel: "hvf"}},

@@ -16,8 +16,8 @@ type Disk struct {
 	// Size, when positive, is the size in bytes Create gives the file if it
 	// does not exist yet.
 	Size int64
-	// Format is the image format, "raw" (the default) or "qcow2"; Create
-	// makes raw files only.
+	// Format is the image format as qemu names it: "raw" (the default),
+	// "qcow2", "vpc" (VHD) or "vmdk"; Create makes raw files only.
 	Format string
 	// ReadOnly attaches the disk read-only: the guest cannot write it.
 	ReadOnly bool
@@ -33,17 +33,22 @@ func (d Disk) format() string {
 
 func (d Disk) validate() error {
 	switch d.Format {
-	case "", "raw", "qcow2":
+	case "", "raw", "qcow2", "vpc", "vmdk":
 		return nil
 	}
-	return fmt.Errorf("disk %s: format %q: want raw or qcow2", d.Path, d.Format)
+	return fmt.Errorf("disk %s: format %q: want raw, qcow2, vpc or vmdk", d.Path, d.Format)
 }
 
 // DiskFormat guesses an image's format from its name: qcow2 for .qcow2,
-// raw for anything else.
+// vpc for .vhd, vmdk for .vmdk, raw for anything else.
 func DiskFormat(path string) string {
-	if strings.HasSuffix(path, ".qcow2") {
+	switch {
+	case strings.HasSuffix(path, ".qcow2"):
 		return "qcow2"
+	case strings.HasSuffix(path, ".vhd"):
+		return "vpc"
+	case strings.HasSuffix(path, ".vmdk"):
+		return "vmdk"
 	}
 	return "raw"
 }
@@ -54,8 +59,8 @@ func DiskFormat(path string) string {
 func ParseDisk(s string) (Disk, error) {
 	path, opts, _ := strings.Cut(s, ",")
 	d := Disk{Path: path}
-	if DiskFormat(path) == "qcow2" {
-		d.Format = "qcow2"
+	if f := DiskFormat(path); f != "raw" {
+		d.Format = f
 	}
 	if path == "" {
 		return d, fmt.Errorf("disk %q: no file name", s)
