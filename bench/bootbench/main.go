@@ -144,7 +144,7 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
 	build := func() (float64, error) {
 		start := time.Now()
-		cmd := exec.Command(minikit, "build", "-o", imgDir, spec, extra)
+		cmd := exec.Command(minikit, "build", "-o", imgDir, "-name", name, spec, extra)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("minikit build: %v\n%s", err, out)
