@@ -27,3 +27,32 @@ func TestPersistentDiskSurvivesPoweroff(t *testing.T) {
 	}
 	second.Shutdown(bootTimeout)
 }
+
+// LinuxKit's format makes a GPT with -partition gpt, and xfs and btrfs
+// with -type; LinuxKit's mount mounts them; both images carry sh, which a
+// spec's checks run in, and mount sees the system's root at /hostroot,
+// its /run masked. The services start after, with the system's /run
+// whole, and write to both disks.
+func TestFormatAndMountAsLinuxKits(t *testing.T) {
+	image := build(t, "filesystems", "images/filesystems.yml", "images/poweroff.yml")
+	dir := t.TempDir()
+	m := harness.Boot(t, image,
+		harness.WithDisk(filepath.Join(dir, "xfs.img"), 512<<20),
+		harness.WithDisk(filepath.Join(dir, "btrfs.img"), 512<<20))
+	for _, want := range []string{
+		`formatcheck: check: vda's table: EFI PART$`,
+		`formatcheck: check: vda1: label = "XDATA"$`,
+		`formatcheck: check: vdb1: BDATA$`,
+		`mountcheck: check: /var/xfs is xfs$`,
+		`mountcheck: check: /var/btrfs is btrfs$`,
+		`mountcheck: check: /hostroot is the system's root$`,
+		`mountcheck: check: /hostroot/run holds 0 entries$`,
+		`writer: wrote /xfs/file: data$`,
+		`writer: wrote /btrfs/file: data$`,
+	} {
+		m.Expect(want, bootTimeout)
+	}
+	if exit := m.WaitExit(bootTimeout); !exit.Clean() {
+		t.Fatalf("the system did not power off cleanly: %v", exit)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 type formatter struct {
 	sys, dev, mountinfo string
 	fsType, label       string
+	table               disk.Partitioning
 	log                 *slog.Logger
 	// rereadPartitions tells the kernel a disk's table changed; nil means
 	// the BLKRRPART ioctl.
@@ -94,13 +96,14 @@ func (f *formatter) isEmpty(name string) (bool, error) {
 // format partitions the disk and makes the filesystem on its partition.
 func (f *formatter) format(name string, size int64) error {
 	path := filepath.Join(f.dev, name)
-	f.log.Info("creating partition", "disk", path)
+	table := cmp.Or(f.table, disk.DOS)
+	f.log.Info("creating partition", "disk", path, "table", table)
 	dev, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
-	if err := disk.WriteMBR(dev, size); err != nil {
+	if err := table.Write(dev, size); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := dev.Sync(); err != nil {
