@@ -2,6 +2,8 @@ package tests
 
 import (
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/minikit/minikit/tests/harness"
@@ -54,5 +56,45 @@ func TestFormatAndMountAsLinuxKits(t *testing.T) {
 	}
 	if exit := m.WaitExit(bootTimeout); !exit.Clean() {
 		t.Fatalf("the system did not power off cleanly: %v", exit)
+	}
+}
+
+// LinuxKit's tests name their disks /dev/sdX, which is how LinuxKit's
+// qemu runner attaches them; minikit's are virtio, /dev/vdX. minikit run
+// -disk FILE,bus=scsi (or sata) attaches a disk on a virtio SCSI (or
+// AHCI) controller, where the same spec finds /dev/sda, its drivers
+// loaded by coldplug.
+func TestRunAttachesADiskWhereLinuxKitsSpecsLookForIt(t *testing.T) {
+	requireQEMU(t)
+	image := build(t, "sda", "images/sda.yml", "images/poweroff.yml")
+	for _, tt := range []struct {
+		bus, controller, driver string
+	}{
+		{"scsi", `/virtio\d+/host\d+/`, `coldplug: virtio_scsi\.ko for virtio:d00000008v`},
+		{"sata", `/ata\d+/host\d+/`, `coldplug: ahci\.ko for pci:v00008086d00002922`},
+	} {
+		t.Run(tt.bus, func(t *testing.T) {
+			disk := filepath.Join(t.TempDir(), "disk.img")
+			console, stderr, status := runMinikit(t, "run", "-timeout", "5m", "-disk", "file="+disk+",size=256M,bus="+tt.bus, image)
+			if status != 0 {
+				t.Errorf("minikit run exited %d, want a clean poweroff:\n%s", status, stderr)
+			}
+			console = strings.ReplaceAll(console, "\r", "") // the serial line's CRLF
+			for _, want := range []string{
+				tt.driver,
+				`plug: sd_mod\.ko for scsi:t-0x00`,
+				`check: sda is /sys/devices/pci[^ ]*` + tt.controller + `[^ ]*/block/sda$`,
+				`check: vda is absent$`,
+				`onboot 000-format exited 0`,
+				`check: wrote to /var/external$`,
+			} {
+				if !regexp.MustCompile(`(?m)` + want).MatchString(console) {
+					t.Errorf("bus=%s: no console line matches %q", tt.bus, want)
+				}
+			}
+			if t.Failed() {
+				t.Logf("console:\n%s", tail(console, 60))
+			}
+		})
 	}
 }

@@ -113,7 +113,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.accel, "accel", string(qemu.AccelAuto), "how to run the guest: `auto|kvm|tcg`; auto uses KVM when it works")
 	fs.StringVar(&f.firmware, "firmware", "auto", "`auto|bios|efi`: auto reads it from an ISO or disk image; a kernel boots with BIOS")
 	fs.Var(&f.forwards, "publish", "forward `HOST:GUEST[/tcp|udp]` from 127.0.0.1 on the host into the guest (repeatable)")
-	fs.Var(&f.disks, "disk", "attach `FILE[,size=N]` as a virtio disk, created sparse with N bytes (K, M, G, T suffixes) when missing; .qcow2 files as qcow2 (repeatable)")
+	fs.Var(&f.disks, "disk", "attach `[file=]FILE[,size=N][,format=F][,bus=B]` (LinuxKit's syntax, and bus), created sparse with N bytes (K, M, G, T suffixes; a bare number is GiB) when missing; F raw, qcow2, vhd, vmdk (default from the name); B virtio (/dev/vdX, the default), scsi or sata (/dev/sdX, as LinuxKit's qemu attaches disks) (repeatable)")
 	fs.StringVar(&f.extra, "append", "", "more kernel command line `ARGS` (DIR/NAME images only)")
 	fs.DurationVar(&f.grace, "grace", 30*time.Second, "how long the guest may take to power off after Ctrl-C or SIGTERM before it is killed")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the guest if it still runs after this `duration` (exit status 5); 0 never")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minikit/minikit/internal/testenv"
 )
@@ -239,5 +240,23 @@ func TestParsePartitioning(t *testing.T) {
 	}
 	if _, err := ParsePartitioning("apm"); err == nil {
 		t.Error("an unknown table was taken")
+	}
+}
+
+// A disk whose driver init loads at boot appears a little later: WaitFor
+// sees it come, and names one that never does.
+func TestWaitForADeviceThatComesLate(t *testing.T) {
+	dir := t.TempDir()
+	late := filepath.Join(dir, "sda")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		os.WriteFile(late, nil, 0o644)
+	}()
+	if err := WaitFor(late, 10*time.Second); err != nil {
+		t.Errorf("WaitFor a device made after 300 ms: %v", err)
+	}
+	err := WaitFor(filepath.Join(dir, "sdb"), 200*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "sdb did not appear within 200ms") {
+		t.Errorf("WaitFor a device that never comes = %v, want an error naming it", err)
 	}
 }

@@ -28,7 +28,8 @@ type formatter struct {
 	rereadPartitions func(*os.File) error
 	// mkfs makes the filesystem; nil means running mkfs.TYPE.
 	mkfs func(fsType, label, device string) error
-	// waitFor is how long to wait for the partition's device node.
+	// waitFor is how long to wait for a device node: the disk named, the
+	// partition made; 0 means disk.DeviceWait.
 	waitFor time.Duration
 }
 
@@ -65,6 +66,9 @@ func (f *formatter) formatFirstEmpty() error {
 // formatDevice formats the named disk if it is empty, or with force.
 func (f *formatter) formatDevice(device string, force bool) error {
 	name := filepath.Base(device)
+	if err := disk.WaitFor(filepath.Join(f.dev, name), cmp.Or(f.waitFor, disk.DeviceWait)); err != nil {
+		return err
+	}
 	empty, err := f.isEmpty(name)
 	if err != nil {
 		return err
@@ -133,18 +137,7 @@ func (f *formatter) format(name string, size int64) error {
 
 // waitForNode waits for devtmpfs to make the partition's node.
 func (f *formatter) waitForNode(p string) error {
-	wait := f.waitFor
-	if wait == 0 {
-		wait = 10 * time.Second
-	}
-	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Stat(p); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("partition %s did not appear within %s", p, wait)
-		}
-	}
+	return disk.WaitFor(p, cmp.Or(f.waitFor, disk.DeviceWait))
 }
 
 // runMkfs runs mkfs.TYPE, forcing it over whatever signature is left.
