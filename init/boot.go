@@ -148,6 +148,7 @@ func (in *initSys) boot() error {
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
+	showIssue(in.path(issueFile), in.outputs.ConsoleText)
 	return nil
 }
 

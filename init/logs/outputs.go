@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,19 @@ func (o *Outputs) Handler(level slog.Leveler) slog.Handler {
 		out = o.queue.own
 	}
 	return newConsoleHandler(out, o.own, level)
+}
+
+// ConsoleText shows text on the consoles as it is, line by line, through
+// init's own lane of the console queue: like init's log it never waits
+// for a console, and what a console cannot take is dropped there. It is
+// kept in no log.
+func (o *Outputs) ConsoleText(text string) {
+	if o.queue == nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		o.queue.own.offer(line)
+	}
 }
 
 // FlushConsole gives the console a bounded moment to show what was

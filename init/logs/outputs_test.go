@@ -212,3 +212,32 @@ func TestAFloodDoesNotSilenceOtherServicesOnTheConsole(t *testing.T) {
 		t.Errorf("the quiet service's line did not reach the console:\n...%s", c[max(0, len(c)-300):])
 	}
 }
+
+// Text for the consoles comes out as it is, line by line and in order,
+// without the stamps of log lines, and never makes its writer wait.
+func TestConsoleTextIsShownAsItIs(t *testing.T) {
+	console := &syncBuffer{}
+	o := New(console, "", nil)
+	slog.New(o.Handler(slog.LevelInfo)).Info("before")
+	o.ConsoleText("\nWelcome\n  indented\n\n")
+	o.queue.flush(hang)
+	if c := console.String(); !regexpMatch(`\] before\n\nWelcome\n  indented\n\n$`, c) {
+		t.Errorf("console:\n%q", c)
+	}
+
+	stuck := &stuckConsole{release: make(chan struct{})}
+	o = New(stuck, "", nil)
+	done := make(chan struct{})
+	go func() {
+		for range 3 * initConsoleShare {
+			o.ConsoleText("a line")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(hang):
+		t.Fatal("ConsoleText waits for a console that takes nothing")
+	}
+	close(stuck.release)
+}
