@@ -17,8 +17,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +79,9 @@ func ParseDestination(s string) (Destination, error) {
 
 // Config is what every shipper of a system shares.
 type Config struct {
-	Host   string // the machine's host name
+	// Host is the machine's host name; "" reads it at each batch, for a
+	// system whose onboot containers name it after the shippers start.
+	Host   string
 	BootID string // /proc/sys/kernel/random/boot_id
 	// QueueLines bounds the lines waiting for the destination; 0 means
 	// DefaultQueueLines.
@@ -101,7 +105,9 @@ type Stats struct {
 	Queued      int    `json:"queued"`
 	Sent        uint64 `json:"sent"`
 	Dropped     uint64 `json:"dropped"`
-	LastError   string `json:"lastError,omitempty"`
+	// DroppedBy counts the dropped lines by the log they came from.
+	DroppedBy map[string]uint64 `json:"droppedBy,omitempty"`
+	LastError string            `json:"lastError,omitempty"`
 }
 
 // Shipper sends the lines offered to it to one destination.
@@ -116,6 +122,12 @@ type Shipper struct {
 	wake    chan struct{} // closed and replaced when lines arrive
 	dropped uint64        // since the last line that told of drops
 	stats   Stats
+	// inflightEnd is the number after the last line of the batch being
+	// sent. A full queue that makes room by its oldest line while that
+	// line is in flight loses nothing unless the send fails: evicted
+	// holds the logs of such lines until the send's outcome is known.
+	inflightEnd uint64
+	evicted     []string
 }
 
 // New makes a shipper for dest; Run sends.
@@ -137,17 +149,30 @@ func (s *Shipper) Offer(e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.n == len(s.queue) {
+		if s.headID < s.inflightEnd {
+			s.evicted = append(s.evicted, s.queue[s.head].Service)
+		} else {
+			s.countDrop(s.queue[s.head].Service)
+		}
 		s.queue[s.head] = Entry{}
 		s.head = (s.head + 1) % len(s.queue)
 		s.headID++
 		s.n--
-		s.dropped++
-		s.stats.Dropped++
 	}
 	s.queue[(s.head+s.n)%len(s.queue)] = e
 	s.n++
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// countDrop counts a line of the log service as lost; s.mu is held.
+func (s *Shipper) countDrop(service string) {
+	if s.stats.DroppedBy == nil {
+		s.stats.DroppedBy = map[string]uint64{}
+	}
+	s.stats.DroppedBy[service]++
+	s.dropped++
+	s.stats.Dropped++
 }
 
 // Stats reports what the shipper has done so far.
@@ -156,6 +181,7 @@ func (s *Shipper) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Queued = s.n
+	st.DroppedBy = maps.Clone(s.stats.DroppedBy)
 	return st
 }
 
@@ -175,7 +201,8 @@ func (s *Shipper) peek(max int) (batch []Entry, told, end uint64, more <-chan st
 	for ; taken < s.n && len(batch) < max; taken++ {
 		batch = append(batch, s.queue[(s.head+taken)%len(s.queue)])
 	}
-	return batch, told, s.headID + uint64(taken), s.wake
+	s.inflightEnd = s.headID + uint64(taken)
+	return batch, told, s.inflightEnd, s.wake
 }
 
 // done removes from the queue the lines of a batch that was sent, those
@@ -185,6 +212,8 @@ func (s *Shipper) done(end, told uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropped -= told
+	s.stats.Sent += uint64(len(s.evicted))
+	s.evicted, s.inflightEnd = s.evicted[:0], 0
 	for s.n > 0 && s.headID < end {
 		s.queue[s.head] = Entry{}
 		s.head = (s.head + 1) % len(s.queue)
@@ -192,6 +221,17 @@ func (s *Shipper) done(end, told uint64) {
 		s.n--
 		s.stats.Sent++
 	}
+}
+
+// failed counts as lost the lines of a batch that could not be sent and
+// that the queue made room by meanwhile: they are in no later batch.
+func (s *Shipper) failed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range s.evicted {
+		s.countDrop(name)
+	}
+	s.evicted, s.inflightEnd = s.evicted[:0], 0
 }
 
 func (s *Shipper) setState(connected bool, err error) {
@@ -255,6 +295,7 @@ func (s *Shipper) Run(ctx context.Context) {
 			conn.Close()
 			conn = nil
 			s.setState(false, err)
+			s.failed()
 			continue
 		}
 		s.done(end, told)
@@ -289,19 +330,23 @@ func (s *Shipper) send(c net.Conn, batch []Entry, seq *uint64) error {
 	if err := c.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 		return err
 	}
+	host := s.cfg.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	var buf []byte
 	for _, e := range batch {
 		*seq++
 		switch s.dest.Kind {
 		case JSONTCP:
-			buf = AppendJSON(buf, e, s.cfg.Host, s.cfg.BootID)
+			buf = AppendJSON(buf, e, host, s.cfg.BootID)
 		case SyslogUDP:
-			msg := AppendSyslog(nil, e, s.cfg.Host, s.cfg.BootID, *seq)
+			msg := AppendSyslog(nil, e, host, s.cfg.BootID, *seq)
 			if _, err := c.Write(truncateDatagram(msg)); err != nil {
 				return err
 			}
 		default:
-			buf = AppendOctetCounted(buf, AppendSyslog(nil, e, s.cfg.Host, s.cfg.BootID, *seq))
+			buf = AppendOctetCounted(buf, AppendSyslog(nil, e, host, s.cfg.BootID, *seq))
 		}
 	}
 	if len(buf) == 0 {
@@ -341,4 +386,23 @@ func ParseAll(list []string) ([]Destination, error) {
 		out = append(out, d)
 	}
 	return out, errors.Join(errs...)
+}
+
+// Drain waits until every queued line was sent, or ctx ends: a last,
+// bounded chance for the lines of a system that shuts down.
+func (s *Shipper) Drain(ctx context.Context) bool {
+	for {
+		s.mu.Lock()
+		empty, more := s.n == 0 && s.dropped == 0, s.wake
+		s.mu.Unlock()
+		if empty {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-more:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	syslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/octetcounting"
 	"github.com/leodido/go-syslog/v4/rfc5424"
-	syslog "github.com/leodido/go-syslog/v4"
 )
 
 var at = time.Date(2026, 12, 6, 10, 0, 0, 123456789, time.UTC)
@@ -170,7 +170,7 @@ func TestQueueKeepsOrderBoundAndCountsDrops(t *testing.T) {
 	if m := r.next(t); m["msg"] != "line 12" {
 		t.Errorf("got %q after the queue drained, want line 12", m["msg"])
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for s.Stats().Sent != 6 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -270,7 +270,7 @@ func TestSyslogOverTLSChecksTheReceiver(t *testing.T) {
 	defer cancel()
 	go s.Run(ctx)
 	s.Offer(entry(1))
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for s.Stats().LastError == "" && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -302,4 +302,68 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(c)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// A full queue makes room by its oldest line even while that line is being
+// sent: a line that then arrives is not counted as dropped, and one whose
+// send failed is, and is told of on the next connection.
+func TestLinesInFlightAreDroppedOnlyIfTheirSendFails(t *testing.T) {
+	conns := make(chan net.Conn, 2)
+	s := New(Destination{Kind: JSONTCP, Addr: "h:1"}, Config{Host: "h", BootID: "b", QueueLines: 2,
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			near, far := net.Pipe()
+			conns <- far
+			return near, nil
+		}})
+	s.Offer(entry(0))
+	s.Offer(entry(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	far := <-conns
+	// The batch [0 1] is being written, and stays so until far reads.
+	waitFor(t, "the batch in flight", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.inflightEnd == 2 })
+	s.Offer(entry(2)) // evicts line 0, in flight
+	if st := s.Stats(); st.Dropped != 0 {
+		t.Fatalf("a line in flight counted as dropped: %+v", st)
+	}
+	sc := bufio.NewScanner(far)
+	for i := range 3 {
+		if !sc.Scan() || !strings.Contains(sc.Text(), fmt.Sprintf(`"line %d"`, i)) {
+			t.Fatalf("line %d: got %q", i, sc.Text())
+		}
+	}
+	waitFor(t, "3 lines sent", func() bool { return s.Stats().Sent == 3 })
+	if st := s.Stats(); st.Dropped != 0 {
+		t.Errorf("after a good send: %+v", st)
+	}
+
+	// Now the receiver dies while a batch is in flight.
+	s.Offer(entry(3))
+	s.Offer(entry(4))
+	waitFor(t, "the second batch in flight", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.inflightEnd == 5 })
+	s.Offer(entry(5)) // evicts line 3, in flight
+	far.Close()
+	far = <-conns
+	sc = bufio.NewScanner(far)
+	for _, want := range []string{"1 lines dropped", `"line 4"`, `"line 5"`} {
+		if !sc.Scan() || !strings.Contains(sc.Text(), want) {
+			t.Fatalf("after the failed send: got %q, want %s", sc.Text(), want)
+		}
+	}
+	waitFor(t, "5 lines sent", func() bool { return s.Stats().Sent == 5 })
+	if st := s.Stats(); st.Dropped != 1 || st.DroppedBy["sshd"] != 1 {
+		t.Errorf("after a failed send: %+v", st)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
