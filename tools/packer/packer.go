@@ -179,6 +179,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.files(); err != nil {
 		return nil, err
 	}
+	if err := b.observe(); err != nil {
+		return nil, err
+	}
 	if _, err := os.Lstat(filepath.Join(b.staging, "sbin/init")); err != nil {
 		return nil, errors.New("no /sbin/init in the image: list an init image (such as minikit/init) under init")
 	}
