@@ -13,9 +13,11 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/observe"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -44,6 +46,9 @@ type initSys struct {
 	// rootDevice is the verity device the root image is mounted from;
 	// "" when the root is not a verified image.
 	rootDevice string
+	// observe is where logs go and metrics are served (internal/observe).
+	observe  observe.Config
+	shippers []*logship.Shipper
 
 	shutdownReq chan string // "poweroff" or "reboot"
 }
@@ -107,6 +112,7 @@ func (in *initSys) boot() error {
 		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
+	in.startShipping(readFile("/proc/cmdline"))
 
 	if err := in.prepareRun(); err != nil {
 		return err
