@@ -259,6 +259,12 @@ const (
 // stayed within the bound.
 func (s *Shipper) Run(ctx context.Context) {
 	var conn net.Conn
+	var gone <-chan struct{} // closed once the receiver closed its end
+	hangUp := func(err error) {
+		conn.Close()
+		conn, gone = nil, nil
+		s.setState(false, err)
+	}
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -271,10 +277,17 @@ func (s *Shipper) Run(ctx context.Context) {
 		if len(batch) == 0 {
 			select {
 			case <-more:
-				continue
+			case <-gone:
+				hangUp(errReceiverClosed)
 			case <-ctx.Done():
 				return
 			}
+			continue
+		}
+		select {
+		case <-gone:
+			hangUp(errReceiverClosed)
+		default:
 		}
 		if conn == nil {
 			c, err := s.dial(ctx)
@@ -289,17 +302,42 @@ func (s *Shipper) Run(ctx context.Context) {
 				continue
 			}
 			conn, retry = c, firstRetry
+			gone = s.watch(conn)
 			s.setState(true, nil)
 		}
 		if err := s.send(conn, batch, &seq); err != nil {
-			conn.Close()
-			conn = nil
-			s.setState(false, err)
+			hangUp(err)
 			s.failed()
 			continue
 		}
 		s.done(end, told)
 	}
+}
+
+// errReceiverClosed is the state of a destination whose receiver closed
+// the connection.
+var errReceiverClosed = errors.New("the receiver closed the connection")
+
+// watch reads what a stream receiver sends (nothing, as a rule) to learn
+// at once when it closes its end: a receiver that shuts down in good
+// order, reading what was sent until the shipper hangs up, then loses no
+// line, where a write into a connection it no longer reads would be lost
+// unseen. A datagram destination has no end to watch.
+func (s *Shipper) watch(c net.Conn) <-chan struct{} {
+	if s.dest.Kind == SyslogUDP {
+		return nil
+	}
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		buf := make([]byte, 512)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return gone
 }
 
 func (s *Shipper) dial(ctx context.Context) (net.Conn, error) {
