@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
@@ -21,7 +22,17 @@ func (in *initSys) serveControl(path string) error {
 	if err != nil {
 		return err
 	}
-	return srv.Serve(path, in.goSafe)
+	if err := srv.Serve(path, in.goSafe); err != nil {
+		return err
+	}
+	if addr := in.observe.Metrics; addr != "" {
+		if err := srv.ServeMetrics(addr, in.goSafe); err != nil {
+			slog.Error("no metrics listener", "addr", addr, "err", err)
+		} else {
+			slog.Info("serving metrics", "addr", addr)
+		}
+	}
+	return nil
 }
 
 // controlBackend is what the control API serves: the services of the
