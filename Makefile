@@ -82,11 +82,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) ./internal/control/
 
 # Boot benchmark: the reference image against a busybox-script baseline
-# with Debian's runc (bench/README.md); RUNS boots of each, medians.
+# with Debian's runc, and PID 1 measured on the host (bench/README.md);
+# RUNS boots of each, medians. BENCHFLAGS adds flags, such as
+# -before DIR -before-store STORE to measure an earlier checkout beside.
 RUNS ?= 3
+BENCHFLAGS ?=
 bench: deps
 	$(MAKE) all images
-	$(GO) run ./bench/bootbench -runs $(RUNS)
+	$(GO) run ./bench/bootbench -runs $(RUNS) $(BENCHFLAGS)
 
 # The Go benchmarks of every package (supervisor, unpacking, builds, …).
 bench-go: all images

@@ -25,8 +25,14 @@ import (
 // with real containers: what the supervisor's unit tests prove with fakes,
 // proven with processes that really die.
 
-// svcctlBinary builds svcctl, static so that it runs in any container.
-func svcctlBinary(t testing.TB) string { return goBinary(t, "./svcctl", "CGO_ENABLED=0") }
+// svcctlBinary builds svcctl, static so that it runs in any container;
+// $MINIKIT_SVCCTL_BINARY names a binary to use instead.
+func svcctlBinary(t testing.TB) string {
+	if bin := os.Getenv("MINIKIT_SVCCTL_BINARY"); bin != "" {
+		return bin
+	}
+	return goBinary(t, "./svcctl", "CGO_ENABLED=0")
+}
 
 // fullRootfs is busyboxRootfs with every applet and svcctl in /bin.
 func fullRootfs(t testing.TB) string {

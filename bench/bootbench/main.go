@@ -5,10 +5,17 @@
 //
 // It builds the reference image (image-spec/examples/minikit.yml and a
 // spec file adding an ssh key) with bin/minikit, timing the cached
-// rebuilds; makes the baseline initrd from minikit's; boots each image
-// -runs times, alternating, with the guest's port 22 forwarded; and
-// prints the medians, with the ratio minikit/baseline, and writes every
-// run to a JSON file.
+// rebuilds; makes the baseline initrd from a build of the same specs
+// whose root is copied into a tmpfs at boot (-root tmpfs), which keeps
+// the root's files in the initrd; boots each image -runs times,
+// alternating, with the guest's port 22 forwarded; and prints the
+// medians, with the ratio minikit/baseline, and writes every run to a
+// JSON file.
+//
+// It measures PID 1 on the host too (host.go): the size of init, the
+// smoke image's root, and init/'s host benchmarks. With -before, an
+// earlier checkout's build is booted and measured beside this one's, in
+// the same run, so that a change is seen against the same noise.
 //
 // Times are seconds since the kernel started, on the guest's
 // CLOCK_BOOTTIME: minikit's from `svcctl analyze --json` (read over ssh),
@@ -43,8 +50,14 @@ func main() {
 	cpus := flag.Int("cpus", 0, "guest CPUs (0: qemu package default)")
 	timeout := flag.Duration("timeout", 4*time.Minute, "limit for one boot")
 	reuse := flag.Bool("reuse", false, "boot the image a previous run built in DIR instead of building (no build times)")
-	only := flag.String("only", "", "boot only this image: minikit or baseline")
+	only := flag.String("only", "", "boot only this image: minikit, before or baseline")
+	before := flag.String("before", "", "an earlier minikit checkout, built (make all images), to boot and measure beside this one")
+	beforeStore := flag.String("before-store", "", "the image store that checkout's `make images` filled (its MINIKIT_STORE); needed with -before")
+	host := flag.Bool("host", true, "measure PID 1 on the host too: binary sizes, the smoke image's root, init/'s host benchmarks (those need root)")
 	flag.Parse()
+	if *before != "" && *beforeStore == "" {
+		fatal(errors.New("-before needs -before-store: the store holding that checkout's images"))
+	}
 	if *runs < 1 {
 		fatal(errors.New("-runs must be at least 1"))
 	}
@@ -54,7 +67,14 @@ func main() {
 	if *jsonOut == "" {
 		*jsonOut = filepath.Join(*work, "results.json")
 	}
-	o := bootOpts{memMiB: *mem, cpus: *cpus, timeout: *timeout, reuse: *reuse, only: *only}
+	o := bootOpts{memMiB: *mem, cpus: *cpus, timeout: *timeout, reuse: *reuse, only: *only, host: *host}
+	if *before != "" {
+		dir, err := filepath.Abs(*before)
+		if err != nil {
+			fatal(err)
+		}
+		o.before = &variant{name: "before", dir: dir, store: *beforeStore, minikit: filepath.Join(dir, "bin/minikit")}
+	}
 	if err := run(*runs, *work, *jsonOut, *spec, o); err != nil {
 		fatal(err)
 	}
@@ -67,20 +87,24 @@ func fatal(err error) {
 
 // results is the JSON file.
 type results struct {
-	Date      time.Time                     `json:"date"`
-	Runs      int                           `json:"runs"`
-	Accel     string                        `json:"accel"`
-	MemoryMiB int                           `json:"memoryMiB"`
-	CPUs      int                           `json:"cpus,omitempty"`
-	Spec      string                        `json:"spec"`
-	QEMU      string                        `json:"qemu"`
-	HostCPU   string                        `json:"hostCPU"`
-	HostCPUs  int                           `json:"hostCPUs"`
-	Builds    buildTimes                    `json:"builds"`
-	Initrd    map[string]int64              `json:"initrdBytes"`
-	Baseline  *baselineInfo                 `json:"baseline"`
-	Boots     []*bootResult                 `json:"boots"`
-	Medians   map[string]map[string]float64 `json:"medians"`
+	Date      time.Time        `json:"date"`
+	Runs      int              `json:"runs"`
+	Accel     string           `json:"accel"`
+	MemoryMiB int              `json:"memoryMiB"`
+	CPUs      int              `json:"cpus,omitempty"`
+	Spec      string           `json:"spec"`
+	QEMU      string           `json:"qemu"`
+	HostCPU   string           `json:"hostCPU"`
+	HostCPUs  int              `json:"hostCPUs"`
+	Builds    buildTimes       `json:"builds"`
+	Initrd    map[string]int64 `json:"initrdBytes"`
+	// Host is PID 1 measured on the host, by variant ("minikit",
+	// "before"), and HostMedians the medians of its rounds.
+	Host        map[string]*hostFigures       `json:"host,omitempty"`
+	HostMedians map[string]map[string]float64 `json:"hostMedians,omitempty"`
+	Baseline    *baselineInfo                 `json:"baseline"`
+	Boots       []*bootResult                 `json:"boots"`
+	Medians     map[string]map[string]float64 `json:"medians"`
 	// Ranges are the smallest and largest value over the runs.
 	Ranges map[string]map[string][2]float64 `json:"ranges"`
 }
@@ -142,15 +166,20 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 
 	// minikit build, then the cached rebuilds.
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
-	build := func() (float64, error) {
+	buildWith := func(minikit, store, dir string, flags ...string) (float64, error) {
 		start := time.Now()
-		cmd := exec.Command(minikit, "build", "-o", imgDir, spec, extra)
+		args := append([]string{"build", "-o", dir}, flags...)
+		if store != "" {
+			args = append(args, "-store", store)
+		}
+		cmd := exec.Command(minikit, append(args, spec, extra)...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("minikit build: %v\n%s", err, out)
+			return 0, fmt.Errorf("%s build: %v\n%s", minikit, err, out)
 		}
 		return time.Since(start).Seconds(), nil
 	}
+	build := func() (float64, error) { return buildWith(minikit, "", imgDir) }
 	mk := image{name: "minikit", prefix: filepath.Join(imgDir, name)}
 	mk.initrd = mk.prefix + "-initrd.img"
 	if _, err := os.Stat(mk.initrd); err != nil || !o.reuse {
@@ -158,6 +187,19 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		if res.Builds.MinikitFirst, err = build(); err != nil {
 			return err
 		}
+	}
+	images := []image{mk}
+	if o.before != nil {
+		dir := filepath.Join(work, "image-before")
+		bf := image{name: "before", prefix: filepath.Join(dir, name)}
+		bf.initrd = bf.prefix + "-initrd.img"
+		if _, err := os.Stat(bf.initrd); err != nil || !o.reuse {
+			step("minikit build %s with %s", spec, o.before.minikit)
+			if _, err := buildWith(o.before.minikit, o.before.store, dir); err != nil {
+				return err
+			}
+		}
+		images = append(images, bf)
 	}
 	for i := range runs {
 		if o.reuse {
@@ -171,19 +213,29 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		res.Builds.MinikitCached = append(res.Builds.MinikitCached, t)
 	}
 
-	// The baseline: the same kernel and cmdline, minikit's initrd with
-	// the script as PID 1.
-	step("baseline initrd from %s", mk.initrd)
-	bl := image{name: "baseline", prefix: mk.prefix, initrd: filepath.Join(work, "baseline-initrd.img")}
+	// The baseline: the same kernel, modules and bundles, from a build
+	// whose initrd holds the root's files (-root tmpfs) rather than a
+	// root image, with the script as PID 1.
+	tmpfsDir := filepath.Join(work, "image-tmpfs")
+	tmpfsPrefix := filepath.Join(tmpfsDir, name)
+	if _, err := os.Stat(tmpfsPrefix + "-initrd.img"); err != nil || !o.reuse {
+		step("minikit build %s -root tmpfs, for the baseline", spec)
+		if _, err := buildWith(minikit, "", tmpfsDir, "-root", "tmpfs"); err != nil {
+			return err
+		}
+	}
+	step("baseline initrd from %s", tmpfsPrefix+"-initrd.img")
+	bl := image{name: "baseline", prefix: tmpfsPrefix, initrd: filepath.Join(work, "baseline-initrd.img")}
 	start := time.Now()
-	if res.Baseline, err = buildBaseline(mk.initrd, bl.initrd, "bench/baseline/init.sh"); err != nil {
+	if res.Baseline, err = buildBaseline(tmpfsPrefix+"-initrd.img", bl.initrd, "bench/baseline/init.sh"); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	res.Builds.Baseline = time.Since(start).Seconds()
+	images = append(images, bl)
 	if err := os.WriteFile(filepath.Join(work, "baseline-init.sh"), []byte(res.Baseline.Script), 0o755); err != nil {
 		return err
 	}
-	for _, img := range []image{mk, bl} {
+	for _, img := range images {
 		st, err := os.Stat(img.initrd)
 		if err != nil {
 			return err
@@ -191,10 +243,35 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		res.Initrd[img.name] = st.Size()
 	}
 
+	// PID 1 on the host: the sizes once, the benchmarks once a round,
+	// alternating between the variants like the boots.
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	variants := []variant{{name: "minikit", dir: wd, minikit: minikit}}
+	if o.before != nil {
+		variants = append(variants, *o.before)
+	}
+	if o.host {
+		res.Host = map[string]*hostFigures{}
+		for _, v := range variants {
+			step("host: sizes of %s", v.name)
+			res.Host[v.name] = &hostFigures{}
+			measureSizes(v, work, res.Host[v.name])
+		}
+	}
+
 	// The boots, alternating so that a change in the host's load falls on
-	// both alike.
+	// every image alike.
 	for i := range runs {
-		for _, img := range []image{mk, bl} {
+		if o.host {
+			for _, v := range variants {
+				step("host: benchmarks of %s (%d/%d)", v.name, i+1, runs)
+				runHostBenchmarks(v, res.Host[v.name])
+			}
+		}
+		for _, img := range images {
 			if o.only != "" && o.only != img.name {
 				continue
 			}
@@ -206,10 +283,17 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	}
 
 	medians(res)
+	if res.Host != nil {
+		res.HostMedians = map[string]map[string]float64{}
+		for name, h := range res.Host {
+			res.HostMedians[name] = hostMedians(h)
+		}
+	}
 	if err := writeJSON(jsonOut, res); err != nil {
 		return err
 	}
 	printTable(res)
+	printHostTable(res.Host)
 	fmt.Printf("\nevery run: %s; console logs: %s\n", jsonOut, o.logDir)
 	for _, b := range res.Boots {
 		if len(b.Errors) > 0 {
@@ -259,10 +343,9 @@ var figures = []figure{
 // medians fills res.Medians[image][figure], with the derived rows taken
 // run by run.
 func medians(res *results) {
-	for _, img := range []string{"minikit", "baseline"} {
+	for _, img := range []string{"minikit", "before", "baseline"} {
 		m := map[string]float64{}
 		rg := map[string][2]float64{}
-		var rss, runc, used []float64
 		for _, f := range figures {
 			var vs []float64
 			for _, b := range res.Boots {
@@ -284,18 +367,21 @@ func medians(res *results) {
 				rg[f.key] = [2]float64{slices.Min(vs), slices.Max(vs)}
 			}
 		}
+		mem := map[string][]float64{}
 		for _, b := range res.Boots {
-			if b.Image == img && b.InitRSSKiB > 0 {
-				rss = append(rss, float64(b.InitRSSKiB))
-				runc = append(runc, float64(b.RuncRSSKiB))
-				used = append(used, float64(b.GuestUsedKiB))
+			if b.Image != img || b.InitRSSKiB == 0 {
+				continue
+			}
+			for key, v := range map[string]int{"pid1RssKiB": b.InitRSSKiB, "pid1AnonKiB": b.InitAnonKiB,
+				"pid1FileKiB": b.InitFileKiB, "pid1HeapKiB": b.InitHeapKiB, "runcRssKiB": b.RuncRSSKiB, "guestUsedKiB": b.GuestUsedKiB} {
+				if v > 0 || key == "runcRssKiB" {
+					mem[key] = append(mem[key], float64(v))
+				}
 			}
 		}
-		if len(rss) > 0 {
-			m["pid1RssKiB"] = median(rss)
-			m["runcRssKiB"] = median(runc)
-			m["guestUsedKiB"] = median(used)
-			rg["pid1RssKiB"] = [2]float64{slices.Min(rss), slices.Max(rss)}
+		for key, vs := range mem {
+			m[key] = median(vs)
+			rg[key] = [2]float64{slices.Min(vs), slices.Max(vs)}
 		}
 		res.Medians[img] = m
 		res.Ranges[img] = rg
@@ -320,43 +406,87 @@ func median(vs []float64) float64 {
 }
 
 func printTable(res *results) {
-	mk, bl := res.Medians["minikit"], res.Medians["baseline"]
+	columns := []string{"minikit", "baseline"}
+	if _, ok := res.Initrd["before"]; ok {
+		columns = []string{"before", "minikit", "baseline"}
+	}
 	fmt.Printf("\nminikit boot benchmark: %s under qemu (%s, %d MiB), medians of %d boots each\n",
 		res.Spec, strings.ToUpper(res.Accel), res.MemoryMiB, res.Runs)
 	fmt.Printf("host: %d CPUs (%s), %s\n", res.HostCPUs, res.HostCPU, res.QEMU)
-	fmt.Printf("baseline: the same kernel, modules and bundles; PID 1 is bench/baseline/init.sh running Debian's runc\n\n")
-	const format = "%-48s %10s %10s %10s\n"
-	fmt.Printf(format, "figure", "minikit", "baseline", "ratio")
-	row := func(label string, a, b float64, aok, bok bool, unit string) {
-		cell := func(v float64, ok bool) string {
+	fmt.Printf("baseline: the same kernel, modules and bundles; PID 1 is bench/baseline/init.sh running Debian's runc\n")
+	if len(columns) == 3 {
+		fmt.Printf("before: the same specs built by the checkout given with -before\n")
+	}
+	fmt.Println()
+	format := "%-48s" + strings.Repeat(" %10s", len(columns)) + " %10s"
+	header := []any{"figure"}
+	for _, c := range columns {
+		header = append(header, c)
+	}
+	header = append(header, "ratio")
+	if len(columns) == 3 {
+		format += " %10s"
+		header = append(header, "vs before")
+	}
+	format += "\n"
+	fmt.Printf(format, header...)
+	// row prints one figure of each column; get says it for one image.
+	row := func(label, unit string, get func(img string) (float64, bool)) {
+		cells := []any{label}
+		vals := map[string]float64{}
+		for _, c := range columns {
+			v, ok := get(c)
 			if !ok {
+				cells = append(cells, "n/a")
+				continue
+			}
+			vals[c] = v
+			cells = append(cells, fmt.Sprintf(unit, v))
+		}
+		ratio := func(a, b string) string {
+			x, aok := vals[a]
+			y, bok := vals[b]
+			if !aok || !bok || y == 0 {
 				return "n/a"
 			}
-			return fmt.Sprintf(unit, v)
+			return fmt.Sprintf("%.2f", x/y)
 		}
-		ratio := "n/a"
-		if aok && bok && b != 0 {
-			ratio = fmt.Sprintf("%.2f", a/b)
+		cells = append(cells, ratio("minikit", "baseline"))
+		if len(columns) == 3 {
+			cells = append(cells, ratio("minikit", "before"))
 		}
-		fmt.Printf(format, label, cell(a, aok), cell(b, bok), ratio)
+		fmt.Printf(format, cells...)
+	}
+	median := func(key string, scale float64) func(string) (float64, bool) {
+		return func(img string) (float64, bool) {
+			v, ok := res.Medians[img][key]
+			return v / scale, ok
+		}
 	}
 	for _, f := range figures {
-		a, aok := mk[f.key]
-		b, bok := bl[f.key]
-		row(f.label, a, b, aok, bok, "%.2f s")
+		row(f.label, "%.2f s", median(f.key, 1))
 	}
-	a, aok := mk["pid1RssKiB"]
-	b, bok := bl["pid1RssKiB"]
-	row("PID 1 resident memory after boot", a/1024, b/1024, aok, bok, "%.1f MiB")
-	if r, ok := bl["runcRssKiB"]; ok && r > 0 {
-		row("  runc processes left running", mk["runcRssKiB"]/1024, r/1024, aok, ok, "%.1f MiB")
+	row("PID 1 resident memory after boot", "%.1f MiB", median("pid1RssKiB", 1024))
+	row("  of it anonymous (heap, stacks, runtime)", "%.1f MiB", median("pid1AnonKiB", 1024))
+	row("  of it file pages (the binary)", "%.1f MiB", median("pid1FileKiB", 1024))
+	row("  Go heap (svcctl analyze --json)", "%.1f MiB", median("pid1HeapKiB", 1024))
+	if r, ok := res.Medians["baseline"]["runcRssKiB"]; ok && r > 0 {
+		row("  runc processes left running", "%.1f MiB", median("runcRssKiB", 1024))
 	}
-	u1, ok1 := mk["guestUsedKiB"]
-	u2, ok2 := bl["guestUsedKiB"]
-	row("guest memory in use after boot", u1/1024, u2/1024, ok1, ok2, "%.0f MiB")
-	row("initrd size (gzip)", float64(res.Initrd["minikit"])/(1<<20), float64(res.Initrd["baseline"])/(1<<20), true, true, "%.1f MiB")
-	row("build, cached (baseline: repack)", res.Medians["build"]["minikitCachedSeconds"], res.Builds.Baseline,
-		len(res.Builds.MinikitCached) > 0, true, "%.1f s")
+	row("guest memory in use after boot", "%.0f MiB", median("guestUsedKiB", 1024))
+	row("initrd size (gzip)", "%.1f MiB", func(img string) (float64, bool) {
+		v, ok := res.Initrd[img]
+		return float64(v) / (1 << 20), ok
+	})
+	row("build, cached (baseline: repack)", "%.1f s", func(img string) (float64, bool) {
+		switch img {
+		case "minikit":
+			return res.Medians["build"]["minikitCachedSeconds"], len(res.Builds.MinikitCached) > 0
+		case "baseline":
+			return res.Builds.Baseline, true
+		}
+		return 0, false
+	})
 	fmt.Printf("\nTimes are seconds since the kernel started (guest CLOCK_BOOTTIME). minikit's come from\n" +
 		"`svcctl analyze --json`, \"every service running\" being the last service's start; the baseline's\n" +
 		"from its script's markers. \"sshd accepting\" is the host's receipt of the ssh banner, moved onto\n" +
