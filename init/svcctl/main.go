@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,9 +71,10 @@ func main() {
 
 // cli is one invocation.
 type cli struct {
-	out, errOut io.Writer
-	client      *control.Client
-	env         func(string) string
+	out    *bufio.Writer
+	errOut io.Writer
+	client *control.Client
+	env    func(string) string
 }
 
 // errUsage is a usage mistake, already explained.
@@ -101,7 +103,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	if *socket == "" {
 		*socket = control.Socket
 	}
-	c := &cli{out: out, errOut: errOut, client: control.NewClient(*socket), env: env}
+	// Written out at the end, or line by line when following a log: a
+	// table written cell by cell costs a system call a cell.
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	c := &cli{out: bw, errOut: errOut, client: control.NewClient(*socket), env: env}
 
 	if len(pos) == 0 {
 		fmt.Fprint(errOut, usage)
@@ -178,6 +184,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // exitCode reports err and turns it into the exit status.
 func (c *cli) exitCode(err error) int {
+	c.out.Flush() // what was printed before the error comes before it
 	var ae *control.APIError
 	switch {
 	case err == nil:
@@ -267,15 +274,23 @@ func (c *cli) logs(ctx context.Context, name string, n int, follow, asJSON bool)
 	enc := json.NewEncoder(c.out)
 	return c.client.Logs(ctx, name, n, follow, func(l control.LogLine) error {
 		if asJSON {
-			return enc.Encode(l)
+			if err := enc.Encode(l); err != nil || !follow {
+				return err
+			}
+			return c.out.Flush()
 		}
 		if last != 0 && l.Seq > last+1 {
 			fmt.Fprintf(c.out, "… %d lines missed: they left init's memory before they could be read (see /var/log/%s.log)\n",
 				l.Seq-last-1, name)
 		}
 		last = l.Seq
-		_, err := fmt.Fprintln(c.out, formatLine(l))
-		return err
+		if _, err := fmt.Fprintln(c.out, formatLine(l)); err != nil {
+			return err
+		}
+		if follow {
+			return c.out.Flush()
+		}
+		return nil
 	})
 }
 
