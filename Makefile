@@ -18,8 +18,9 @@ bin/init: $(GOFILES)
 	$(STATIC) -o $@ ./init
 bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
-bin/svcctl: $(GOFILES)
-	$(PURE) -o $@ ./init/svcctl
+# svcctl is init's binary run under that name, as in the image.
+bin/svcctl: bin/init
+	ln -sf init $@
 bin/dhcpcd: $(GOFILES)
 	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 

@@ -14,6 +14,7 @@ import (
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/init/supervisor"
+	"github.com/minikit/minikit/init/svcctl"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/rootfs"
@@ -61,7 +62,7 @@ func run() int {
 	sigs := catchSignals()
 
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
+		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set); run as "+svcctl.Name+" it is the control client")
 		return 1
 	}
 	in := &initSys{

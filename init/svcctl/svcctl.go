@@ -1,7 +1,9 @@
-// Command svcctl inspects and steers the services of a running minikit
-// system through init's control socket. It is static, so binding it and
-// the socket's directory into a container is all a service (sshd, getty)
-// needs to use it:
+// Package svcctl is the svcctl command, which inspects and steers the
+// services of a running minikit system through init's control socket.
+// It is init's own binary run under the name svcctl (/usr/bin/svcctl
+// links to /sbin/init), so the image carries one binary for both. It is
+// static, so binding it and the socket's directory into a container is
+// all a service (sshd, getty) needs to use it:
 //
 //	binds:
 //	  - /run/minikit:/run/minikit
@@ -11,7 +13,7 @@
 // effective set, which a container gets from its spec's capabilities:
 // CAP_SYS_ADMIN to start, stop or restart, CAP_SYS_BOOT to power off or
 // reboot.
-package main
+package svcctl
 
 import (
 	"bufio"
@@ -62,11 +64,16 @@ const (
 	exitRefused  = 5 // the caller lacks what the request needs
 )
 
-func main() {
+// Name is the name the binary runs under as svcctl: init's main runs
+// Main when its argv[0] ends in it.
+const Name = "svcctl"
+
+// Main runs svcctl with the process's arguments and returns its exit
+// status.
+func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 }
 
 // cli is one invocation.
