@@ -45,6 +45,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		// The container's init: nsenter's constructor has already joined
 		// the namespaces; this never returns.
+		allowHugePages()
 		libcontainer.Init()
 	}
 	os.Exit(run())
