@@ -117,6 +117,7 @@ func (in *initSys) boot() error {
 		rootsDir:     in.path(privateRun + "/rootfs"),
 		cgroupPrefix: "/minikit",
 		reaper:       in.reaper,
+		starts:       make(chan struct{}, maxParallelStarts),
 	}
 	if in.hostMode() {
 		// Containers of several test runs must not share cgroups.
