@@ -65,6 +65,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set); run as "+svcctl.Name+" it is the control client")
 		return 1
 	}
+	tuneRuntime()
 	in := &initSys{
 		root:        os.Getenv(hostRootEnv),
 		consoles:    logs.NewConsoles(openConsole()),
@@ -150,6 +151,7 @@ func (in *initSys) boot() error {
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
+	returnBootMemory()
 	return nil
 }
 
