@@ -151,7 +151,7 @@ func (in *initSys) boot() error {
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
-	returnBootMemory()
+	in.goSafe("settle after boot", func() { settleAfterBoot(in.sup) })
 	return nil
 }
 

@@ -7,6 +7,9 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"time"
+
+	"github.com/minikit/minikit/init/supervisor"
 
 	"github.com/minikit/minikit/internal/control"
 )
@@ -16,10 +19,12 @@ import (
 // more with a hundred) and whose allocations come in bursts (boot, a
 // service that floods its log).
 const (
-	// gcPercent lets the heap grow to 1.5 times what was live after the
-	// last collection, rather than twice; it also halves the heap the
-	// runtime lets grow before collecting at all (4 MiB by default). A
-	// collection of a heap this small costs well under a millisecond.
+	// gcPercent, once boot is over, lets the heap grow to 1.5 times what
+	// was live after the last collection, rather than twice; it also
+	// halves the heap the runtime lets grow before collecting at all (4
+	// MiB by default). A collection of a heap this small costs well under
+	// a millisecond natively, but tens under emulation, so boot, whose
+	// allocations all become garbage at once, keeps the default.
 	gcPercent = 50
 	// memoryLimit is a soft ceiling on all the runtime holds (heap,
 	// stacks, its own structures): near it the collector runs more often
@@ -30,17 +35,37 @@ const (
 	memoryLimit = 48 << 20
 )
 
-// tuneRuntime sets PID 1's collector as above. (Huge pages are refused
-// before the runtime starts: hugepages.go.)
+// tuneRuntime sets PID 1's memory limit. (Huge pages are refused before
+// the runtime starts: hugepages.go.)
 func tuneRuntime() {
-	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(memoryLimit)
 }
 
-// returnBootMemory collects the garbage of boot (modules, coldplug,
-// container starts) and gives the kernel back what it freed, now rather
-// than over the next minutes of background scavenging.
-func returnBootMemory() { debug.FreeOSMemory() }
+// settleAfterBoot waits until every service has started (or will not
+// start), or a minute has passed, so as not to compete with the starts;
+// then it tightens the collector and collects the garbage of boot
+// (modules, coldplug, container starts), giving the kernel back what it
+// freed now rather than over the next minutes of background scavenging.
+func settleAfterBoot(sup *supervisor.Supervisor) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if sup == nil || servicesSettled(sup.Statuses()) {
+			break
+		}
+	}
+	debug.SetGCPercent(gcPercent)
+	debug.FreeOSMemory()
+}
+
+// servicesSettled reports whether every service has left its first
+// start behind: it runs, ran, or gave up.
+func servicesSettled(list []control.Service) bool {
+	for _, s := range list {
+		if s.Started.IsZero() && s.State != control.StateFailed && s.State != control.StateExited {
+			return false
+		}
+	}
+	return true
+}
 
 // initMemory is what PID 1 holds now: the kernel's count from
 // /proc/self/status and the Go runtime's own, read without stopping the
