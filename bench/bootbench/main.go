@@ -50,7 +50,7 @@ func main() {
 	cpus := flag.Int("cpus", 0, "guest CPUs (0: qemu package default)")
 	timeout := flag.Duration("timeout", 4*time.Minute, "limit for one boot")
 	reuse := flag.Bool("reuse", false, "boot the image a previous run built in DIR instead of building (no build times)")
-	only := flag.String("only", "", "boot only this image: minikit, before or baseline")
+	only := flag.String("only", "", "boot only these images, comma-separated: minikit, before, baseline")
 	before := flag.String("before", "", "an earlier minikit checkout, built (make all images), to boot and measure beside this one")
 	beforeStore := flag.String("before-store", "", "the image store that checkout's `make images` filled (its MINIKIT_STORE); needed with -before")
 	host := flag.Bool("host", true, "measure PID 1 on the host too: binary sizes, the smoke image's root, init/'s host benchmarks (those need root)")
@@ -263,7 +263,8 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	}
 
 	// The boots, alternating so that a change in the host's load falls on
-	// every image alike.
+	// every image alike, and in an order that turns each round, so that
+	// none is always the one that follows the host benchmarks.
 	for i := range runs {
 		if o.host {
 			for _, v := range variants {
@@ -271,8 +272,9 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 				runHostBenchmarks(v, res.Host[v.name])
 			}
 		}
-		for _, img := range images {
-			if o.only != "" && o.only != img.name {
+		for j := range images {
+			img := images[(i+j)%len(images)]
+			if o.only != "" && !slices.Contains(strings.Split(o.only, ","), img.name) {
 				continue
 			}
 			step("boot %s (%d/%d)", img.name, i+1, runs)
