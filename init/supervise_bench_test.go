@@ -125,6 +125,16 @@ func BenchmarkHostListWith100Services(b *testing.B) {
 		runs = append(runs, time.Since(start))
 	}
 	b.ReportMetric(float64(medianDuration(runs).Microseconds())/1000, "svcctl-list-ms")
+	// Of which the command's own start and end, asking nothing.
+	runs = runs[:0]
+	for range 20 {
+		start := time.Now()
+		if out, err := exec.Command(svcctl, "help").CombinedOutput(); err != nil {
+			b.Fatalf("svcctl help: %v\n%s", err, out)
+		}
+		runs = append(runs, time.Since(start))
+	}
+	b.ReportMetric(float64(medianDuration(runs).Microseconds())/1000, "svcctl-help-ms")
 	reportInitMemory(b, h.cmd.Process.Pid)
 	if a, err := client.Analyze(ctx); err == nil && a.Init != nil { // an init from before it said
 		b.ReportMetric(float64(a.Init.HeapBytes)/(1<<20), "init-heap-MiB")

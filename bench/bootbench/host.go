@@ -163,6 +163,7 @@ var hostRows = []hostRow{
 	{label: "  Go heap, 100 services", unit: "init-heap-MiB"},
 	{label: "svcctl list, 100 services (command)", unit: "svcctl-list-ms", goal: "<= 5 ms"},
 	{label: "  the API's answer alone", unit: "api-list-ms"},
+	{label: "  svcctl's own start (svcctl help)", unit: "svcctl-help-ms"},
 	{label: "container start, init's launcher", unit: "start-ms"},
 	{label: "  runc run of the same bundle", unit: "runc-ms"},
 	{label: "  launcher / runc run", unit: "start-vs-runc", goal: "<= 0.5"},
