@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrNoSocket means the control socket is not there: this is no minikit
@@ -79,7 +80,7 @@ func (c *Client) Logs(ctx context.Context, name string, n int, follow bool, fn f
 	if follow {
 		q += "&follow=true"
 	}
-	body, err := c.request(ctx, "GET", "/v1/logs/"+escape(name)+q)
+	body, err := c.request(ctx, "GET", "/v1/logs/"+escape(name)+q, nil)
 	if err != nil {
 		return err
 	}
@@ -101,8 +102,21 @@ func (c *Client) Logs(ctx context.Context, name string, n int, follow bool, fn f
 	return nil
 }
 
+// Upload POSTs what it reads from body to path, chunked, since its
+// length is not known before the end (svcctl reading stdin), and decodes
+// the answer into v (nil: drops it). An answer that comes before the
+// whole body was sent, a refusal, is returned as the API's error, not as
+// the broken pipe the send ends with.
+func (c *Client) Upload(ctx context.Context, path string, body io.Reader, v any) error {
+	return c.doBody(ctx, "POST", path, body, v)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, v any) error {
-	body, err := c.request(ctx, method, path)
+	return c.doBody(ctx, method, path, nil, v)
+}
+
+func (c *Client) doBody(ctx context.Context, method, path string, send io.Reader, v any) error {
+	body, err := c.request(ctx, method, path, send)
 	if err != nil {
 		return err
 	}
@@ -120,9 +134,9 @@ func (c *Client) do(ctx context.Context, method, path string, v any) error {
 	return nil
 }
 
-// request sends a request and returns the body of a 2xx answer, or the
-// API's error.
-func (c *Client) request(ctx context.Context, method, path string) (io.ReadCloser, error) {
+// request sends a request, with send as its body when not nil, and
+// returns the body of a 2xx answer, or the API's error.
+func (c *Client) request(ctx context.Context, method, path string, send io.Reader) (io.ReadCloser, error) {
 	if _, err := os.Stat(c.Socket); err != nil {
 		return nil, fmt.Errorf("%w: %s (is this a minikit system, is the socket bound into this container, and are you root?)", ErrNoSocket, c.Socket)
 	}
@@ -142,26 +156,96 @@ func (c *Client) request(ctx context.Context, method, path string) (io.ReadClose
 		stop()
 		return conn.Close()
 	}
-	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: init\r\nConnection: close\r\n\r\n", method, path); err != nil {
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: init\r\nConnection: close\r\n", method, path)
+	if send != nil {
+		head += "Transfer-Encoding: chunked\r\n"
+	}
+	if _, err := io.WriteString(conn, head+"\r\n"); err != nil {
 		closeConn()
 		return fail(err)
+	}
+	// The body is sent while the answer is awaited: the server may
+	// answer before it read it all (a refusal), and closes then.
+	sent := make(chan error, 1)
+	var local atomic.Pointer[localError]
+	if send != nil {
+		go func() { sent <- sendChunked(conn, send, &local) }()
+	} else {
+		sent <- nil
 	}
 	resp, err := readResponse(bufio.NewReader(conn))
 	if err != nil {
 		closeConn()
+		if le := local.Load(); le != nil {
+			err = le
+		}
 		return fail(err)
+	}
+	if resp.code < 400 {
+		// A success comes once the server read the whole body (an
+		// endpoint that takes one reads it before it answers), so the
+		// send is over, or about to be.
+		if err := <-sent; err != nil {
+			closeConn()
+			return fail(err)
+		}
 	}
 	body := &responseBody{Reader: resp.body, close: closeConn}
 	if resp.code < 400 {
 		return body, nil
 	}
-	defer body.Close()
 	data, _ := io.ReadAll(io.LimitReader(body, 1<<20))
+	body.Close()
+	if le := local.Load(); le != nil {
+		return fail(le) // the server's answer is to a body cut short
+	}
 	ae := &APIError{Code: resp.code}
 	if json.Unmarshal(data, &ae.Body) != nil || ae.Body.Error == "" {
 		ae.Body.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.status, strings.TrimSpace(string(data)))
 	}
 	return nil, ae
+}
+
+// localError is a failure to read the body to send, rather than to send
+// it.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return "reading what to send: " + e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
+// sendChunked sends what it reads from r as a chunked body, a chunk for
+// each read. When reading r fails, it ends the connection's sending side
+// without the last chunk, so that the server sees a body cut short
+// rather than waiting for more.
+func sendChunked(conn net.Conn, r io.Reader, local *atomic.Pointer[localError]) error {
+	w := bufio.NewWriterSize(conn, 64<<10)
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			fmt.Fprintf(w, "%x\r\n", n)
+			w.Write(buf[:n])
+			if _, err := w.WriteString("\r\n"); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			w.WriteString("0\r\n\r\n")
+			return w.Flush()
+		}
+		if rerr != nil {
+			// Said before the server can answer the body cut short.
+			le := &localError{rerr}
+			local.Store(le)
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+			return le
+		}
+	}
 }
 
 // responseBody is an answer's body, whose Close closes its connection.

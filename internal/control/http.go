@@ -15,17 +15,25 @@ import (
 )
 
 // The API speaks the part of HTTP/1.1 it needs, over a unix socket, by
-// hand: requests without bodies, answers with a length or chunked (logs
-// that follow), keep-alive. net/http would do it all, but it brings TLS,
-// HTTP/2 and x509 with it, which were more than a third of init's binary
-// and paid again at every container start (libcontainer runs init's
-// binary for each). curl --unix-socket, svcctl and any HTTP/1.1 client
-// talk to it as before.
+// hand: requests with bodies of a length or chunked (streamed to the
+// endpoints that take one, body.go), answers with a length or chunked
+// (logs that follow), keep-alive, Expect: 100-continue. net/http would do
+// it all, but it brings TLS, HTTP/2 and x509 with it, which were more
+// than a third of init's binary and paid again at every container start
+// (libcontainer runs init's binary for each). curl --unix-socket, svcctl
+// and any HTTP/1.1 client talk to it as before.
+//
+// Any process that may connect to the socket reaches this parser before
+// anything checks who it is, so every part of a request is bounded: the
+// request line and headers in bytes and lines, a body in bytes unless an
+// endpoint streams it (and then only once the caller was authorised),
+// chunk size lines and trailers, and each read in time (limits.go).
 
 // Bounds of a request.
 const (
 	maxHeaderBytes = 8 << 10  // request line and headers
-	maxBodyBytes   = 64 << 10 // a body is read and ignored up to this size
+	maxHeaderLines = 64       // headers
+	maxBodyBytes   = 64 << 10 // a body an endpoint does not take is skipped up to this size
 	bufferedAnswer = 4 << 10  // an answer this long is sent with its length
 )
 
@@ -39,6 +47,13 @@ type request struct {
 	values   map[string]string // the path's {wildcards}
 	close    bool              // the caller asked to close after the answer
 	head     bool              // HEAD: the answer of GET, without its body
+	length   int64             // of the body as announced: 0 none, -1 chunked
+	expect   bool              // the caller waits for 100 Continue to send its body
+	// body is the request's body, nil when it has none. An endpoint
+	// registered with handleBody reads it; it is skipped for any other.
+	body *body
+	// skipBody reads and drops the body, for an endpoint that takes none.
+	skipBody func() error
 }
 
 // pathValue is the value of the path's wildcard called name.
@@ -61,8 +76,11 @@ func (r *request) query(key string) string {
 // newRequest makes the request for method and target (the request
 // line's second word) or says why it cannot.
 func newRequest(ctx context.Context, method, target string) (*request, error) {
-	if method == "" || strings.ContainsAny(method, " \t/") {
+	if !isToken(method) {
 		return nil, fmt.Errorf("bad method %q", method)
+	}
+	if strings.IndexFunc(target, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return nil, fmt.Errorf("bad target %q", target)
 	}
 	if rest, ok := strings.CutPrefix(target, "http://"); ok {
 		// The absolute form: the host is the socket's, whatever it says.
@@ -78,6 +96,21 @@ func newRequest(ctx context.Context, method, target string) (*request, error) {
 		return nil, fmt.Errorf("bad path %q", raw)
 	}
 	return &request{method: method, rawPath: raw, path: p, rawQuery: query, ctx: ctx, head: method == "HEAD"}, nil
+}
+
+// isToken reports whether s is an HTTP token, as methods and header
+// names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // unescape decodes %XX escapes, and in a query '+' as a space.
@@ -113,6 +146,7 @@ type route struct {
 	method   string
 	segments []string
 	handler  handler
+	maxBody  int64 // the body it reads, at most; 0 when it takes none
 }
 
 // router finds the handler of a request, or fallback.
@@ -122,7 +156,14 @@ type router struct {
 }
 
 func (m *router) handle(method, pattern string, h handler) {
-	m.routes = append(m.routes, route{method: method, segments: strings.Split(strings.TrimPrefix(pattern, "/"), "/"), handler: h})
+	m.handleBody(method, pattern, 0, h)
+}
+
+// handleBody adds an endpoint that reads the request's body, up to max
+// bytes, from r.body as it arrives. It reads it before it answers, or
+// the connection closes after the answer.
+func (m *router) handleBody(method, pattern string, max int64, h handler) {
+	m.routes = append(m.routes, route{method: method, segments: strings.Split(strings.TrimPrefix(pattern, "/"), "/"), handler: h, maxBody: max})
 }
 
 func (m *router) serve(w responseWriter, r *request) {
@@ -138,11 +179,40 @@ func (m *router) serve(w responseWriter, r *request) {
 		values, ok := match(rt.segments, segments)
 		if ok {
 			r.values = values
+			if err := r.admitBody(rt.maxBody); err != nil {
+				bodyError(w, err)
+				return
+			}
 			rt.handler(w, r)
 			return
 		}
 	}
 	m.fallback(w, r)
+}
+
+// admitBody readies the request's body for an endpoint that takes max
+// bytes of it: it refuses a larger one it announced, and skips one that
+// the endpoint does not take. A caller that waits for 100 Continue is
+// answered at once, without its body, and the connection closes after.
+func (r *request) admitBody(max int64) error {
+	b := r.body
+	if b == nil {
+		return nil
+	}
+	if max > 0 {
+		if r.length > max {
+			return errBodyTooLarge
+		}
+		b.max = max
+		return nil
+	}
+	if r.length > maxBodyBytes {
+		return errBodyTooLarge
+	}
+	if r.expect || r.skipBody == nil {
+		return nil
+	}
+	return r.skipBody()
 }
 
 // match matches a route's segments against a request's escaped ones, and
@@ -265,6 +335,10 @@ func (c *connResponse) setWriteDeadline(t time.Time) error { return c.conn.SetWr
 // length, or chunked when length < 0.
 func (c *connResponse) sendHead(length int) {
 	c.sent = true
+	if b := c.req.body; b != nil && !b.done {
+		// The rest of the body would be read as the next request.
+		c.close = true
+	}
 	fmt.Fprintf(c.w, "HTTP/1.1 %d %s\r\n", c.code, statusText(c.code))
 	for _, h := range c.headers {
 		c.w.WriteString(h + "\r\n")
@@ -325,9 +399,10 @@ type errRequest struct {
 
 func (e *errRequest) Error() string { return e.msg }
 
-// readRequest reads a request line and headers from r, and the body if
-// one is announced (which no endpoint reads). An io.EOF before the
-// request line means the caller hung up between requests.
+// readRequest reads a request line and headers from r; the body, if one
+// is announced, is left for the endpoint to read or the server to skip.
+// An io.EOF before the request line means the caller hung up between
+// requests.
 func readRequest(ctx context.Context, r *bufio.Reader) (*request, error) {
 	budget := maxHeaderBytes
 	line := func() (string, error) {
@@ -360,7 +435,7 @@ func readRequest(ctx context.Context, r *bufio.Reader) (*request, error) {
 	}
 	method, rest, ok1 := strings.Cut(first, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !strings.HasPrefix(proto, "HTTP/1.") {
+	if !ok1 || !ok2 || proto != "HTTP/1.1" && proto != "HTTP/1.0" {
 		return nil, &errRequest{400, fmt.Sprintf("not an HTTP/1 request line: %q", first)}
 	}
 	req, err := newRequest(ctx, method, target)
@@ -368,8 +443,8 @@ func readRequest(ctx context.Context, r *bufio.Reader) (*request, error) {
 		return nil, &errRequest{400, err.Error()}
 	}
 	req.close = proto == "HTTP/1.0"
-	length := 0
-	for {
+	length, chunked := int64(-1), false
+	for n := 0; ; n++ {
 		h, err := line()
 		if err != nil {
 			if err == io.EOF {
@@ -380,12 +455,15 @@ func readRequest(ctx context.Context, r *bufio.Reader) (*request, error) {
 		if h == "" {
 			break
 		}
+		if n == maxHeaderLines {
+			return nil, &errRequest{431, "the request has too many headers"}
+		}
 		k, v, ok := strings.Cut(h, ":")
-		if !ok {
+		if !ok || !isToken(k) { // a folded line starts with a space
 			return nil, &errRequest{400, fmt.Sprintf("not a header: %q", h)}
 		}
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(strings.TrimSpace(k)) {
+		v = strings.Trim(v, " \t")
+		switch strings.ToLower(k) {
 		case "connection":
 			for _, t := range strings.Split(v, ",") {
 				switch strings.ToLower(strings.TrimSpace(t)) {
@@ -396,31 +474,41 @@ func readRequest(ctx context.Context, r *bufio.Reader) (*request, error) {
 				}
 			}
 		case "content-length":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
+			n, err := strconv.ParseInt(v, 10, 63)
+			if err != nil || n < 0 || v[0] == '+' || length >= 0 && n != length {
+				// Two lengths that differ leave the body's end in doubt.
 				return nil, &errRequest{400, fmt.Sprintf("bad Content-Length %q", v)}
 			}
 			length = n
 		case "transfer-encoding":
-			if !strings.EqualFold(v, "identity") {
-				return nil, &errRequest{501, "the API takes no request bodies, let alone " + v + " ones"}
+			switch {
+			case strings.EqualFold(v, "identity"):
+			case strings.EqualFold(v, "chunked") && !chunked:
+				chunked = true
+			default:
+				return nil, &errRequest{501, fmt.Sprintf("the API takes bodies chunked or of a length, not %q ones", v)}
 			}
 		case "expect":
-			// Nothing here reads a body, so none is asked for: the
-			// answer comes at once, and the connection closes after it.
-			req.close = true
+			if !strings.EqualFold(v, "100-continue") {
+				return nil, &errRequest{417, fmt.Sprintf("the API meets no expectation but 100-continue, not %q", v)}
+			}
+			req.expect = true
 		}
 	}
-	if length > maxBodyBytes {
-		return nil, &errRequest{413, "the API takes no request bodies"}
+	switch {
+	case chunked && length >= 0:
+		// RFC 9112 lets the coding win; a server that no proxy stands
+		// before has no need to guess where the body ends.
+		return nil, &errRequest{400, "a request with both a Content-Length and a chunked body"}
+	case chunked && proto == "HTTP/1.0":
+		return nil, &errRequest{400, "a chunked body in an HTTP/1.0 request"}
+	case chunked:
+		req.length = -1
+	case length > 0:
+		req.length = length
 	}
-	if length > 0 {
-		if req.close {
-			return req, nil // the body is left unread; the connection closes after
-		}
-		if _, err := io.CopyN(io.Discard, r, int64(length)); err != nil {
-			return nil, err
-		}
+	if req.length == 0 {
+		req.expect = false // nothing to wait for
 	}
 	return req, nil
 }
@@ -448,6 +536,8 @@ func statusText(code int) string {
 		return "Conflict"
 	case 413:
 		return "Request Entity Too Large"
+	case 417:
+		return "Expectation Failed"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 500:

@@ -77,6 +77,15 @@ func TestNetHTTPsClientTalksToTheServer(t *testing.T) {
 	if got := <-b.Acted; got != "restart web" {
 		t.Errorf("acted %q", got)
 	}
+	// So is a chunked one (a reader of no known length).
+	resp, err = hc.Post("http://init/v1/services/web/restart", "text/plain", io.MultiReader(strings.NewReader("ignored")))
+	if err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("POST with a chunked body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if got := <-b.Acted; got != "restart web" {
+		t.Errorf("acted %q", got)
+	}
 }
 
 func TestRequestsTheServerCannotTakeAreRefusedWithJSON(t *testing.T) {
@@ -88,8 +97,20 @@ func TestRequestsTheServerCannotTakeAreRefusedWithJSON(t *testing.T) {
 		{"not HTTP", "HELLO\r\n\r\n", 400},
 		{"a bad escape", "GET /v1/services/%zz HTTP/1.1\r\nHost: init\r\n\r\n", 400},
 		{"headers without end", "GET /v1/services HTTP/1.1\r\nX: " + strings.Repeat("y", 10<<10) + "\r\n\r\n", 431},
-		{"a chunked body", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501},
+		{"too many headers", "GET /v1/services HTTP/1.1\r\n" + strings.Repeat("X: y\r\n", 65) + "\r\n", 431},
+		{"a folded header", "GET /v1/services HTTP/1.1\r\nX: y\r\n z\r\n\r\n", 400},
+		{"a control character in the target", "GET /v1/services\x00 HTTP/1.1\r\n\r\n", 400},
+		{"HTTP/2", "GET /v1/services HTTP/2.0\r\n\r\n", 400},
+		{"a gzipped body", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"two lengths", "POST /v1/poweroff HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+		{"a length and chunks", "POST /v1/poweroff HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"a signed length", "POST /v1/poweroff HTTP/1.1\r\nContent-Length: +1\r\n\r\na", 400},
+		{"an expectation", "POST /v1/poweroff HTTP/1.1\r\nExpect: magic\r\nContent-Length: 1\r\n\r\na", 417},
 		{"a large body", "POST /v1/poweroff HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n", 413},
+		{"a large chunked body", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20000\r\n", 413},
+		{"a bad chunk size", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+		{"a long chunk size line", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("x", 2000) + "\r\n", 400},
+		{"a chunk without its CRLF", "POST /v1/poweroff HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXY0\r\n\r\n", 400},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, err := net.Dial("unix", c.Socket)

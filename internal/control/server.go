@@ -114,11 +114,17 @@ func NewServer(b Backend, lim Limits) (*Server, error) {
 // Its goroutines run through goSafe (nil: plain goroutines); init passes
 // its panic guard. It returns once the socket is there.
 func (s *Server) Serve(path string, goSafe func(what string, fn func())) error {
+	return s.serveWith(path, goSafe, s.handler())
+}
+
+// serveWith serves h as Serve serves the API; tests serve endpoints of
+// their own.
+func (s *Server) serveWith(path string, goSafe func(what string, fn func()), h handler) error {
 	if goSafe == nil {
 		goSafe = func(_ string, fn func()) { go fn() }
 	}
 	s.goSafe = goSafe
-	s.serve = s.handler()
+	s.serve = h
 	l, fi, err := listenControl(path)
 	if err != nil {
 		return err
@@ -256,47 +262,103 @@ func (s *Server) serveConn(c net.Conn) {
 		_ = c.SetWriteDeadline(deadline(s.limits.WriteTimeout))
 		w := &connResponse{conn: c, w: bw, req: req, close: req.close}
 		// While the handler runs, a read tells when the caller hangs up
-		// (a follower, a stop that waits), as net/http's does.
-		gone := s.watchHangup(c, br, cancel)
+		// (a follower, a stop that waits), as net/http's does; with a
+		// body, only once it was read, the reader being the handler's
+		// until then.
+		watch := s.watchHangup(c, br, cancel)
+		if req.length != 0 {
+			s.prepareBody(c, br, w, req, watch.start)
+		} else {
+			watch.start()
+		}
 		s.serve(w, req)
 		err = w.finish()
 		cancel()
-		pending := gone()
-		if err != nil || w.close || pending == errHungUp {
+		hungUp := watch.stop()
+		if err != nil || w.close || hungUp {
 			return
 		}
 	}
 }
 
-// errHungUp is the caller closing its side while an answer was made.
-var errHungUp = errors.New("the caller hung up")
-
-// watchHangup reads from c, while a handler runs, to cancel the
-// request's context when the caller hangs up. The returned func stops it
-// and returns errHungUp if the caller did; a byte of a next request that
-// it read is kept for the next readRequest.
-func (s *Server) watchHangup(c net.Conn, br *bufio.Reader, cancel func()) func() error {
-	if br.Buffered() > 0 {
-		// A pipelined request is already here: the caller is there.
-		return func() error { return nil }
+// prepareBody gives req the body it announced, read from br as the
+// endpoint asks for it: each read within ReadTimeout, and the answer's
+// WriteTimeout counted again from the body's end, since streaming a large
+// body may take longer than either.
+func (s *Server) prepareBody(c net.Conn, br *bufio.Reader, w *connResponse, req *request, atEnd func()) {
+	b := &body{r: br, chunked: req.length < 0, left: max(req.length, 0), max: maxBodyBytes}
+	if d := s.limits.ReadTimeout; d > 0 {
+		b.stall = func() error { return c.SetReadDeadline(time.Now().Add(d)) }
+	} else {
+		_ = c.SetReadDeadline(time.Time{}) // not the headers' any more
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	done := make(chan error, 1)
-	s.goSafe("control connection watch", func() {
-		_, err := br.Peek(1)
+	if req.expect {
+		b.beforeFirst = func() error {
+			if w.sent {
+				return errors.New("the answer was sent before the body was read")
+			}
+			if _, err := w.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return err
+			}
+			return w.w.Flush()
+		}
+	}
+	b.atEnd = func() {
+		atEnd()
+		if d := s.limits.WriteTimeout; d > 0 {
+			_ = c.SetWriteDeadline(time.Now().Add(d))
+		}
+	}
+	req.body = b
+	req.skipBody = func() error { return b.skip(c.SetReadDeadline, s.limits.ReadTimeout) }
+}
+
+// hangupWatch reads from a connection while a handler runs, to cancel the
+// request's context when the caller hangs up.
+type hangupWatch struct {
+	s       *Server
+	c       net.Conn
+	br      *bufio.Reader
+	cancel  func()
+	done    chan bool // true: the caller hung up
+	started bool
+}
+
+func (s *Server) watchHangup(c net.Conn, br *bufio.Reader, cancel func()) *hangupWatch {
+	return &hangupWatch{s: s, c: c, br: br, cancel: cancel}
+}
+
+// start starts watching, unless a byte of the next request is already
+// here: then the caller is there. It is called from the handler's
+// goroutine, or before it runs.
+func (h *hangupWatch) start() {
+	if h.started || h.br.Buffered() > 0 {
+		return
+	}
+	h.started = true
+	_ = h.c.SetReadDeadline(time.Time{})
+	h.done = make(chan bool, 1)
+	h.s.goSafe("control connection watch", func() {
+		_, err := h.br.Peek(1)
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			cancel()
-			done <- errHungUp
+			h.cancel()
+			h.done <- true
 			return
 		}
-		done <- nil
+		h.done <- false
 	})
-	return func() error {
-		_ = c.SetReadDeadline(time.Unix(1, 0)) // ends the Peek
-		err := <-done
-		_ = c.SetReadDeadline(time.Time{})
-		return err
+}
+
+// stop stops watching and reports whether the caller hung up; a byte of
+// a next request that the watch read is kept for the next readRequest.
+func (h *hangupWatch) stop() bool {
+	if !h.started {
+		return false
 	}
+	_ = h.c.SetReadDeadline(time.Unix(1, 0)) // ends the Peek
+	gone := <-h.done
+	_ = h.c.SetReadDeadline(time.Time{})
+	return gone
 }
 
 func (s *Server) handler() handler {
