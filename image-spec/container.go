@@ -529,13 +529,16 @@ func (d *decoder) runtime(n ast.Node, fpath string) *bundle.Runtime {
 					continue
 				}
 				iface.CreateInRoot = createInRoot != nil && *createInRoot
+				if iface.Peer != "" && iface.Add == "" {
+					iface.Add = "veth" // as in LinuxKit, a peer implies a veth pair
+				}
 				switch {
 				case iface.Name == "":
 					d.errorf(d.firstKeyPos(item), join(ip, "name"), "is missing (the interface to move into the container, or to create)")
 				case len(iface.Name) > 15 || strings.ContainsAny(iface.Name, "/ :"):
 					d.errorf(d.firstKeyPos(item), join(ip, "name"), "%q is not an interface name (at most 15 characters, no '/', ':' or spaces)", iface.Name)
 				case iface.Peer != "" && iface.Add != "veth":
-					d.errorf(d.firstKeyPos(item), join(ip, "peer"), "only a veth pair has a peer (add: veth)")
+					d.errorf(d.firstKeyPos(item), join(ip, "peer"), "only a veth pair has a peer (add: veth, or no add)")
 				case iface.Add == "veth" && iface.Peer == "":
 					d.errorf(d.firstKeyPos(item), join(ip, "peer"), "is missing (a veth pair needs the name of its other end)")
 				default:

@@ -125,7 +125,7 @@ func TestParseReportsEachMistakeWithItsPosition(t *testing.T) {
 		// runtime
 		{"runtime key LinuxKit dropped", service("    runtime:\n      noRestart: true\n"), `5:7: services[0].runtime.noRestart: unknown key`},
 		{"veth without peer", service("    runtime:\n      interfaces:\n        - {name: veth0, add: veth}\n"), "6:12: services[0].runtime.interfaces[0].peer: is missing"},
-		{"peer without veth", service("    runtime:\n      interfaces:\n        - {name: eth1, peer: eth2}\n"), "6:12: services[0].runtime.interfaces[0].peer: only a veth pair has a peer"},
+		{"peer on another kind of link", service("    runtime:\n      interfaces:\n        - {name: eth1, add: dummy, peer: eth2}\n"), "6:12: services[0].runtime.interfaces[0].peer: only a veth pair has a peer"},
 		{"interface without name", service("    runtime:\n      interfaces:\n        - add: dummy\n"), "6:11: services[0].runtime.interfaces[0].name: is missing"},
 		{"namespace bound to a relative path", service("    runtime:\n      bindNS:\n        net: run/netns/x\n"), `6:14: services[0].runtime.bindNS.net: "run/netns/x" is not an absolute path`},
 		{"relative mkdir", service("    runtime:\n      mkdir: [var/lib/x]\n"), `5:15: services[0].runtime.mkdir[0]: "var/lib/x" is not an absolute path`},

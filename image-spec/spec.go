@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/observe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -21,6 +22,8 @@ type Spec struct {
 	Services   []*Container `yaml:"services,omitempty" json:"services,omitempty"`
 	Files      []File       `yaml:"files,omitempty" json:"files,omitempty"`
 	Volumes    []Volume     `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	// Observe is minikit's `observe:` section; nil when the spec has none.
+	Observe *observe.Config `yaml:"observe,omitempty" json:"observe,omitempty"`
 }
 
 // Kernel says which image holds the kernel and how to boot it.

@@ -13,10 +13,12 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/init/svcctl"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/observe"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -45,6 +47,9 @@ type initSys struct {
 	// rootDevice is the verity device the root image is mounted from;
 	// "" when the root is not a verified image.
 	rootDevice string
+	// observe is where logs go and metrics are served (internal/observe).
+	observe  observe.Config
+	shippers []*logship.Shipper
 
 	shutdownReq chan string // "poweroff" or "reboot"
 }
@@ -109,6 +114,7 @@ func (in *initSys) boot() error {
 		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
+	in.startShipping(readFile("/proc/cmdline"))
 
 	if err := in.prepareRun(); err != nil {
 		return err
@@ -151,6 +157,7 @@ func (in *initSys) boot() error {
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
+	showIssue(in.path(issueFile), in.outputs.ConsoleText)
 	in.goSafe("settle after boot", func() { settleAfterBoot(in.sup) })
 	return nil
 }

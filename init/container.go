@@ -111,17 +111,29 @@ func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*con
 	}
 
 	release := r.reaper.holdStart()
-	err = c.Run(p)
+	// Start creates the container's init in its namespaces, waiting to
+	// exec; what the runtime section does to those namespaces happens
+	// before Exec lets it run the container's command.
+	err = c.Start(p)
 	var pid int
 	if err == nil {
 		pid, err = p.Pid()
 	}
 	if err == nil {
 		r.reaper.own(pid)
+		if err = rt.created(pid); err == nil {
+			err = c.Exec()
+		}
 	}
 	release()
 	if err != nil {
 		_ = c.Destroy()
+		if pid != 0 {
+			// Created, then killed by Destroy: collect it here, since the
+			// reaper leaves the pids it was told are owned.
+			_, _ = p.Wait()
+			r.reaper.disown(pid)
+		}
 		cleanup()
 		return nil, fmt.Errorf("start container %s: %w", id, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,8 +37,65 @@ func (rt runtimeSection) prepare() error {
 			return err
 		}
 	}
-	if len(rt.Interfaces) > 0 {
-		return fmt.Errorf("runtime.interfaces is not supported yet")
+	return nil
+}
+
+// created does, as LinuxKit's init does, what needs the container's
+// namespaces before its process runs: it gives the container the network
+// interfaces the section names and binds its namespaces where the section
+// says, so that other containers can join them (net: /run/netns/NAME).
+// pid is the container's init, created and waiting to exec.
+func (rt runtimeSection) created(pid int) error {
+	for _, iface := range rt.Interfaces {
+		if err := addInterface(iface, pid); err != nil {
+			return fmt.Errorf("runtime.interfaces: %w", err)
+		}
+	}
+	return rt.bindNamespaces(pid)
+}
+
+// addInterface moves an existing interface into the network namespace of
+// pid, or creates one there: a veth pair whose peer stays in the root
+// namespace (for a bridge), or a link of another type, created in the
+// root namespace first when createInRoot asks (wireguard, whose socket
+// then lives in the root namespace).
+func addInterface(iface bundle.Interface, pid int) error {
+	if iface.Name == "" {
+		return fmt.Errorf("an interface needs a name")
+	}
+	if iface.Peer != "" && iface.Add == "" {
+		iface.Add = "veth" // a peer implies a veth pair
+	}
+	if iface.Add == "" {
+		link, err := netlink.LinkByName(iface.Name)
+		if err != nil {
+			return fmt.Errorf("interface %s: %w", iface.Name, err)
+		}
+		if err := netlink.LinkSetNsPid(link, pid); err != nil {
+			return fmt.Errorf("move interface %s into the container's network namespace: %w", iface.Name, err)
+		}
+		return nil
+	}
+	inRoot := iface.CreateInRoot || iface.Add == "veth"
+	attrs := netlink.LinkAttrs{Name: iface.Name}
+	if !inRoot {
+		attrs.Namespace = netlink.NsPid(pid)
+	}
+	var link netlink.Link = &netlink.GenericLink{LinkAttrs: attrs, LinkType: iface.Add}
+	if iface.Add == "veth" {
+		if iface.Peer == "" {
+			return fmt.Errorf("the veth pair %s needs a peer", iface.Name)
+		}
+		link = &netlink.Veth{LinkAttrs: attrs, PeerName: iface.Peer}
+	}
+	if err := netlink.LinkAdd(link); err != nil {
+		return fmt.Errorf("add interface %s of type %s: %w", iface.Name, iface.Add, err)
+	}
+	if inRoot {
+		if err := netlink.LinkSetNsPid(link, pid); err != nil {
+			_ = netlink.LinkDel(link)
+			return fmt.Errorf("move interface %s into the container's network namespace: %w", iface.Name, err)
+		}
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ import (
 // VerityDevice is the name of the root's verity device, /dev/mapper/NAME.
 const VerityDevice = bundle.RootDeviceName
 
+// rootLoop is the loop device a root image file is attached to: /dev/loop0
+// and its neighbours stay free for the specs that name them.
+const rootLoop = 255
+
 // ErrVerification says that the root image does not match its root hash:
 // it was changed after it was built.
 var ErrVerification = errors.New("the root image failed verification: it does not match the root hash it was built with")
@@ -48,7 +52,7 @@ func MountImage(source string, p *verity.Params, target string) (*MountedImage, 
 	m := &MountedImage{Device: source}
 	dev := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		lo, err := loop.Attach(source, true)
+		lo, err := loop.AttachAt(source, true, rootLoop)
 		if err != nil {
 			return nil, fmt.Errorf("root image %s: %w", source, err)
 		}

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,6 +36,8 @@ func TestMountImageThroughALoopDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(dir, "newroot")
+	_, statErr := os.Stat(fmt.Sprintf("/sys/block/loop%d/loop/backing_file", rootLoop))
+	rootLoopFree := statErr != nil
 	m, err := MountImage(img.Path, nil, target)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +48,10 @@ func TestMountImageThroughALoopDevice(t *testing.T) {
 			_ = unix.Unmount(target, unix.MNT_DETACH)
 		}
 	}()
+	// Out of the way of the loop devices specs name from 0.
+	if want := fmt.Sprintf("/dev/loop%d", rootLoop); rootLoopFree && m.Device != want {
+		t.Errorf("the image is on %s, want %s", m.Device, want)
+	}
 	if m.Verified {
 		t.Error("an image mounted without verity parameters says it is verified")
 	}

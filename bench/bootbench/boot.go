@@ -170,7 +170,7 @@ func clockOffset(lines []guestLine, hostStart time.Time) (time.Duration, bool) {
 
 // image is one bootable image.
 type image struct {
-	name   string // "minikit" or "baseline"
+	name   string // imgMinikit, imgTmpfs or imgBaseline
 	prefix string // DIR/NAME of -kernel, -initrd.img, -cmdline
 	initrd string
 }
@@ -241,7 +241,7 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 	if err == nil {
 		script := `grep -E '^(Name|VmRSS|RssAnon|RssFile):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
 			`case "$(cat $d/comm 2>/dev/null)" in runc*) echo runc $(grep VmRSS: $d/status);; esac; done`
-		if img.name != "baseline" {
+		if img.name != imgBaseline {
 			script += "; echo ANALYZE; svcctl analyze --json"
 		}
 		out, err := sshRun(ctx, o.key, port, script)
@@ -314,7 +314,7 @@ func markTimes(name string, lines []guestLine, a *control.Analysis, times map[st
 			missing = append(missing, fig)
 		}
 	}
-	if name == "baseline" {
+	if name == imgBaseline {
 		for fig, marker := range map[string]string{
 			figInit: "init started", figSwitched: "root switched", figMounted: "filesystems mounted",
 			figModules: "modules loaded", figOnboot: "onboot done", figServices: "services started",
@@ -345,10 +345,11 @@ func markTimes(name string, lines []guestLine, a *control.Analysis, times map[st
 			v, ok := end[phase]
 			set(fig, v, ok)
 		}
-		// The root is switched when init runs again from the tmpfs, where
-		// its early mounts begin (the "root switch" phase ends before the
-		// re-exec); the baseline's marker is likewise printed by the shell
-		// that switch_root started.
+		// The root is ready where init's early mounts begin: after the
+		// first stage mounted the root image, or, for a tmpfs root, when
+		// init runs again from the tmpfs (the "root switch" phase ends
+		// before the re-exec); the baseline's marker is likewise printed
+		// by the shell that switch_root started.
 		v, ok := start["early mounts"]
 		set(figSwitched, v, ok)
 		last, all := 0.0, len(a.Services) > 0

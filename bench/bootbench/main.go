@@ -50,7 +50,7 @@ func main() {
 	cpus := flag.Int("cpus", 0, "guest CPUs (0: qemu package default)")
 	timeout := flag.Duration("timeout", 4*time.Minute, "limit for one boot")
 	reuse := flag.Bool("reuse", false, "boot the image a previous run built in DIR instead of building (no build times)")
-	only := flag.String("only", "", "boot only these images, comma-separated: minikit, before, baseline")
+	only := flag.String("only", "", "boot only these images, comma-separated: "+strings.Join([]string{imgMinikit, imgBefore, imgTmpfs, imgBaseline}, ", "))
 	before := flag.String("before", "", "an earlier minikit checkout, built (make all images), to boot and measure beside this one")
 	beforeStore := flag.String("before-store", "", "the image store that checkout's `make images` filled (its MINIKIT_STORE); needed with -before")
 	host := flag.Bool("host", true, "measure PID 1 on the host too: binary sizes, the smoke image's root, init/'s host benchmarks (those need root)")
@@ -73,7 +73,7 @@ func main() {
 		if err != nil {
 			fatal(err)
 		}
-		o.before = &variant{name: "before", dir: dir, store: *beforeStore, minikit: filepath.Join(dir, "bin/minikit")}
+		o.before = &variant{name: imgBefore, dir: dir, store: *beforeStore, minikit: filepath.Join(dir, "bin/minikit")}
 	}
 	if err := run(*runs, *work, *jsonOut, *spec, o); err != nil {
 		fatal(err)
@@ -115,9 +115,23 @@ type buildTimes struct {
 	// rebuilds of the same specs that follow it.
 	MinikitFirst  float64   `json:"minikitFirstSeconds"`
 	MinikitCached []float64 `json:"minikitCachedSeconds"`
+	// TmpfsFirst and TmpfsCached are the same for the -root tmpfs build.
+	TmpfsFirst  float64   `json:"tmpfsFirstSeconds"`
+	TmpfsCached []float64 `json:"tmpfsCachedSeconds"`
 	// Baseline is bootbench's repacking of minikit's initrd.
 	Baseline float64 `json:"baselineRepackSeconds"`
 }
+
+// The images a run boots: minikit as built (a verified root image), the
+// same built by an earlier checkout (-before), minikit with -root tmpfs
+// (the root copied into a tmpfs at every boot, as before the image), and
+// the busybox-and-runc baseline.
+const (
+	imgMinikit  = "minikit"
+	imgBefore   = "before"
+	imgTmpfs    = "tmpfs"
+	imgBaseline = "baseline"
+)
 
 func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	minikit, err := filepath.Abs("bin/minikit")
@@ -164,34 +178,45 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		return err
 	}
 
-	// minikit build, then the cached rebuilds.
+	// minikit build, then the cached rebuilds; and the same system with
+	// the root copied into a tmpfs at boot, as minikit booted before its
+	// root became a verified image, which is also the tree the baseline
+	// takes its records from.
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
 	buildWith := func(minikit, store, dir string, flags ...string) (float64, error) {
 		start := time.Now()
-		args := append([]string{"build", "-o", dir}, flags...)
+		args := append([]string{"build", "-o", dir, "-name", name}, flags...)
 		if store != "" {
 			args = append(args, "-store", store)
 		}
-		cmd := exec.Command(minikit, append(args, spec, extra)...)
-		out, err := cmd.CombinedOutput()
+		out, err := exec.Command(minikit, append(args, spec, extra)...).CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("%s build: %v\n%s", minikit, err, out)
+			return 0, fmt.Errorf("%s build %v: %v\n%s", minikit, flags, err, out)
 		}
 		return time.Since(start).Seconds(), nil
 	}
-	build := func() (float64, error) { return buildWith(minikit, "", imgDir) }
-	mk := image{name: "minikit", prefix: filepath.Join(imgDir, name)}
+	build := func(dir string, flags ...string) (float64, error) { return buildWith(minikit, "", dir, flags...) }
+	mk := image{name: imgMinikit, prefix: filepath.Join(imgDir, name)}
 	mk.initrd = mk.prefix + "-initrd.img"
+	tmpfsDir := filepath.Join(imgDir, "tmpfs")
+	tm := image{name: imgTmpfs, prefix: filepath.Join(tmpfsDir, name)}
+	tm.initrd = tm.prefix + "-initrd.img"
 	if _, err := os.Stat(mk.initrd); err != nil || !o.reuse {
 		step("minikit build %s (first)", spec)
-		if res.Builds.MinikitFirst, err = build(); err != nil {
+		if res.Builds.MinikitFirst, err = build(imgDir); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(tm.initrd); err != nil || !o.reuse {
+		step("minikit build -root tmpfs %s", spec)
+		if res.Builds.TmpfsFirst, err = build(tmpfsDir, "-root", "tmpfs"); err != nil {
 			return err
 		}
 	}
 	images := []image{mk}
 	if o.before != nil {
 		dir := filepath.Join(work, "image-before")
-		bf := image{name: "before", prefix: filepath.Join(dir, name)}
+		bf := image{name: imgBefore, prefix: filepath.Join(dir, name)}
 		bf.initrd = bf.prefix + "-initrd.img"
 		if _, err := os.Stat(bf.initrd); err != nil || !o.reuse {
 			step("minikit build %s with %s", spec, o.before.minikit)
@@ -201,33 +226,30 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		}
 		images = append(images, bf)
 	}
+	images = append(images, tm)
 	for i := range runs {
 		if o.reuse {
 			break
 		}
 		step("minikit build %s (cached, %d/%d)", spec, i+1, runs)
-		t, err := build()
+		t, err := build(imgDir)
 		if err != nil {
 			return err
 		}
 		res.Builds.MinikitCached = append(res.Builds.MinikitCached, t)
-	}
-
-	// The baseline: the same kernel, modules and bundles, from a build
-	// whose initrd holds the root's files (-root tmpfs) rather than a
-	// root image, with the script as PID 1.
-	tmpfsDir := filepath.Join(work, "image-tmpfs")
-	tmpfsPrefix := filepath.Join(tmpfsDir, name)
-	if _, err := os.Stat(tmpfsPrefix + "-initrd.img"); err != nil || !o.reuse {
-		step("minikit build %s -root tmpfs, for the baseline", spec)
-		if _, err := buildWith(minikit, "", tmpfsDir, "-root", "tmpfs"); err != nil {
+		step("minikit build -root tmpfs %s (cached, %d/%d)", spec, i+1, runs)
+		if t, err = build(tmpfsDir, "-root", "tmpfs"); err != nil {
 			return err
 		}
+		res.Builds.TmpfsCached = append(res.Builds.TmpfsCached, t)
 	}
-	step("baseline initrd from %s", tmpfsPrefix+"-initrd.img")
-	bl := image{name: "baseline", prefix: tmpfsPrefix, initrd: filepath.Join(work, "baseline-initrd.img")}
+
+	// The baseline: the same kernel and cmdline, the tmpfs build's initrd
+	// (the root's files) with the script as PID 1.
+	step("baseline initrd from %s", tm.initrd)
+	bl := image{name: imgBaseline, prefix: tm.prefix, initrd: filepath.Join(work, "baseline-initrd.img")}
 	start := time.Now()
-	if res.Baseline, err = buildBaseline(tmpfsPrefix+"-initrd.img", bl.initrd, "bench/baseline/init.sh"); err != nil {
+	if res.Baseline, err = buildBaseline(tm.initrd, bl.initrd, "bench/baseline/init.sh"); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	res.Builds.Baseline = time.Since(start).Seconds()
@@ -249,7 +271,7 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	if err != nil {
 		return err
 	}
-	variants := []variant{{name: "minikit", dir: wd, minikit: minikit}}
+	variants := []variant{{name: imgMinikit, dir: wd, minikit: minikit}}
 	if o.before != nil {
 		variants = append(variants, *o.before)
 	}
@@ -332,7 +354,7 @@ type figure struct {
 
 var figures = []figure{
 	{key: figInit, label: "kernel start -> init"},
-	{key: figSwitched, label: "  -> init running from the tmpfs root"},
+	{key: figSwitched, label: "  -> root ready (image mounted, or copied)"},
 	{key: figMounted, label: "  -> filesystems mounted"},
 	{key: figModules, label: "  -> modules loaded"},
 	{key: figOnboot, label: "kernel start -> onboot done"},
@@ -345,7 +367,7 @@ var figures = []figure{
 // medians fills res.Medians[image][figure], with the derived rows taken
 // run by run.
 func medians(res *results) {
-	for _, img := range []string{"minikit", "before", "baseline"} {
+	for _, img := range []string{imgMinikit, imgBefore, imgTmpfs, imgBaseline} {
 		m := map[string]float64{}
 		rg := map[string][2]float64{}
 		for _, f := range figures {
@@ -390,6 +412,7 @@ func medians(res *results) {
 	}
 	res.Medians["build"] = map[string]float64{
 		"minikitCachedSeconds":  median(res.Builds.MinikitCached),
+		"tmpfsCachedSeconds":    median(res.Builds.TmpfsCached),
 		"baselineRepackSeconds": res.Builds.Baseline,
 	}
 }
@@ -408,27 +431,30 @@ func median(vs []float64) float64 {
 }
 
 func printTable(res *results) {
-	columns := []string{"minikit", "baseline"}
-	if _, ok := res.Initrd["before"]; ok {
-		columns = []string{"before", "minikit", "baseline"}
+	columns := []string{imgMinikit, imgTmpfs, imgBaseline}
+	_, before := res.Initrd[imgBefore]
+	if before {
+		columns = []string{imgBefore, imgMinikit, imgTmpfs, imgBaseline}
 	}
 	fmt.Printf("\nminikit boot benchmark: %s under qemu (%s, %d MiB), medians of %d boots each\n",
 		res.Spec, strings.ToUpper(res.Accel), res.MemoryMiB, res.Runs)
 	fmt.Printf("host: %d CPUs (%s), %s\n", res.HostCPUs, res.HostCPU, res.QEMU)
-	fmt.Printf("baseline: the same kernel, modules and bundles; PID 1 is bench/baseline/init.sh running Debian's runc\n")
-	if len(columns) == 3 {
+	fmt.Printf("minikit: its root a verified SquashFS image; tmpfs: the same with -root tmpfs (the root\n" +
+		"copied into a tmpfs at boot, as before); baseline: the same kernel, modules and bundles, PID 1\n" +
+		"being bench/baseline/init.sh running Debian's runc\n")
+	if before {
 		fmt.Printf("before: the same specs built by the checkout given with -before\n")
 	}
 	fmt.Println()
-	format := "%-48s" + strings.Repeat(" %10s", len(columns)) + " %10s"
+	format := "%-46s" + strings.Repeat(" %9s", len(columns)) + " %9s %9s"
 	header := []any{"figure"}
 	for _, c := range columns {
 		header = append(header, c)
 	}
-	header = append(header, "ratio")
-	if len(columns) == 3 {
-		format += " %10s"
-		header = append(header, "vs before")
+	header = append(header, "/tmpfs", "/baseline")
+	if before {
+		format += " %9s"
+		header = append(header, "/before")
 	}
 	format += "\n"
 	fmt.Printf(format, header...)
@@ -453,9 +479,9 @@ func printTable(res *results) {
 			}
 			return fmt.Sprintf("%.2f", x/y)
 		}
-		cells = append(cells, ratio("minikit", "baseline"))
-		if len(columns) == 3 {
-			cells = append(cells, ratio("minikit", "before"))
+		cells = append(cells, ratio(imgMinikit, imgTmpfs), ratio(imgMinikit, imgBaseline))
+		if before {
+			cells = append(cells, ratio(imgMinikit, imgBefore))
 		}
 		fmt.Printf(format, cells...)
 	}
@@ -472,27 +498,38 @@ func printTable(res *results) {
 	row("  of it anonymous (heap, stacks, runtime)", "%.1f MiB", median("pid1AnonKiB", 1024))
 	row("  of it file pages (the binary)", "%.1f MiB", median("pid1FileKiB", 1024))
 	row("  Go heap (svcctl analyze --json)", "%.1f MiB", median("pid1HeapKiB", 1024))
-	if r, ok := res.Medians["baseline"]["runcRssKiB"]; ok && r > 0 {
+	if r, ok := res.Medians[imgBaseline]["runcRssKiB"]; ok && r > 0 {
 		row("  runc processes left running", "%.1f MiB", median("runcRssKiB", 1024))
 	}
-	row("guest memory in use after boot", "%.0f MiB", median("guestUsedKiB", 1024))
-	row("initrd size (gzip)", "%.1f MiB", func(img string) (float64, bool) {
+	row("RAM in use after boot (MemTotal-MemAvailable)", "%.0f MiB", median("guestUsedKiB", 1024))
+	row("initrd size", "%.1f MiB", func(img string) (float64, bool) {
 		v, ok := res.Initrd[img]
 		return float64(v) / (1 << 20), ok
 	})
-	row("build, cached (baseline: repack)", "%.1f s", func(img string) (float64, bool) {
+	row("build, first (baseline: repack)", "%.1f s", func(img string) (float64, bool) {
 		switch img {
-		case "minikit":
-			return res.Medians["build"]["minikitCachedSeconds"], len(res.Builds.MinikitCached) > 0
-		case "baseline":
+		case imgMinikit:
+			return res.Builds.MinikitFirst, res.Builds.MinikitFirst > 0
+		case imgTmpfs:
+			return res.Builds.TmpfsFirst, res.Builds.TmpfsFirst > 0
+		case imgBaseline:
 			return res.Builds.Baseline, true
+		}
+		return 0, false
+	})
+	row("build, cached", "%.1f s", func(img string) (float64, bool) {
+		switch img {
+		case imgMinikit:
+			return res.Medians["build"]["minikitCachedSeconds"], len(res.Builds.MinikitCached) > 0
+		case imgTmpfs:
+			return res.Medians["build"]["tmpfsCachedSeconds"], len(res.Builds.TmpfsCached) > 0
 		}
 		return 0, false
 	})
 	fmt.Printf("\nTimes are seconds since the kernel started (guest CLOCK_BOOTTIME). minikit's come from\n" +
 		"`svcctl analyze --json`, \"every service running\" being the last service's start; the baseline's\n" +
 		"from its script's markers. \"sshd accepting\" is the host's receipt of the ssh banner, moved onto\n" +
-		"the guest clock. ratio = minikit/baseline: below 1, minikit is faster or smaller.\n")
+		"the guest clock. A ratio below 1: minikit is faster or smaller.\n")
 }
 
 // hostInfo names qemu's version and the host's CPU, for the record.

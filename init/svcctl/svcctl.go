@@ -40,6 +40,7 @@ Usage:
   svcctl start|stop|restart NAME          change a service's state
   svcctl logs [-f] [-n N] [--json] NAME   a log: a service's, an onboot container's, or init's
   svcctl analyze [--json]                 the boot timeline
+  svcctl metrics                          every metric, in Prometheus' text format
   svcctl poweroff | reboot                shut the system down
   svcctl notify KEY=VALUE...              from inside a notify service: tell init READY=1,
                                           STATUS=…, WATCHDOG=1 (sd_notify, to $NOTIFY_SOCKET)
@@ -148,6 +149,10 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	case "analyze":
 		if err = need(0, "no arguments"); err == nil {
 			err = c.analyze(ctx, *asJSON)
+		}
+	case "metrics":
+		if err = need(0, "no arguments"); err == nil {
+			err = c.client.Metrics(ctx, out)
 		}
 	case "poweroff", "reboot":
 		if err = need(0, "no arguments"); err == nil {

@@ -67,6 +67,19 @@ func (c *Client) Analyze(ctx context.Context) (Analysis, error) {
 	return a, c.do(ctx, "GET", PathAnalyze, &a)
 }
 
+// Metrics copies the system's metrics, in Prometheus' text format, to w.
+func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
+	body, err := c.request(ctx, "GET", PathMetrics, nil)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if _, err := io.Copy(w, body); err != nil {
+		return fmt.Errorf("GET %s: %w", PathMetrics, err)
+	}
+	return nil
+}
+
 // Power asks for "poweroff" or "reboot".
 func (c *Client) Power(ctx context.Context, action string) error {
 	return c.do(ctx, "POST", "/v1/"+action, nil)

@@ -2,10 +2,12 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -54,6 +56,8 @@ type Backend interface {
 	LogNames() []string
 	// Analysis is the boot timeline so far.
 	Analysis() Analysis
+	// Metrics writes the system's metrics in Prometheus' text format.
+	Metrics(w io.Writer) error
 	// Power refuses every later start and asks for "poweroff" or
 	// "reboot". The caller has had its answer by then.
 	Power(action string)
@@ -375,6 +379,7 @@ func (s *Server) handler() handler {
 	mux.handle("POST", PathAction, authorise(services, s.act))
 	mux.handle("GET", PathLogs, authorise(read, s.logs))
 	mux.handle("GET", PathAnalyze, authorise(read, s.analyze))
+	mux.handle("GET", PathMetrics, authorise(read, s.metrics))
 	mux.handle("POST", PathPoweroff, authorise(power("poweroff"), s.powerHandler("poweroff")))
 	mux.handle("POST", PathReboot, authorise(power("reboot"), s.powerHandler("reboot")))
 	return recoverPanics(refuseOverCap(cleanPathsOnly(mux.serve)))
@@ -582,6 +587,20 @@ func (s *Server) analyze(w responseWriter, r *request) {
 		an.Services = []ServiceTimes{}
 	}
 	writeJSON(w, 200, an)
+}
+
+// metrics answers with the whole text or an error, never half of it: the
+// text is small (a few KiB a service) and a scraper takes a cut answer
+// for a good one.
+func (s *Server) metrics(w responseWriter, r *request) {
+	var b bytes.Buffer
+	if err := s.backend.Metrics(&b); err != nil {
+		writeError(w, 500, "metrics: "+err.Error())
+		return
+	}
+	w.setHeader("Content-Type", MetricsContentType)
+	w.writeHeader(200)
+	_, _ = w.Write(b.Bytes())
 }
 
 func (s *Server) powerHandler(action string) handler {

@@ -39,6 +39,14 @@ func (d *Device) Dev() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
 // Attach binds the file at path to a free loop device, read-only when
 // readOnly.
 func Attach(path string, readOnly bool) (*Device, error) {
+	return AttachAt(path, readOnly, -1)
+}
+
+// AttachAt is Attach on the loop device numbered n when it is free (and
+// made when it does not exist yet), on any free one otherwise; a negative
+// n means any. The root image takes a number far from the ones users
+// count from 0 (LinuxKit's specs name /dev/loop0 for their own files).
+func AttachAt(path string, readOnly bool, n int) (*Device, error) {
 	mode := os.O_RDWR
 	flags := uint32(unix.LO_FLAGS_AUTOCLEAR)
 	if readOnly {
@@ -56,10 +64,14 @@ func Attach(path string, readOnly bool) (*Device, error) {
 	}
 	defer ctl.Close()
 	var lastErr error
-	for range attempts {
-		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			return nil, fmt.Errorf("loop: find a free device: %w", err)
+	for i := range attempts {
+		if i > 0 || n < 0 {
+			var err error
+			if n, err = unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE); err != nil {
+				return nil, fmt.Errorf("loop: find a free device: %w", err)
+			}
+		} else if err := unix.IoctlSetInt(int(ctl.Fd()), unix.LOOP_CTL_ADD, n); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("loop: make loop%d: %w", n, err)
 		}
 		dev, err := open(n, mode)
 		if err != nil {

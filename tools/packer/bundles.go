@@ -68,6 +68,10 @@ func (b *build) bundle(c *imagespec.Container, kind, use, dir string) error {
 		return err
 	}
 	spec.Root.Path = bundle.RootfsDir
+	if rt.Namespace != "" {
+		b.Log.Info("runtime.namespace is LinuxKit's containerd namespace of a service; minikit's init runs services itself, so there is none to choose, and this one runs as any other",
+			"container", c.Name, "namespace", rt.Namespace)
+	}
 	if err := b.mountpoints(rootfs, spec); err != nil {
 		return err
 	}

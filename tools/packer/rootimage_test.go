@@ -76,3 +76,49 @@ func TestAKernelWithoutModulesFallsBackToTheTmpfsCopy(t *testing.T) {
 		t.Errorf("kernel+squashfs with a tmpfs root: %v", err)
 	}
 }
+
+// A file two contributors hold costs the image once: the second share is
+// nothing, and the shares add up to the image.
+func TestImageSharesCountIdenticalFilesOnce(t *testing.T) {
+	root := t.TempDir()
+	payload := strings.Repeat("some compressible words; ", 40000)
+	files := []SizeFile{
+		{Path: "/containers/onboot/000-dhcpcd/rootfs/sbin/dhcpcd", Part: "onboot 000-dhcpcd"},
+		{Path: "/containers/services/dhcpcd/rootfs/sbin/dhcpcd", Part: "service dhcpcd"},
+		{Path: "/sbin/init", Part: "init images"},
+	}
+	for i, f := range files {
+		p := filepath.Join(root, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := payload
+		if i == 2 {
+			data = strings.Repeat("another program, ", 30000)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts := map[string]*SizePart{}
+	for _, f := range files {
+		parts[f.Part] = &SizePart{Name: f.Part}
+	}
+	const image = 1 << 20
+	if err := imageShares(root, files, parts, image); err != nil {
+		t.Fatal(err)
+	}
+	if got := parts["service dhcpcd"].Image; got != 0 {
+		t.Errorf("the second copy of dhcpcd costs %d bytes of the image, want 0", got)
+	}
+	if parts["onboot 000-dhcpcd"].Image == 0 || parts["init images"].Image == 0 {
+		t.Errorf("shares %+v: a first copy costs nothing", parts)
+	}
+	var sum int64
+	for _, p := range parts {
+		sum += p.Image
+	}
+	if sum < image-3 || sum > image {
+		t.Errorf("the shares add up to %d, want the image's %d", sum, image)
+	}
+}

@@ -2,6 +2,7 @@ package packer
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,17 +11,23 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/klauspost/compress/zstd"
 )
 
-// SizeReport tells what an image costs and who is to blame. The root
-// filesystem lives in a tmpfs at run time, so its uncompressed size is
-// memory the system spends for as long as it runs.
+// SizeReport tells what an image costs and who is to blame: the files of
+// the root, and the compressed image they make (which, in the initrd
+// formats, stays in RAM for as long as the system runs; a root copied
+// into a tmpfs costs its whole uncompressed size there instead).
 type SizeReport struct {
-	Root    int64      // bytes of file data in the root filesystem
-	Kernel  int64      // bytes of the kernel
-	Initrd  int64      // bytes of the compressed initrd; 0 when none was written
-	Parts   []SizePart // who put the bytes there, largest first
-	Largest []SizeFile // the largest files, largest first
+	Root   int64 // bytes of file data in the root filesystem
+	Kernel int64 // bytes of the kernel
+	Initrd int64 // bytes of the initrd; 0 when none was written
+	// Image and Verity are the bytes of the SquashFS root image and of
+	// its dm-verity hash tree; 0 when the root is not an image.
+	Image, Verity int64
+	Parts         []SizePart // who put the bytes there, largest first
+	Largest       []SizeFile // the largest files, largest first
 }
 
 // SizePart is the share of one contributor: an init image, a container,
@@ -29,6 +36,12 @@ type SizePart struct {
 	Name  string
 	Bytes int64
 	Files int
+	// Image is the contributor's share of the compressed root image,
+	// estimated: its files compressed as SquashFS compresses them, a
+	// file that an earlier contributor already holds costing nothing
+	// (the image stores identical files once), scaled so that the shares
+	// add up to the image. 0 when the root is not an image.
+	Image int64
 }
 
 // SizeFile is one file of the root filesystem.
@@ -113,6 +126,12 @@ func (b *build) sizes() (*SizeReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("size report: %w", err)
 	}
+	if b.rootImage != nil {
+		r.Image, r.Verity = b.rootImage.DataBytes, b.rootImage.HashBytes
+		if err := imageShares(b.staging, files, parts, r.Image); err != nil {
+			return nil, fmt.Errorf("size report: %w", err)
+		}
+	}
 	for _, p := range parts {
 		r.Parts = append(r.Parts, *p)
 	}
@@ -124,6 +143,53 @@ func (b *build) sizes() (*SizeReport, error) {
 	})
 	r.Largest = files[:min(len(files), largestFiles)]
 	return r, nil
+}
+
+// imageShares estimates each part's share of the compressed image: every
+// file compressed in SquashFS's 128 KiB blocks (a block that does not
+// shrink is stored as it is), a file whose content an earlier one holds
+// costing nothing, the whole scaled to the image's size, which also holds
+// the metadata.
+func imageShares(root string, files []SizeFile, parts map[string]*SizePart, image int64) error {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	seen := map[[sha256.Size]byte]bool{}
+	estimate := map[string]int64{}
+	var total int64
+	block := make([]byte, 128<<10)
+	var out []byte
+	// In path order, as mksquashfs adds them: the first copy counts.
+	slices.SortFunc(files, func(a, b SizeFile) int { return strings.Compare(a.Path, b.Path) })
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f.Path))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		if seen[sum] {
+			continue
+		}
+		seen[sum] = true
+		var n int64
+		for len(data) > 0 {
+			chunk := data[:min(len(data), len(block))]
+			data = data[len(chunk):]
+			out = enc.EncodeAll(chunk, out[:0])
+			n += int64(min(len(out), len(chunk)))
+		}
+		estimate[f.Part] += n
+		total += n
+	}
+	if total == 0 {
+		return nil
+	}
+	for name, p := range parts {
+		p.Image = estimate[name] * image / total
+	}
+	return nil
 }
 
 // fileSize is the size of the file at p, or 0 when there is none.
@@ -144,14 +210,31 @@ func (r *SizeReport) WriteText(w io.Writer) error {
 		return 100 * float64(n) / float64(r.Root)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "root filesystem: %s in RAM at run time", human(r.Root))
-	if r.Initrd > 0 {
-		fmt.Fprintf(&b, ", %s compressed in the initrd", human(r.Initrd))
+	if r.Image > 0 {
+		fmt.Fprintf(&b, "root filesystem: %s of files in a %s SquashFS image, with a %s dm-verity hash tree (%.1f%%)",
+			human(r.Root), human(r.Image), human(r.Verity), 100*float64(r.Verity)/float64(r.Image))
+		if r.Initrd > 0 {
+			fmt.Fprintf(&b, "; initrd %s", human(r.Initrd))
+		}
+	} else {
+		fmt.Fprintf(&b, "root filesystem: %s in RAM at run time", human(r.Root))
+		if r.Initrd > 0 {
+			fmt.Fprintf(&b, ", %s compressed in the initrd", human(r.Initrd))
+		}
 	}
 	fmt.Fprintf(&b, "; kernel %s\n\n", human(r.Kernel))
-	fmt.Fprintf(&b, "%10s %6s %6s  %s\n", "SIZE", "SHARE", "FILES", "CONTRIBUTOR")
-	for _, p := range r.Parts {
-		fmt.Fprintf(&b, "%10s %5.1f%% %6d  %s\n", human(p.Bytes), pct(p.Bytes), p.Files, p.Name)
+	if r.Image > 0 {
+		// IMAGE is each contributor's estimated share of the compressed
+		// image: files another contributor already holds cost nothing.
+		fmt.Fprintf(&b, "%10s %6s %10s %6s  %s\n", "SIZE", "SHARE", "IMAGE", "FILES", "CONTRIBUTOR")
+		for _, p := range r.Parts {
+			fmt.Fprintf(&b, "%10s %5.1f%% %10s %6d  %s\n", human(p.Bytes), pct(p.Bytes), "≈"+human(p.Image), p.Files, p.Name)
+		}
+	} else {
+		fmt.Fprintf(&b, "%10s %6s %6s  %s\n", "SIZE", "SHARE", "FILES", "CONTRIBUTOR")
+		for _, p := range r.Parts {
+			fmt.Fprintf(&b, "%10s %5.1f%% %6d  %s\n", human(p.Bytes), pct(p.Bytes), p.Files, p.Name)
+		}
 	}
 	fmt.Fprintf(&b, "\n%10s %6s  %s\n", "SIZE", "SHARE", "LARGEST FILES")
 	for _, f := range r.Largest {
