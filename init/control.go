@@ -68,7 +68,7 @@ func (b controlBackend) Log(name string) (control.Log, bool) {
 func (b controlBackend) LogNames() []string { return b.outputs.Names() }
 
 func (b controlBackend) Analysis() control.Analysis {
-	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.BootTimes()}
+	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.BootTimes(), Init: initMemory()}
 }
 
 // Power refuses starts from now on, so that nothing starts behind the
