@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
@@ -26,11 +27,13 @@ func (in *initSys) serveControl(path string) error {
 		return err
 	}
 	if addr := in.observe.Metrics; addr != "" {
-		if err := srv.ServeMetrics(addr, in.goSafe); err != nil {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
 			slog.Error("no metrics listener", "addr", addr, "err", err)
-		} else {
-			slog.Info("serving metrics", "addr", addr)
+			return nil
 		}
+		srv.ServeMetrics(l, in.goSafe)
+		slog.Info("serving metrics", "addr", l.Addr().String())
 	}
 	return nil
 }
