@@ -86,6 +86,10 @@ type Config struct {
 	// QueueLines bounds the lines waiting for the destination; 0 means
 	// DefaultQueueLines.
 	QueueLines int
+	// QueueBytes bounds the memory those lines take, so that a flood of
+	// long lines while the destination is down cannot grow PID 1 past
+	// it; 0 means DefaultQueueBytes.
+	QueueBytes int
 	// RootCAs checks a syslog+tls receiver's certificate; nil means the
 	// system's.
 	RootCAs *x509.CertPool
@@ -94,9 +98,20 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// DefaultQueueLines keeps about a minute of a busy system's lines: at
-// ~100 bytes a line, 4 MiB of memory at most.
-const DefaultQueueLines = 40000
+// DefaultQueueLines keeps about a minute of a busy system's lines, and
+// DefaultQueueBytes bounds what they may cost whatever their length (a
+// line is cut at 4 KiB before it gets here). The queue's memory grows with
+// what waits, not with the bound.
+const (
+	DefaultQueueLines = 40000
+	DefaultQueueBytes = 8 << 20
+)
+
+// entryOverhead is what a queued line costs beside its text: the Entry
+// and its strings' headers.
+const entryOverhead = 96
+
+func entrySize(e Entry) int { return entryOverhead + len(e.Message) + len(e.Service) + len(e.Stream) }
 
 // Stats is what a shipper has done.
 type Stats struct {
@@ -116,8 +131,9 @@ type Shipper struct {
 	cfg  Config
 
 	mu      sync.Mutex
-	queue   []Entry // a circular buffer of len cfg.QueueLines
+	queue   []Entry // a circular buffer, grown by need up to cfg.QueueLines
 	head, n int
+	bytes   int           // entrySize of the lines queued
 	headID  uint64        // the number of the line at head; lines are numbered as offered
 	wake    chan struct{} // closed and replaced when lines arrive
 	dropped uint64        // since the last line that told of drops
@@ -135,34 +151,57 @@ func New(dest Destination, cfg Config) *Shipper {
 	if cfg.QueueLines <= 0 {
 		cfg.QueueLines = DefaultQueueLines
 	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
 	if cfg.Dial == nil {
 		d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.Dial = d.DialContext
 	}
-	return &Shipper{dest: dest, cfg: cfg, queue: make([]Entry, cfg.QueueLines), wake: make(chan struct{}),
+	return &Shipper{dest: dest, cfg: cfg, queue: make([]Entry, min(cfg.QueueLines, 64)), wake: make(chan struct{}),
 		stats: Stats{Destination: dest.String()}}
 }
 
-// Offer queues a line. It never blocks: when the queue is full the oldest
-// line is dropped and counted.
+// Offer queues a line. It never blocks: when the queue is full, in lines
+// or in bytes, the oldest lines are dropped and counted.
 func (s *Shipper) Offer(e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.n == len(s.queue) {
+	size := entrySize(e)
+	for s.n > 0 && (s.n == s.cfg.QueueLines || s.bytes+size > s.cfg.QueueBytes) {
 		if s.headID < s.inflightEnd {
 			s.evicted = append(s.evicted, s.queue[s.head].Service)
 		} else {
 			s.countDrop(s.queue[s.head].Service)
 		}
-		s.queue[s.head] = Entry{}
-		s.head = (s.head + 1) % len(s.queue)
-		s.headID++
-		s.n--
+		s.popHead()
+	}
+	if s.n == len(s.queue) {
+		s.grow()
 	}
 	s.queue[(s.head+s.n)%len(s.queue)] = e
 	s.n++
+	s.bytes += size
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// popHead takes the oldest line out of the queue; s.mu is held.
+func (s *Shipper) popHead() {
+	s.bytes -= entrySize(s.queue[s.head])
+	s.queue[s.head] = Entry{}
+	s.head = (s.head + 1) % len(s.queue)
+	s.headID++
+	s.n--
+}
+
+// grow doubles the queue's room, up to its bound in lines; s.mu is held.
+func (s *Shipper) grow() {
+	q := make([]Entry, min(2*len(s.queue), s.cfg.QueueLines))
+	for i := range s.n {
+		q[i] = s.queue[(s.head+i)%len(s.queue)]
+	}
+	s.queue, s.head = q, 0
 }
 
 // countDrop counts a line of the log service as lost; s.mu is held.
@@ -215,10 +254,7 @@ func (s *Shipper) done(end, told uint64) {
 	s.stats.Sent += uint64(len(s.evicted))
 	s.evicted, s.inflightEnd = s.evicted[:0], 0
 	for s.n > 0 && s.headID < end {
-		s.queue[s.head] = Entry{}
-		s.head = (s.head + 1) % len(s.queue)
-		s.headID++
-		s.n--
+		s.popHead()
 		s.stats.Sent++
 	}
 }

@@ -456,3 +456,27 @@ func TestAReceiverThatLeavesInGoodOrderMissesNothing(t *testing.T) {
 		t.Errorf("only %d lines arrived", last+1)
 	}
 }
+
+// Long lines while the destination is down are bounded by the bytes they
+// take, not only by their number, and the queue grows only as lines wait.
+func TestQueueIsBoundedInBytes(t *testing.T) {
+	s := New(Destination{Kind: JSONTCP, Addr: "h:1"}, Config{QueueLines: 1000, QueueBytes: 10 << 10})
+	if len(s.queue) > 64 {
+		t.Errorf("an empty queue holds room for %d lines", len(s.queue))
+	}
+	long := strings.Repeat("x", 1000)
+	for i := range 100 {
+		s.Offer(Entry{Service: "flood", Stream: "output", Message: fmt.Sprintf("%d %s", i, long)})
+	}
+	st := s.Stats()
+	if st.Queued+int(st.Dropped) != 100 || st.Queued > 10 || st.Queued < 8 || st.DroppedBy["flood"] != st.Dropped {
+		t.Errorf("after 100 lines of 1 KB in a queue of 10 KiB: %+v", st)
+	}
+	if s.bytes > 10<<10 {
+		t.Errorf("the queue holds %d bytes, over its bound", s.bytes)
+	}
+	// The newest lines are the ones kept.
+	if m := s.queue[(s.head+s.n-1)%len(s.queue)].Message; !strings.HasPrefix(m, "99 ") {
+		t.Errorf("the newest line kept is %.10q", m)
+	}
+}
