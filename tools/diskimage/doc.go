@@ -1,8 +1,8 @@
 // Package diskimage writes bootable images around a kernel, its initrd and
 // its command line: ISOs (isolinux for BIOS, GRUB for UEFI, made with
-// xorriso), raw disks with a partition table (syslinux on a FAT partition
-// for BIOS, GRUB on an EFI system partition for UEFI) and qcow2 copies of
-// them.
+// xorriso), raw disks with a partition table (GRUB for BIOS or UEFI, a FAT
+// boot partition and two slots for A/B updates, as internal/slots lays
+// them out) and qcow2 copies of them.
 //
 // Every writer is reproducible: the same inputs and the same Epoch give the
 // same bytes whatever the machine's clock, time zone or umask. Identifiers
