@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ func buildCommand(args []string) error {
 	maxUnpack := maxUnpackFlag(fs, "one image")
 	rootMode := fs.String("root", "auto", "how the system gets its root: image (a SquashFS image checked by dm-verity, mounted by init), tmpfs (files copied into a tmpfs at boot, for kernels that cannot mount the image) or auto")
 	withVerity := fs.Bool("verity", true, "check every block of the root image with dm-verity; false is for debugging, and the system says so at every boot")
+	signKey := fs.String("sign", "", "sign the update bundle (-format update) with the private key in `FILE` (minikit key generate), and put its public key into the image, which then takes only updates it signed")
 	sizeReport := fs.Bool("size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), buildUsage)
@@ -58,6 +60,12 @@ func buildCommand(args []string) error {
 	if err != nil {
 		return err
 	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		if key, err = readSignKey(*signKey); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := packer.Build(ctx, packer.Options{
@@ -73,6 +81,7 @@ func buildCommand(args []string) error {
 		MaxUnpackBytes: int64(*maxUnpack),
 		Root:           root,
 		NoVerity:       !*withVerity,
+		SignKey:        key,
 		Log:            slog.Default(),
 	})
 	if err != nil {
@@ -100,9 +109,12 @@ and DIR/NAME-cmdline; -format adds or chooses others:
   tar            NAME.tar, the root filesystem
   iso-bios       NAME-bios.iso (isolinux; also boots as a disk)
   iso-efi        NAME-efi.iso (GRUB for UEFI)
-  raw-bios       NAME-bios.img, a disk with an MBR and syslinux
+  raw-bios       NAME-bios.img, a disk with an MBR and GRUB
   raw-efi        NAME-efi.img, a disk with a GPT and GRUB on its ESP
+                 (both with two slots, A and B, for updates)
   qcow2-bios     NAME-bios.qcow2, the raw-bios disk as qcow2
+  update         NAME.update, a signed update bundle for a system running
+                 from one of those disks (svcctl update): needs -sign
 
 Everything but the kernel goes into one SquashFS image, checked by
 dm-verity (its root hash is on the kernel command line), which init mounts

@@ -28,16 +28,20 @@ const (
 	ISOBIOS Format = "iso-bios"
 	// ISOEFI is NAME-efi.iso, booting with GRUB on UEFI.
 	ISOEFI Format = "iso-efi"
-	// RawBIOS is NAME-bios.img, a disk with an MBR and syslinux.
+	// RawBIOS is NAME-bios.img, a disk with an MBR and GRUB.
 	RawBIOS Format = "raw-bios"
 	// RawEFI is NAME-efi.img, a disk with a GPT and GRUB on its ESP.
 	RawEFI Format = "raw-efi"
 	// QCOW2BIOS is NAME-bios.qcow2, the raw BIOS disk as qcow2.
 	QCOW2BIOS Format = "qcow2-bios"
+	// Update is NAME.update, a signed update bundle (internal/update) for
+	// a system running from a disk: svcctl update writes it into the slot
+	// the system does not run from. It needs Options.SignKey.
+	Update Format = "update"
 )
 
 // Formats lists every format, in the order a build writes them.
-var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, RawBIOS, RawEFI, QCOW2BIOS}
+var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, RawBIOS, RawEFI, QCOW2BIOS, Update}
 
 // diskFormats says how diskimage writes each bootable image format.
 var diskFormats = map[Format]struct {
@@ -85,8 +89,11 @@ func formatNames() string {
 // FileName is the file a single-file format is written to for a build
 // named name; empty for kernel+initrd, which writes three.
 func (f Format) FileName(name string) string {
-	if f == Tar {
+	switch f {
+	case Tar:
 		return name + ".tar"
+	case Update:
+		return name + ".update"
 	}
 	if d, ok := diskFormats[f]; ok {
 		return name + d.suffix

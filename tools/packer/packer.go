@@ -14,6 +14,7 @@ package packer
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +65,11 @@ type Options struct {
 	// NoVerity writes the root image without its dm-verity hash tree, for
 	// debugging; the system says so at every boot.
 	NoVerity bool
-	Log      *slog.Logger
+	// SignKey signs the update bundle (format update) and puts its public
+	// half into the image, which then takes the updates it signs; nil for
+	// a system that refuses every update.
+	SignKey ed25519.PrivateKey
+	Log     *slog.Logger
 }
 
 // Result names the files a build wrote.
@@ -123,6 +128,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkFormats(opts.Formats); err != nil {
 		return nil, err
 	}
+	if err := checkUpdate(opts); err != nil {
+		return nil, err
+	}
 	defer unix.Umask(unix.Umask(0o022))
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, err
@@ -168,6 +176,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := b.files(); err != nil {
+		return nil, err
+	}
+	if err := b.writeUpdateFiles(); err != nil {
 		return nil, err
 	}
 	if _, err := os.Lstat(filepath.Join(b.staging, "sbin/init")); err != nil {
@@ -245,6 +256,10 @@ func (b *build) writeOutputs(res *Result) error {
 			if err := b.writeTar(prefix + ".tar"); err != nil {
 				return err
 			}
+		case Update:
+			if err := b.writeUpdate(filepath.Join(b.OutDir, f.FileName(b.Name)), boot.Initrd); err != nil {
+				return err
+			}
 		case QCOW2BIOS:
 			// The raw disk, when it is an output too, is converted
 			// rather than written again.
@@ -281,7 +296,12 @@ func (b *build) writeOutputs(res *Result) error {
 // format writes it, holds the root image if kernel+initrd is asked for,
 // and finds it on a disk otherwise (kernel+squashfs alone).
 func (b *build) writeBoot(mode RootMode, prefix string) (diskimage.Boot, error) {
-	boot := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch}
+	boot := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch,
+		Version: b.Spec.Update.VersionOrNone(), SlotBytes: b.Spec.Update.SlotBytes()}
+	var err error
+	if boot.Spec, err = b.specDigest(); err != nil {
+		return boot, err
+	}
 	outInitrd := ""
 	if slices.Contains(b.Formats, KernelInitrd) || slices.Contains(b.Formats, KernelSquashfs) {
 		outInitrd = prefix + "-initrd.img"
