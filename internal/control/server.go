@@ -172,6 +172,7 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("GET "+PathAnalyze, authorise(read, http.HandlerFunc(s.analyze)))
 	mux.Handle("POST "+PathPoweroff, authorise(power("poweroff"), s.powerHandler("poweroff")))
 	mux.Handle("POST "+PathReboot, authorise(power("reboot"), s.powerHandler("reboot")))
+	s.updateHandlers(mux)
 	mux.Handle("/", authorise(read, http.HandlerFunc(noEndpoint)))
 	return recoverPanics(refuseOverCap(cleanPathsOnly(mux)))
 }
