@@ -331,11 +331,12 @@ func (u *updater) announce() {
 		slog.Error("update: the boot state is unreadable: "+err.Error(), "slot", u.running)
 		return
 	}
+	// "version v1", as every other update message names a version.
 	version := func(s string) string {
-		if sc := v.Scripts[s]; sc != nil && sc.Version != "" {
-			return sc.Version
+		if sc := v.Scripts[s]; sc != nil {
+			return versionText(sc.Version)
 		}
-		return "no version"
+		return versionText("")
 	}
 	if u.trial && v.State.Trying == u.running {
 		slog.Info(fmt.Sprintf("update: slot %s (%s) boots on trial: it is kept once every service has run for %ds, and until then a failure boots slot %s (%s) again",

@@ -253,5 +253,14 @@ func (v View) Rollback() (State, string, error) {
 	case s.Failed == other:
 		return s, "", fmt.Errorf("slot %s failed its trial boot (%s): no rollback to it", other, cmp.Or(s.Reason, "no reason recorded"))
 	}
-	return s.Stage(other), fmt.Sprintf("slot %s (%s) boots once at the next boot, and becomes good once healthy", other, cmp.Or(v.Scripts[other].Version, "no version")), nil
+	return s.Stage(other), fmt.Sprintf("slot %s (%s) boots once at the next boot, and becomes good once healthy", other, versionText(v.Scripts[other].Version)), nil
+}
+
+// versionText names a version as every update message does: "version
+// v1", or "no version" for a system built without one.
+func versionText(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return "version " + v
 }
