@@ -52,7 +52,7 @@ $(BUILD)/run-ssh.yml: $(SSH_KEY)
 
 run: deps
 	$(MAKE) all images $(BUILD)/run-ssh.yml
-	bin/minikit build -o $(OUT) $(DEFAULT) $(BUILD)/run-ssh.yml
+	bin/minikit build -o $(OUT) -name minikit $(DEFAULT) $(BUILD)/run-ssh.yml
 	@echo
 	@echo "Booting $(DEFAULT). The console is a root shell; Ctrl-C powers off."
 	@echo "Log in over ssh with:  ssh -i $(SSH_KEY) -p 2222 root@localhost"

@@ -40,8 +40,8 @@ func ParseFiles(paths ...string) (*Spec, []Warning, error) {
 	return merged, p.warns, p.err(paths...)
 }
 
-// merge appends the sections of next to s, and lets next's kernel and
-// update fields replace those of s.
+// merge appends the sections of next to s, lets next's kernel and
+// update fields replace those of s, and merges the observe sections.
 func (s *Spec) merge(next *Spec) {
 	k := &s.Kernel
 	for _, f := range []struct{ dst, src *string }{
@@ -65,6 +65,7 @@ func (s *Spec) merge(next *Spec) {
 	s.Files = append(s.Files, next.Files...)
 	s.Volumes = append(s.Volumes, next.Volumes...)
 	s.mergeUpdate(next.Update)
+	s.mergeObserve(next.Observe)
 }
 
 // decodeSpec reads one file, recording its problems in p. It returns what
@@ -117,8 +118,9 @@ func decodeSpec(file string, data []byte, p *problems) *Spec {
 				s.Volumes = append(s.Volumes, v)
 			}
 		}),
-		"trust":  func(n ast.Node, path string) { d.registerAnchors(n) },
-		"update": func(n ast.Node, path string) { s.Update = d.update(n, path) },
+		"trust":   func(n ast.Node, path string) { d.registerAnchors(n) },
+		"update":  func(n ast.Node, path string) { s.Update = d.update(n, path) },
+		"observe": func(n ast.Node, path string) { s.Observe = d.observe(n, path) },
 	})
 	if at, ok := given["trust"]; ok {
 		d.warnf(at, "trust", "unused: minikit does not verify images with Docker Content Trust; pin images by digest instead")

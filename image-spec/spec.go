@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/observe"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -23,6 +24,8 @@ type Spec struct {
 	Volumes    []Volume     `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	// Update is minikit's `update:` section; nil when the spec has none.
 	Update *Update `yaml:"update,omitempty" json:"update,omitempty"`
+	// Observe is minikit's `observe:` section; nil when the spec has none.
+	Observe *observe.Config `yaml:"observe,omitempty" json:"observe,omitempty"`
 }
 
 // Kernel says which image holds the kernel and how to boot it.

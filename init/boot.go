@@ -13,9 +13,11 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
+	"github.com/minikit/minikit/internal/observe"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -46,6 +48,9 @@ type initSys struct {
 	rootDevice string
 	// updates is what init knows of the disk's slots (update.go).
 	updates *updater
+	// observe is where logs go and metrics are served (internal/observe).
+	observe  observe.Config
+	shippers []*logship.Shipper
 
 	shutdownReq chan string // "poweroff" or "reboot"
 }
@@ -109,6 +114,7 @@ func (in *initSys) boot() error {
 		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
+	in.startShipping(readFile("/proc/cmdline"))
 	in.openUpdates()
 
 	if err := in.prepareRun(); err != nil {
@@ -152,6 +158,7 @@ func (in *initSys) boot() error {
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
+	showIssue(in.path(issueFile), in.outputs.ConsoleText)
 	return nil
 }
 

@@ -120,3 +120,31 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Once onboot is done and the services are handed to the supervisor,
+// init shows the system's /etc/issue on the console, as LinuxKit's init
+// does, line by line as the file has it.
+func TestHostIssueIsShownOnceTheSystemIsUp(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	tree := newTree(t)
+	if err := os.MkdirAll(filepath.Join(tree, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, issueFile), []byte("\nWelcome to the test system\n  second line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostService(t, tree, rootfs, "sleeper", "trap 'exit 0' TERM; while true; do sleep 1; done", nil)
+	h := startHostInit(t, tree)
+	onboot := h.lineIndex(`onboot done`, 1, time.Minute)
+	welcome := h.lineIndex(`^Welcome to the test system$`, 1, time.Minute)
+	if welcome < onboot {
+		t.Errorf("the issue (line %d) was shown before onboot was done (line %d)", welcome, onboot)
+	}
+	h.lineIndex(`service sleeper started`, 1, time.Minute)
+	if lines := h.snapshot(); welcome+1 >= len(lines) || lines[welcome+1] != "  second line" || lines[welcome-1] != "" {
+		t.Errorf("the issue is not shown as the file has it:\n%s", strings.Join(lines[max(0, welcome-1):min(len(lines), welcome+2)], "\n"))
+	}
+	if code := h.stop(time.Minute); code != 0 {
+		t.Errorf("init exited %d after SIGTERM", code)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
+	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/control"
 )
@@ -15,7 +16,7 @@ const ControlSocket = control.Socket
 // serveControl serves the control API (internal/control) on a unix
 // socket at path, and makes the socket again if it is removed.
 func (in *initSys) serveControl(path string) error {
-	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, updates: in.updates}
+	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, updates: in.updates, shippers: in.shippers}
 	srv, err := control.NewServer(b, control.DefaultLimits)
 	if err != nil {
 		return err
@@ -31,6 +32,7 @@ type controlBackend struct {
 	timeline *timeline
 	shutdown func(action string) // "poweroff" or "reboot"
 	updates  *updater            // the slots, for control.Updater (update.go)
+	shippers []*logship.Shipper
 }
 
 func (b controlBackend) Services() []control.Service { return b.sup.Statuses() }

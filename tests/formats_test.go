@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,16 +23,25 @@ import (
 var formatSpecs = []string{"images/smoke.yml", "images/formats.yml"}
 
 // bootableFormats are the formats whose output minikit run boots, with
-// the file each is written to.
-var bootableFormats = []struct{ format, file string }{
-	{"iso-bios", "formats-bios.iso"},
-	{"iso-efi", "formats-efi.iso"},
-	{"raw-bios", "formats-bios.img"},
-	{"raw-efi", "formats-efi.img"},
-	{"qcow2-bios", "formats-bios.qcow2"},
+// the file each is written to, named as LinuxKit names it, and whether
+// the root image is on the disk or in the initrd.
+var bootableFormats = []struct {
+	format, file string
+	rootInInitrd bool
+}{
+	{format: "iso-bios", file: "formats.iso"},
+	{format: "iso-efi", file: "formats-efi.iso"},
+	{format: "iso-efi-initrd", file: "formats-efi-initrd.iso", rootInInitrd: true},
+	{format: "raw-bios", file: "formats-bios.img"},
+	{format: "raw-efi", file: "formats-efi.img"},
+	{format: "qcow2-bios", file: "formats.qcow2"},
+	{format: "qcow2-efi", file: "formats-efi.qcow2"},
+	{format: "aws", file: "formats.raw"},
+	{format: "vhd", file: "formats.vhd"},
+	{format: "vmdk", file: "formats.vmdk"},
 }
 
-var allFormats = "kernel+initrd,kernel+squashfs,tar,iso-bios,iso-efi,raw-bios,raw-efi,qcow2-bios"
+var allFormats = "kernel+initrd,kernel+squashfs,tar,iso-bios,iso-efi,iso-efi-initrd,raw-bios,raw-efi,qcow2-bios,qcow2-efi,aws,gcp,vhd,vmdk"
 
 // buildFormats runs minikit build with every format into dir and returns
 // its standard output. prefix, if any, is shell code run before minikit,
@@ -65,7 +75,7 @@ func TestEveryFormatBoots(t *testing.T) {
 	dir := t.TempDir()
 	// zstd here, gzip in the other tests: both must boot.
 	out := buildFormats(t, dir, "", "-compression", "zstd", "-size-report")
-	for _, want := range []string{"formats-bios.iso", "formats-sbom.cdx.json", "service reader (minikit/busybox:dev)", "init images (minikit/init:dev)"} {
+	for _, want := range []string{"formats.iso", "formats-bios.iso", "formats.img.tar.gz", "formats-sbom.cdx.json", "service reader (minikit/busybox:dev)", "init images (minikit/init:dev)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("minikit build's output lacks %q:\n%s", want, out)
 		}
@@ -84,8 +94,6 @@ func TestEveryFormatBoots(t *testing.T) {
 			}
 			for _, want := range []string{
 				`kernel command line: .*console=ttyS0 panic=-1 minikit\.test=formats`,
-				// The root image is on the disk, not in the initrd.
-				`looking for the disk that holds the root image`,
 				`root image mounted device=/dev/mapper/minikit-root verified=true`,
 				`reader: reader says: written by onboot`,
 				`power button pressed`,
@@ -94,6 +102,10 @@ func TestEveryFormatBoots(t *testing.T) {
 				if !regexp.MustCompile(want).MatchString(console) {
 					t.Errorf("%s: no console line matches %q", f.format, want)
 				}
+			}
+			// The root image is on the disk, or in the initrd.
+			if looked := strings.Contains(console, "looking for the disk that holds the root image"); looked == f.rootInInitrd {
+				t.Errorf("%s: the first stage looked for the root on a disk: %v; want %v", f.format, looked, !f.rootInInitrd)
 			}
 			if status != 0 || t.Failed() {
 				t.Errorf("minikit run %s exited %d, want 0 (a clean poweroff)\n%s", f.file, status, tail(console, 40))
@@ -201,8 +213,10 @@ func TestEveryFormatIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 11 { // kernel, initrd, cmdline, squashfs, tar, 5 images, the SBOM, and nothing else
-		t.Errorf("the build wrote %d files, want 11: %v", len(files), files)
+	// kernel, initrd, cmdline, squashfs, tar, 11 images, the 2 links to
+	// the images' former names, the SBOM, and nothing else
+	if len(files) != 19 {
+		t.Errorf("the build wrote %d files, want 19: %v", len(files), files)
 	}
 	for _, fa := range files {
 		fb := filepath.Join(b, filepath.Base(fa))
@@ -222,13 +236,22 @@ func TestEveryFormatIsReproducible(t *testing.T) {
 	}
 }
 
+// fileHash is the SHA-256 of a file, read as a stream: some disks are
+// 1 GiB.
 func fileHash(t *testing.T, path string) [32]byte {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sha256.Sum256(data)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // requireQEMU skips a test that boots a VM when qemu is missing, or fails

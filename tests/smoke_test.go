@@ -36,6 +36,8 @@ func TestSmokeBoot(t *testing.T) {
 	if ns.Groups[3] != "1" {
 		t.Errorf("the service's shell is pid %s in its namespace, want 1", ns.Groups[3])
 	}
+	// Once up, init shows the init image's /etc/issue, as LinuxKit's does.
+	m.ExpectAfter(onboot, `^Welcome to minikit$`, bootTimeout)
 	says := m.ExpectAfter(started, `reader: reader says: written by onboot`, bootTimeout)
 	m.ExpectAfter(says, `reader: reader says: written by onboot`, 10*time.Second) // still running
 

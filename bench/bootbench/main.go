@@ -159,7 +159,7 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
 	build := func(dir string, flags ...string) (float64, error) {
 		start := time.Now()
-		args := append(append([]string{"build", "-o", dir}, flags...), spec, extra)
+		args := append(append([]string{"build", "-o", dir, "-name", name}, flags...), spec, extra)
 		out, err := exec.Command(minikit, args...).CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("minikit build %v: %v\n%s", flags, err, out)

@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minikit/minikit/init/boottime"
@@ -50,7 +52,27 @@ type Outputs struct {
 
 	mu      sync.Mutex
 	sinks   map[string]*Sink
-	ownFile bool // init's own log was given its file
+	ownFile bool     // init's own log was given its file
+	ship    ShipFunc // nil until ShipTo
+}
+
+// ShipFunc takes the lines of a log as they are written, to send them off
+// the machine. It is called with the log's lock held and must not block:
+// init/logship only queues them. stream is "log" for init's own log and
+// "output" for a container's, whose stdout and stderr share one pipe.
+type ShipFunc func(name, stream string, wall time.Time, lines []string)
+
+// ShipTo hands every line of every log to ship from now on, and first
+// the lines each log still holds, so that what was logged before the
+// destinations were known (init's first steps, early onboot) goes too.
+func (o *Outputs) ShipTo(ship ShipFunc) {
+	o.mu.Lock()
+	o.ship = ship
+	sinks := append(slices.Collect(maps.Values(o.sinks)), o.own)
+	o.mu.Unlock()
+	for _, s := range sinks {
+		s.shipTo(ship)
+	}
 }
 
 // Bounds of the way to the console.
@@ -87,6 +109,19 @@ func (o *Outputs) Handler(level slog.Leveler) slog.Handler {
 		out = o.queue.own
 	}
 	return newConsoleHandler(out, o.own, level)
+}
+
+// ConsoleText shows text on the consoles as it is, line by line, through
+// init's own lane of the console queue: like init's log it never waits
+// for a console, and what a console cannot take is dropped there. It is
+// kept in no log.
+func (o *Outputs) ConsoleText(text string) {
+	if o.queue == nil {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		o.queue.own.offer(line)
+	}
 }
 
 // FlushConsole gives the console a bounded moment to show what was
@@ -161,6 +196,9 @@ func (o *Outputs) Sink(name string) *Sink {
 			s.file = newRotatingFile(filepath.Join(o.logDir, name+".log"))
 		}
 		s.console.setWhere(s.where())
+		if o.ship != nil {
+			s.shipTo(o.ship)
+		}
 		o.sinks[name] = s
 	}
 	return s
@@ -191,9 +229,50 @@ type Sink struct {
 	ring    *logRing
 	console *consoleLane // nil: not shown on the console
 
-	mu    sync.Mutex // serializes writers of the file and the console
+	mu    sync.Mutex // serializes writers of the ring, the file, the console and ship
 	file  *rotatingFile
 	batch []byte
+	ship  ShipFunc
+
+	lines, bytes atomic.Uint64 // written since boot, for the metrics
+}
+
+// Volume is how much a log has been written to since boot.
+type Volume struct {
+	Name         string
+	Lines, Bytes uint64
+}
+
+// Volumes reports every log's volume.
+func (o *Outputs) Volumes() []Volume {
+	o.mu.Lock()
+	sinks := append(slices.Collect(maps.Values(o.sinks)), o.own)
+	o.mu.Unlock()
+	out := make([]Volume, 0, len(sinks))
+	for _, s := range sinks {
+		out = append(out, Volume{Name: s.name, Lines: s.lines.Load(), Bytes: s.bytes.Load()})
+	}
+	return out
+}
+
+// stream is what shipped lines of this log say they are.
+func (s *Sink) stream() string {
+	if s.name == InitName {
+		return "log"
+	}
+	return "output"
+}
+
+// shipTo hands the lines held, and every later one, to ship. The ring is
+// read and ship set under the lock that write holds while it adds to the
+// ring, so no line is shipped twice or missed.
+func (s *Sink) shipTo(ship ShipFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.ring.tail(-1) {
+		ship(s.name, s.stream(), l.Time, []string{l.Line})
+	}
+	s.ship = ship
 }
 
 func newSink(name string) *Sink {
@@ -240,10 +319,17 @@ func (s *Sink) write(wall time.Time, boot time.Duration, lines []string) {
 	if len(lines) == 0 {
 		return
 	}
-	s.ring.add(wall, boot, lines...)
 	stamp := fmt.Sprintf("[%9.3f] ", boot.Seconds())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ring.add(wall, boot, lines...)
+	s.lines.Add(uint64(len(lines)))
+	for _, l := range lines {
+		s.bytes.Add(uint64(len(l)))
+	}
+	if s.ship != nil {
+		s.ship(s.name, s.stream(), wall, lines)
+	}
 	if s.file != nil {
 		s.batch = s.batch[:0]
 		for _, l := range lines {

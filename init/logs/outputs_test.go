@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -210,5 +211,72 @@ func TestAFloodDoesNotSilenceOtherServicesOnTheConsole(t *testing.T) {
 	o.queue.flush(hang)
 	if c := console.String(); !strings.Contains(c, "quiet: a quiet line\n") {
 		t.Errorf("the quiet service's line did not reach the console:\n...%s", c[max(0, len(c)-300):])
+	}
+}
+
+// Text for the consoles comes out as it is, line by line and in order,
+// without the stamps of log lines, and never makes its writer wait.
+func TestConsoleTextIsShownAsItIs(t *testing.T) {
+	console := &syncBuffer{}
+	o := New(console, "", nil)
+	slog.New(o.Handler(slog.LevelInfo)).Info("before")
+	o.ConsoleText("\nWelcome\n  indented\n\n")
+	o.queue.flush(hang)
+	if c := console.String(); !regexpMatch(`\] before\n\nWelcome\n  indented\n\n$`, c) {
+		t.Errorf("console:\n%q", c)
+	}
+
+	stuck := &stuckConsole{release: make(chan struct{})}
+	o = New(stuck, "", nil)
+	done := make(chan struct{})
+	go func() {
+		for range 3 * initConsoleShare {
+			o.ConsoleText("a line")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(hang):
+		t.Fatal("ConsoleText waits for a console that takes nothing")
+	}
+	close(stuck.release)
+}
+
+// Shipping starts after init's first lines and some containers' lines:
+// every line goes exactly once, in order within its log, with its stream,
+// and the logs made later ship from their first line.
+func TestShipToSendsEveryLineOnce(t *testing.T) {
+	o := New(nil, "", nil)
+	o.Sink(InitName).write(time.Now(), time.Second, []string{"init 1"})
+	o.Sink("000-early").write(time.Now(), time.Second, []string{"early 1", "early 2"})
+	var mu sync.Mutex
+	got := map[string][]string{}
+	streams := map[string]string{}
+	o.ShipTo(func(name, stream string, _ time.Time, lines []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[name] = append(got[name], lines...)
+		streams[name] = stream
+	})
+	o.Sink(InitName).write(time.Now(), time.Second, []string{"init 2"})
+	w, done := o.ForContainer("sshd")
+	fmt.Fprintln(w.(io.Writer), "sshd 1")
+	done()
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]string{InitName: {"init 1", "init 2"}, "000-early": {"early 1", "early 2"}, "sshd": {"sshd 1"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("shipped %v, want %v", got, want)
+	}
+	if streams[InitName] != "log" || streams["sshd"] != "output" {
+		t.Errorf("streams %v", streams)
+	}
+	vols := map[string]Volume{}
+	for _, v := range o.Volumes() {
+		vols[v.Name] = v
+	}
+	if v := vols["000-early"]; v.Lines != 2 || v.Bytes != 14 {
+		t.Errorf("volume of 000-early: %+v", v)
 	}
 }

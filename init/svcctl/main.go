@@ -37,6 +37,7 @@ Usage:
   svcctl start|stop|restart NAME          change a service's state
   svcctl logs [-f] [-n N] [--json] NAME   a log: a service's, an onboot container's, or init's
   svcctl analyze [--json]                 the boot timeline
+  svcctl metrics                          every metric, in Prometheus' text format
   svcctl poweroff | reboot                shut the system down
   svcctl update [--reboot] FILE|-         write a signed update bundle (- for standard input)
                                           into the slot this boot does not run from; it is
@@ -143,6 +144,10 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	case "analyze":
 		if err = need(0, "no arguments"); err == nil {
 			err = c.analyze(ctx, *asJSON)
+		}
+	case "metrics":
+		if err = need(0, "no arguments"); err == nil {
+			err = c.client.Metrics(ctx, out)
 		}
 	case "poweroff", "reboot":
 		if err = need(0, "no arguments"); err == nil {

@@ -76,6 +76,19 @@ func (c *Client) Analyze(ctx context.Context) (Analysis, error) {
 	return a, c.do(ctx, http.MethodGet, PathAnalyze, &a)
 }
 
+// Metrics copies the system's metrics, in Prometheus' text format, to w.
+func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
+	resp, err := c.request(ctx, http.MethodGet, PathMetrics)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("GET %s: %w", PathMetrics, err)
+	}
+	return nil
+}
+
 // Power asks for "poweroff" or "reboot".
 func (c *Client) Power(ctx context.Context, action string) error {
 	return c.do(ctx, http.MethodPost, "/v1/"+action, nil)

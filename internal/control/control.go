@@ -34,9 +34,14 @@ const (
 	PathAction   = "/v1/services/{name}/{action}" // POST start, stop, restart: Service
 	PathLogs     = "/v1/logs/{name}"              // GET ?lines=N&follow=true: LogLine, one JSON object a line
 	PathAnalyze  = "/v1/analyze"                  // GET: Analysis
+	PathMetrics  = "/v1/metrics"                  // GET: Prometheus' text format (MetricsContentType)
 	PathPoweroff = "/v1/poweroff"                 // POST: 202 Accepted
 	PathReboot   = "/v1/reboot"                   // POST: 202 Accepted
 )
+
+// MetricsContentType is the type of PathMetrics' answer: Prometheus' text
+// exposition format.
+const MetricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Service states.
 const (

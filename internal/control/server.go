@@ -1,9 +1,11 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,6 +56,8 @@ type Backend interface {
 	LogNames() []string
 	// Analysis is the boot timeline so far.
 	Analysis() Analysis
+	// Metrics writes the system's metrics in Prometheus' text format.
+	Metrics(w io.Writer) error
 	// Power refuses every later start and asks for "poweroff" or
 	// "reboot". The caller has had its answer by then.
 	Power(action string)
@@ -170,6 +174,7 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("POST "+PathAction, authorise(services, http.HandlerFunc(s.act)))
 	mux.Handle("GET "+PathLogs, authorise(read, http.HandlerFunc(s.logs)))
 	mux.Handle("GET "+PathAnalyze, authorise(read, http.HandlerFunc(s.analyze)))
+	mux.Handle("GET "+PathMetrics, authorise(read, http.HandlerFunc(s.metrics)))
 	mux.Handle("POST "+PathPoweroff, authorise(power("poweroff"), s.powerHandler("poweroff")))
 	mux.Handle("POST "+PathReboot, authorise(power("reboot"), s.powerHandler("reboot")))
 	s.updateHandlers(mux)
@@ -380,6 +385,20 @@ func (s *Server) analyze(w http.ResponseWriter, r *http.Request) {
 		an.Services = []ServiceTimes{}
 	}
 	writeJSON(w, http.StatusOK, an)
+}
+
+// metrics answers with the whole text or an error, never half of it: the
+// text is small (a few KiB a service) and a scraper takes a cut answer
+// for a good one.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	var b bytes.Buffer
+	if err := s.backend.Metrics(&b); err != nil {
+		writeError(w, http.StatusInternalServerError, "metrics: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", MetricsContentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
 }
 
 func (s *Server) powerHandler(action string) http.HandlerFunc {

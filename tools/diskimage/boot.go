@@ -23,7 +23,8 @@ const (
 	EFI  Firmware = "efi"
 )
 
-// Kind is the container of an image: an ISO, a raw disk or a qcow2 disk.
+// Kind is the container of an image: an ISO, or a disk as a raw file, a
+// qcow2, VHD or VMDK file, or Google Compute Engine's tarball.
 type Kind string
 
 // The kinds of image the writers make.
@@ -31,7 +32,19 @@ const (
 	ISO   Kind = "iso"
 	Raw   Kind = "raw"
 	QCOW2 Kind = "qcow2"
+	// VHD is a fixed-size VHD (Hyper-V, Azure): the raw disk and a
+	// 512-byte footer.
+	VHD Kind = "vhd"
+	// VMDK is a stream-optimized VMDK (VMware), the raw disk compressed.
+	VMDK Kind = "vmdk"
+	// GCE is the raw disk as disk.raw in a gzip'd tar, what Google Compute
+	// Engine imports; its size is a whole number of GiB.
+	GCE Kind = "gce"
 )
+
+// IsDisk says whether kind holds a partitioned disk, whose size
+// Boot.DiskSize sets.
+func (k Kind) IsDisk() bool { return k != ISO }
 
 // Boot is what an image boots.
 type Boot struct {
@@ -51,6 +64,12 @@ type Boot struct {
 	// SlotBytes is the size of each of a disk's two slots; 0 for twice
 	// what the system takes, and at least 256 MiB.
 	SlotBytes int64
+	// DiskSize is the size of a disk image in bytes, a whole number of
+	// sectors; the space after the partitions is left unpartitioned. 0
+	// makes a disk as small as its partitions allow, rounded up to a
+	// whole MiB (a GCE disk to a whole GiB). A size too small for the
+	// partitions is an error. ISOs ignore it.
+	DiskSize int64
 	// Epoch is the time stamped on every file and volume. Times before
 	// 1980 (the zero value, SOURCE_DATE_EPOCH=0) are stamped as
 	// 1980-01-01: FAT cannot say earlier, and xorriso takes a time of 0
@@ -81,6 +100,9 @@ type image struct {
 	// images of the same system agree and images of different ones differ.
 	id      [32]byte
 	scratch string // removed when the write ends
+	// unit is what a disk's size is rounded up to, in sectors; 0 means
+	// a MiB.
+	unit uint64
 }
 
 func newImage(b Boot, dest string) (*image, error) {

@@ -13,7 +13,8 @@ import (
 
 // Detect tells what the image file at path is and which firmware boots
 // it, by reading it: an ISO's El Torito boot catalog, a disk's partition
-// table (through qcow2's cluster tables for a qcow2 file). An image that
+// table (through qcow2's cluster tables for a qcow2 file, the block table
+// of a VHD, the grains of a VMDK). An image that
 // boots on both says BIOS, the simpler machine to start.
 func Detect(path string) (Kind, Firmware, error) {
 	f, err := os.Open(path)
@@ -24,6 +25,20 @@ func Detect(path string) (Kind, Firmware, error) {
 	head := make([]byte, 4)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return "", "", fmt.Errorf("%s: %w", path, errNotImage)
+	}
+	switch {
+	case bytes.Equal(head, []byte(vmdkMagic)):
+		sector0, err := vmdkSector0(f)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+		fw, err := diskFirmware(sector0)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+		return VMDK, fw, nil
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "", "", fmt.Errorf("%s: %w", path, errCompressed)
 	}
 	if bytes.Equal(head, []byte("QFI\xfb")) {
 		sector0, err := qcow2Sector0(f)
@@ -41,6 +56,19 @@ func Detect(path string) (Kind, Firmware, error) {
 	} else if ok {
 		return ISO, fw, nil
 	}
+	st, err := f.Stat()
+	if err != nil {
+		return "", "", err
+	}
+	if sector0, ok, err := vhdSector0(f, st.Size()); err != nil {
+		return "", "", fmt.Errorf("%s: %w", path, err)
+	} else if ok {
+		fw, err := diskFirmware(sector0)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+		return VHD, fw, nil
+	}
 	sector0 := make([]byte, partition.SectorSize)
 	if _, err := f.ReadAt(sector0, 0); errors.Is(err, io.EOF) {
 		return "", "", fmt.Errorf("%s: %w", path, errNotImage)
@@ -54,7 +82,10 @@ func Detect(path string) (Kind, Firmware, error) {
 	return Raw, fw, nil
 }
 
-var errNotImage = errors.New("neither an ISO nor a disk with a partition table")
+var (
+	errNotImage   = errors.New("neither an ISO nor a disk with a partition table")
+	errCompressed = errors.New("a compressed file, such as a GCE image (disk.raw in a gzip'd tar): boot the disk inside it (tar xzf FILE disk.raw)")
+)
 
 // El Torito's platform ids.
 const (

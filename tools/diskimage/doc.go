@@ -2,7 +2,9 @@
 // its command line: ISOs (isolinux for BIOS, GRUB for UEFI, made with
 // xorriso), raw disks with a partition table (GRUB for BIOS or UEFI, a FAT
 // boot partition and two slots for A/B updates, as internal/slots lays
-// them out) and qcow2 copies of them.
+// them out) of a given size, and those disks as qcow2, fixed VHD and
+// stream-optimized VMDK files (with qemu-img) and as Google Compute
+// Engine's tarball of disk.raw.
 //
 // Every writer is reproducible: the same inputs and the same Epoch give the
 // same bytes whatever the machine's clock, time zone or umask. Identifiers

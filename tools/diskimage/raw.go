@@ -87,6 +87,13 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	slotStart := map[string]uint64{slots.A: alignMiB(partitionStart + fatSectors)}
 	slotStart[slots.B] = alignMiB(slotStart[slots.A] + slotSectors)
 	end := slotStart[slots.B] + slotSectors
+	if fw == EFI {
+		end += gptTail
+	}
+	total, err := im.diskSectors(end)
+	if err != nil {
+		return err
+	}
 
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -113,7 +120,7 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		if err != nil {
 			return err
 		}
-		if err := f.Truncate(int64(end) * partition.SectorSize); err != nil {
+		if err := f.Truncate(int64(total) * partition.SectorSize); err != nil {
 			return err
 		}
 		if _, err := f.WriteAt(sector0, 0); err != nil {
@@ -123,7 +130,6 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 			return err
 		}
 	case EFI:
-		total := end + gptTail
 		if err := f.Truncate(int64(total) * partition.SectorSize); err != nil {
 			return err
 		}
@@ -158,8 +164,58 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 
 // alignMiB rounds a sector number up to the next MiB.
 func alignMiB(sector uint64) uint64 {
-	const perMiB = 1 << 20 / partition.SectorSize
-	return (sector + perMiB - 1) / perMiB * perMiB
+	return alignTo(sector, sectorsPerMiB)
+}
+
+const (
+	sectorsPerMiB = 1 << 20 / partition.SectorSize
+	sectorsPerGiB = 1 << 30 / partition.SectorSize
+)
+
+// alignTo rounds a sector number up to a multiple of unit sectors.
+func alignTo(sector, unit uint64) uint64 {
+	return (sector + unit - 1) / unit * unit
+}
+
+// diskSectors is the size of a disk whose partitions and tables take need
+// sectors: DiskSize, or need rounded up to the image's unit (a MiB, or a
+// GiB for GCE).
+func (im *image) diskSectors(need uint64) (uint64, error) {
+	unit := im.unit
+	if unit == 0 {
+		unit = sectorsPerMiB
+	}
+	if im.DiskSize == 0 {
+		return alignTo(need, unit), nil
+	}
+	if im.DiskSize < 0 || im.DiskSize%partition.SectorSize != 0 {
+		return 0, fmt.Errorf("disk size %d: want a positive whole number of %d-byte sectors", im.DiskSize, partition.SectorSize)
+	}
+	total := uint64(im.DiskSize) / partition.SectorSize
+	if total%unit != 0 {
+		return 0, fmt.Errorf("disk size %s: want a whole number of %s", humanSize(im.DiskSize), humanSize(int64(unit)*partition.SectorSize))
+	}
+	if total < need {
+		return 0, fmt.Errorf("disk size %s is too small: its partitions need %s", humanSize(im.DiskSize), humanSize(int64(alignMiB(need))*partition.SectorSize))
+	}
+	return total, nil
+}
+
+// humanSize writes a byte count in the largest of GiB, MiB or KiB that
+// divides it, else in bytes.
+func humanSize(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	if n > 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // copySparse copies the file at src into w at offset, skipping blocks of
@@ -188,4 +244,41 @@ func copySparse(w io.WriterAt, src string, offset int64) error {
 			return err
 		}
 	}
+}
+
+// CopyDisk copies the disk image at src to dest, keeping its holes, under
+// a temporary name renamed when complete.
+func CopyDisk(src, dest string) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	tmp := dest + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	defer f.Close()
+	if err := f.Truncate(st.Size()); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	extents, err := dataExtents(in, st.Size())
+	if err != nil {
+		return err
+	}
+	for _, e := range extents {
+		if _, err := io.Copy(io.NewOffsetWriter(f, e.off), io.NewSectionReader(in, e.off, e.len)); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return rename(tmp, dest)
 }

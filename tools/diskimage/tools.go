@@ -62,19 +62,25 @@ func (n need) find() (string, error) {
 // needsOf lists what writing kind (Kind) for firmware needs.
 func needsOf(kind Kind, fw Firmware) []need {
 	fat := []need{needMformat, needMmd, needMcopy}
+	var needs []need
 	switch {
 	case kind == ISO && fw == BIOS:
 		return []need{needXorriso, needIsolinuxBin, needIsohybrid, needLdlinux}
 	case kind == ISO && fw == EFI:
 		return append([]need{needXorriso, needGrub, needGrubEFI}, fat...)
-	case kind == Raw && fw == BIOS:
-		return append([]need{needGrub, needGrubBIOS}, fat...)
-	case kind == Raw && fw == EFI:
-		return append([]need{needGrub, needGrubEFI}, fat...)
-	case kind == QCOW2 && fw == BIOS:
-		return append([]need{needQemuImg, needGrub, needGrubBIOS}, fat...)
-	case kind == QCOW2 && fw == EFI:
-		return append([]need{needQemuImg, needGrub, needGrubEFI}, fat...)
+	case fw == BIOS:
+		needs = append([]need{needGrub, needGrubBIOS}, fat...)
+	case fw == EFI:
+		needs = append([]need{needGrub, needGrubEFI}, fat...)
+	}
+	return append(convertNeeds(kind), needs...)
+}
+
+// convertNeeds lists what converting a raw disk into kind needs.
+func convertNeeds(kind Kind) []need {
+	switch kind {
+	case QCOW2, VHD, VMDK:
+		return []need{needQemuImg}
 	}
 	return nil
 }

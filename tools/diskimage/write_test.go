@@ -1,11 +1,14 @@
 package diskimage
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +49,13 @@ func fakeBoot(t *testing.T, dir string, mtime time.Time) Boot {
 
 type writer func(context.Context, string, Firmware, Boot) error
 
+// diskWriter writes kind with WriteDisk.
+func diskWriter(kind Kind) writer {
+	return func(ctx context.Context, dest string, fw Firmware, b Boot) error {
+		return WriteDisk(ctx, kind, dest, fw, b)
+	}
+}
+
 var writers = []struct {
 	kind  Kind
 	fw    Firmware
@@ -56,6 +66,9 @@ var writers = []struct {
 	{Raw, BIOS, WriteRaw},
 	{Raw, EFI, WriteRaw},
 	{QCOW2, BIOS, WriteQCOW2},
+	{VHD, BIOS, diskWriter(VHD)},
+	{VMDK, BIOS, diskWriter(VMDK)},
+	{GCE, BIOS, diskWriter(GCE)},
 }
 
 // TestImagesAreReproducible writes each kind of image twice, from inputs
@@ -79,11 +92,7 @@ func TestImagesAreReproducible(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				data, err := os.ReadFile(out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sums[i] = sha256.Sum256(data)
+				sums[i] = hashOf(t, out)
 				if i == 0 {
 					time.Sleep(1100 * time.Millisecond) // a clock that moved on
 				}
@@ -93,6 +102,23 @@ func TestImagesAreReproducible(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hashOf is the SHA-256 of a file, read as a stream: disks are large.
+func hashOf(t *testing.T, path string) [32]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // TestEpochChangesTheImage guards the test above: it must be able to fail,
@@ -310,7 +336,11 @@ func TestDetectTellsEveryImageItWrites(t *testing.T) {
 		kind  Kind
 		fw    Firmware
 		write writer
-	}{QCOW2, EFI, WriteQCOW2})
+	}{QCOW2, EFI, WriteQCOW2}, struct {
+		kind  Kind
+		fw    Firmware
+		write writer
+	}{VHD, EFI, diskWriter(VHD)})
 	for _, w := range writes {
 		t.Run(string(w.kind)+"-"+string(w.fw), func(t *testing.T) {
 			requireTools(t, w.kind, w.fw)
@@ -320,6 +350,13 @@ func TestDetectTellsEveryImageItWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			kind, fw, err := Detect(out)
+			if w.kind == GCE {
+				// Not bootable as it is: Detect says what to do.
+				if err == nil || !strings.Contains(err.Error(), "tar xzf") {
+					t.Errorf("Detect on a GCE image = %s, %s, %v; want an error that says to unpack it", kind, fw, err)
+				}
+				return
+			}
 			if err != nil || kind != w.kind || fw != w.fw {
 				t.Errorf("Detect = %s, %s, %v; want %s, %s", kind, fw, err, w.kind, w.fw)
 			}
@@ -333,5 +370,167 @@ func TestDetectTellsEveryImageItWrites(t *testing.T) {
 				t.Errorf("Detect = %v, want it to say this is no image", err)
 			}
 		})
+	}
+}
+
+// TestDiskSize: a disk is as large as asked, its partition table covering
+// the disk's real size; without a size it is as small as its partitions
+// allow (the boot partition and two slots), in whole MiB: a MiB less is
+// refused; a size too small is refused, saying what is needed.
+func TestDiskSize(t *testing.T) {
+	ctx := context.Background()
+	for _, fw := range []Firmware{BIOS, EFI} {
+		t.Run(string(fw), func(t *testing.T) {
+			requireTools(t, Raw, fw)
+			dir := t.TempDir()
+			b := fakeBoot(t, dir, time.Now())
+			small := filepath.Join(dir, "small.img")
+			if err := WriteRaw(ctx, small, fw, b); err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(small)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Size()%(1<<20) != 0 {
+				t.Errorf("a disk of no given size has %d bytes, want a whole number of MiB", st.Size())
+			}
+			b.DiskSize = st.Size() - 1<<20
+			if err := WriteRaw(ctx, filepath.Join(dir, "less.img"), fw, b); err == nil || !strings.Contains(err.Error(), "too small") {
+				t.Errorf("a disk a MiB smaller than one of no given size gave %v, want it refused as too small", err)
+			}
+
+			b.DiskSize = 3 << 30
+			big := filepath.Join(dir, "big.img")
+			if err := WriteRaw(ctx, big, fw, b); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := os.Stat(big); err != nil || st.Size() != 3<<30 {
+				t.Errorf("a disk of 3 GiB has %v bytes (%v)", st.Size(), err)
+			}
+			if fw == EFI {
+				// sfdisk reads the backup GPT from the end of the disk: it
+				// must be where the disk ends.
+				out, err := exec.Command("sfdisk", "--verify", big).CombinedOutput()
+				if err != nil || strings.Contains(string(out), "corrupt") {
+					t.Errorf("sfdisk --verify: %v\n%s", err, out)
+				}
+			}
+
+			b.DiskSize = 8 << 20
+			err = WriteRaw(ctx, filepath.Join(dir, "tiny.img"), fw, b)
+			if err == nil || !strings.Contains(err.Error(), "8 MiB is too small") || !strings.Contains(err.Error(), "need") {
+				t.Errorf("a disk of 8 MiB gave %v, want an error saying it is too small and what it needs", err)
+			}
+		})
+	}
+}
+
+// TestGCEImageIsATarOfDiskRaw reads a GCE image back as GCE does: a
+// gzip'd tar whose only file is disk.raw, in GNU's format, a whole number
+// of GiB, holding the raw disk.
+func TestGCEImageIsATarOfDiskRaw(t *testing.T) {
+	requireTools(t, GCE, BIOS)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "image.img.tar.gz")
+	b := fakeBoot(t, dir, time.Now())
+	if err := WriteDisk(context.Background(), GCE, out, BIOS, b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	hdr, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Name != "disk.raw" || hdr.Format != tar.FormatGNU || hdr.Size != 1<<30 {
+		t.Errorf("the tarball holds %q (%v, %d bytes), want disk.raw in GNU format, 1 GiB", hdr.Name, hdr.Format, hdr.Size)
+	}
+	sector0 := make([]byte, 512)
+	if _, err := io.ReadFull(tr, sector0); err != nil {
+		t.Fatal(err)
+	}
+	if fw, err := diskFirmware(sector0); err != nil || fw != BIOS {
+		t.Errorf("disk.raw starts with no BIOS boot sector: %v, %v", fw, err)
+	}
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Next(); err != io.EOF {
+		t.Errorf("the tarball holds more than disk.raw (%v)", err)
+	}
+}
+
+// TestVHDAndVMDKAreWhatQemuReads: qemu-img reads each as its format with
+// the raw disk's size, and the VHD footer's checksum holds after the
+// footer was made reproducible.
+func TestVHDAndVMDKAreWhatQemuReads(t *testing.T) {
+	for _, kind := range []Kind{VHD, VMDK} {
+		t.Run(string(kind), func(t *testing.T) {
+			requireTools(t, kind, BIOS)
+			dir := t.TempDir()
+			b := fakeBoot(t, dir, time.Now())
+			b.DiskSize = 128 << 20
+			b.SlotBytes = 16 << 20 // two slots and the boot partition within the 128 MiB
+			out := filepath.Join(dir, "disk."+string(kind))
+			if err := WriteDisk(context.Background(), kind, out, BIOS, b); err != nil {
+				t.Fatal(err)
+			}
+			// A fixed VHD has no header for qemu to recognise: say what it is.
+			format := map[Kind]string{VHD: "vpc", VMDK: "vmdk"}[kind]
+			info, err := exec.Command("qemu-img", "info", "-f", format, "--output=json", out).Output()
+			if err != nil {
+				t.Fatalf("qemu-img info: %v", err)
+			}
+			if !strings.Contains(string(info), `"format": "`+format+`"`) || !strings.Contains(string(info), `"virtual-size": 134217728`) {
+				t.Errorf("qemu-img info says:\n%s\nwant %s of 128 MiB", info, format)
+			}
+			if kind == VHD {
+				data, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				footer := data[len(data)-vhdFooterSize:]
+				if got := binary.BigEndian.Uint32(footer[vhdOffSum:]); got != vhdChecksum(footer) {
+					t.Errorf("the VHD footer's checksum is %08x, its bytes sum to %08x", got, vhdChecksum(footer))
+				}
+			}
+		})
+	}
+}
+
+// TestCopyDiskKeepsHoles: a copy of a mostly empty disk has its bytes and
+// takes no more room than its data.
+func TestCopyDiskKeepsHoles(t *testing.T) {
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "src.img"), filepath.Join(dir, "dest.img")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 30)
+	f.WriteAt(bytes.Repeat([]byte("data"), 1<<18), 5<<20) // 1 MiB
+	f.WriteAt([]byte("the end"), 1<<30-7)
+	f.Close()
+	if err := CopyDisk(src, dest); err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(t, src) != hashOf(t, dest) {
+		t.Error("the copy differs")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dest, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 8<<20 {
+		t.Errorf("the copy of 1 MiB of data in 1 GiB takes %d bytes", used)
 	}
 }

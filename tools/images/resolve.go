@@ -45,16 +45,17 @@ func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, stale, err := s.lookup(r)
+	img, stale, pulled, err := s.lookup(r)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s in store %s: %w", ref, s.dir, err)
 	}
-	if img != nil {
+	refresh := s.Refresh && pulled && !r.pinned()
+	if img != nil && !refresh {
 		return img, nil
 	}
 	pullErr := s.pull(ctx, r)
 	if pullErr == nil {
-		img, _, err := s.lookup(r)
+		img, _, _, err := s.lookup(r)
 		if err == nil && img == nil {
 			err = errors.New("pulled image vanished from the store")
 		}
@@ -64,6 +65,9 @@ func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 		return img, nil
 	}
 	registry := r.remote.Context().RegistryStr()
+	if refresh {
+		return nil, fmt.Errorf("resolve %s: pull it again (-pull) from %s: %w", ref, registry, pullErr)
+	}
 	if stale != nil {
 		return nil, fmt.Errorf("resolve %s: %w: store %s has %s at %s, not the pinned %s; pull from %s: %w",
 			ref, ErrDigestMismatch, s.dir, r.unpinned(), *stale, r.pin, registry, pullErr)
@@ -73,15 +77,15 @@ func (s *Store) Resolve(ctx context.Context, ref string) (v1.Image, error) {
 
 // lookup finds r in the store. It returns no image and no error when r is
 // not there; for a pinned name whose tag is stored at another digest, stale
-// is that digest.
-func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, err error) {
+// is that digest. pulled says the image came from its registry.
+func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, pulled bool, err error) {
 	index, err := s.layout.ImageIndex()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	m, err := index.IndexManifest()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	for _, d := range m.Manifests {
 		n := entryName(d)
@@ -89,7 +93,8 @@ func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, err error) {
 			continue
 		}
 		if n == r.String() {
-			return imageFor(index, d)
+			img, stale, err := imageFor(index, d)
+			return img, stale, d.Annotations[PulledAnnotation] == "true", err
 		}
 		if !r.pinned() {
 			continue
@@ -98,13 +103,14 @@ func (s *Store) lookup(r reference) (img v1.Image, stale *v1.Hash, err error) {
 		// stored by that digest, or pulled under the same pin (an index
 		// digest, whose platform image has a digest of its own).
 		if e, err := parseReference(n); err == nil && e.repo == r.repo && (d.Digest == r.pin || e.pin == r.pin) {
-			return imageFor(index, d)
+			img, stale, err := imageFor(index, d)
+			return img, stale, false, err
 		}
 		if n == r.unpinned() {
 			stale = &d.Digest
 		}
 	}
-	return nil, stale, nil
+	return nil, stale, false, nil
 }
 
 // imageFor returns the image a descriptor of index names, choosing the
@@ -154,7 +160,7 @@ func (s *Store) pull(ctx context.Context, r reference) error {
 		return err
 	}
 	progress := newPullProgress(s.Progress, r.String(), img)
-	err = s.add(r, img, progress)
+	err = s.add(r, img, progress, map[string]string{PulledAnnotation: "true"})
 	progress.done(err)
 	return err
 }

@@ -316,3 +316,46 @@ func TestResolveChoosesThePlatformImageOfAnIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshPullsAMovedTagAgain: with Refresh, an image pulled earlier is
+// pulled again, so a tag moved since is seen, as linuxkit build -pull
+// does; an image added here under a name a registry also serves is not.
+func TestRefreshPullsAMovedTagAgain(t *testing.T) {
+	srv := testRegistry(t)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	pulledRef, localRef := host+"/minikit/moving:v1", host+"/minikit/local:v1"
+	first, second, local := randomImage(t, "first"), randomImage(t, "second"), randomImage(t, "local")
+	push(t, pulledRef, first)
+	push(t, localRef, second)
+	s := openStore(t)
+	if err := s.Add(localRef, local); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(context.Background(), pulledRef); err != nil {
+		t.Fatal(err)
+	}
+	push(t, pulledRef, second) // the tag moves
+
+	resolve := func(ref string) v1.Image {
+		t.Helper()
+		img, err := s.Resolve(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	if digestOf(t, resolve(pulledRef)) != digestOf(t, first) {
+		t.Error("without Refresh the store's image was not used")
+	}
+	s.Refresh = true
+	if digestOf(t, resolve(pulledRef)) != digestOf(t, second) {
+		t.Error("with Refresh the moved tag was not pulled again")
+	}
+	if digestOf(t, resolve(localRef)) != digestOf(t, local) {
+		t.Error("with Refresh an image added here was replaced by the registry's")
+	}
+	srv.Close()
+	if _, err := s.Resolve(context.Background(), pulledRef); err == nil || !strings.Contains(err.Error(), "pull it again") {
+		t.Errorf("with Refresh and the registry gone, Resolve = %v, want an error saying the pull failed", err)
+	}
+}

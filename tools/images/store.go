@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -20,6 +21,11 @@ import (
 
 // RefNameAnnotation names an image in an OCI layout's index.
 const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// PulledAnnotation marks an index entry pulled from its registry, which
+// Store.Refresh pulls again; images added here (built by minikit pkg
+// build, imported) lack it.
+const PulledAnnotation = "org.minikit.pulled"
 
 // lockName is the file that serialises index updates between processes.
 const lockName = "index.lock"
@@ -40,6 +46,11 @@ type Store struct {
 	// Progress receives pull progress when it is not nil. Open sets it to
 	// standard error when that is a terminal, so builds in CI stay quiet.
 	Progress io.Writer
+	// Refresh makes Resolve pull again an image named by a tag that the
+	// store holds from an earlier pull, as linuxkit build -pull does:
+	// the tag may have moved. Images made here are never pulled, even
+	// if a registry has one of that name.
+	Refresh bool
 }
 
 // DefaultDir is the store minikit uses unless told otherwise:
@@ -105,12 +116,12 @@ func (s *Store) Add(ref string, img v1.Image) error {
 			return fmt.Errorf("add %s: image has digest %s: %w", r, digest, ErrDigestMismatch)
 		}
 	}
-	return s.add(r, img, nil)
+	return s.add(r, img, nil, nil)
 }
 
 // add stores img under r without checking r's pin: a pull checks it against
 // what the registry served, which may be the index img was chosen from.
-func (s *Store) add(r reference, img v1.Image, progress *pullProgress) error {
+func (s *Store) add(r reference, img v1.Image, progress *pullProgress, annotations map[string]string) error {
 	if err := s.writeBlobs(img, progress); err != nil {
 		return fmt.Errorf("add %s: %w", r, err)
 	}
@@ -119,6 +130,7 @@ func (s *Store) add(r reference, img v1.Image, progress *pullProgress) error {
 		return fmt.Errorf("add %s: %w", r, err)
 	}
 	desc.Annotations = map[string]string{RefNameAnnotation: r.String()}
+	maps.Copy(desc.Annotations, annotations)
 	if cfg, err := img.ConfigFile(); err == nil && cfg.OS != "" {
 		desc.Platform = cfg.Platform()
 	}

@@ -23,12 +23,13 @@ const runUsage = `Usage: minikit run [flags] IMAGE
        minikit run -stop [-kill] STATEDIR
 
 Boots IMAGE in qemu: DIR/NAME as minikit build -o DIR wrote it
-(NAME-kernel, NAME-initrd.img, NAME-cmdline), or an ISO or disk image it
-wrote (-format iso-bios, iso-efi, raw-bios, raw-efi, qcow2-bios), whose
-firmware, BIOS or UEFI, is read from the image. A disk image boots as a
-snapshot: the file is never changed, unless -persist makes it a machine's
-own disk, which keeps what the guest writes (an update) and reboots
-inside the machine.
+(NAME-kernel, NAME-initrd.img, NAME-cmdline, and NAME-squashfs.img if
+there), or an ISO or disk image it wrote (-format iso-bios, iso-efi,
+iso-efi-initrd, raw-bios, raw-efi, qcow2-bios, qcow2-efi, aws, vhd, vmdk),
+whose firmware, BIOS or UEFI, is read from the image. A disk image boots
+as a snapshot: the file is never changed, unless -persist makes it a
+machine's own disk, which keeps what the guest writes (an update) and
+reboots inside the machine.
 
 The serial console is on this terminal. Ctrl-C or SIGTERM presses the ACPI
 power button; a second one, or the end of the grace period, kills the
@@ -115,7 +116,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.accel, "accel", string(qemu.AccelAuto), "how to run the guest: `auto|kvm|tcg`; auto uses KVM when it works")
 	fs.StringVar(&f.firmware, "firmware", "auto", "`auto|bios|efi`: auto reads it from an ISO or disk image; a kernel boots with BIOS")
 	fs.Var(&f.forwards, "publish", "forward `HOST:GUEST[/tcp|udp]` from 127.0.0.1 on the host into the guest (repeatable)")
-	fs.Var(&f.disks, "disk", "attach `FILE[,size=N]` as a virtio disk, created sparse with N bytes (K, M, G, T suffixes) when missing; .qcow2 files as qcow2 (repeatable)")
+	fs.Var(&f.disks, "disk", "attach `[file=]FILE[,size=N][,format=F][,bus=B]` (LinuxKit's syntax, and bus), created sparse with N bytes (K, M, G, T suffixes; a bare number is GiB) when missing; F raw, qcow2, vhd, vmdk (default from the name); B virtio (/dev/vdX, the default), scsi or sata (/dev/sdX, as LinuxKit's qemu attaches disks) (repeatable)")
 	fs.StringVar(&f.extra, "append", "", "more kernel command line `ARGS` (DIR/NAME images only)")
 	fs.DurationVar(&f.grace, "grace", 30*time.Second, "how long the guest may take to power off after Ctrl-C or SIGTERM before it is killed")
 	fs.DurationVar(&f.timeout, "timeout", 0, "kill the guest if it still runs after this `duration` (exit status 5); 0 never")
@@ -221,9 +222,12 @@ func bootFrom(opts *qemu.Options, image string, f runFlags) error {
 				return fmt.Errorf("-firmware: %w", err)
 			}
 		}
-		if kind == diskimage.ISO {
+		switch kind {
+		case diskimage.ISO:
 			opts.ISO = image
-		} else {
+		case diskimage.VHD:
+			opts.BootDisk = &qemu.Disk{Path: image, Format: "vpc"} // qemu's name for VHD
+		default:
 			opts.BootDisk = &qemu.Disk{Path: image, Format: string(kind)}
 		}
 		return nil

@@ -84,26 +84,29 @@ func TestRunFlagsPublish(t *testing.T) {
 }
 
 func TestRunFlagsDisk(t *testing.T) {
-	f, err := parseRun("-disk", "data.img,size=1G", "-disk", "vm.qcow2", "-disk=scratch.raw,size=4096", "img")
+	f, err := parseRun("-disk", "data.img,size=1G", "-disk", "vm.qcow2", "-disk=scratch.raw,size=4096K",
+		"--disk", "file=sda.img,size=2,bus=sata", "img")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := diskFlags{
 		{Path: "data.img", Size: 1 << 30},
 		{Path: "vm.qcow2", Format: "qcow2"},
-		{Path: "scratch.raw", Size: 4096},
+		{Path: "scratch.raw", Size: 4 << 20},
+		{Path: "sda.img", Size: 2 << 30, Bus: qemu.BusSATA}, // LinuxKit's syntax: a bare size is GiB
 	}
 	if !reflect.DeepEqual(f.disks, want) {
 		t.Errorf("disks = %#v, want %#v", f.disks, want)
 	}
-	if got := f.disks.String(); got != "data.img vm.qcow2 scratch.raw" {
+	if got := f.disks.String(); got != "data.img vm.qcow2 scratch.raw sda.img" {
 		t.Errorf("String() = %q", got)
 	}
 
 	for _, tt := range []struct{ value, wantErr string }{
 		{"", `invalid value "" for flag -disk: disk "": no file name`},
 		{",size=1G", "no file name"},
-		{"d.img,format=qcow2", `unknown option "format": only size=N is understood`},
+		{"d.img,speed=1", `unknown option "speed": want file, size, format or bus`},
+		{"d.img,bus=usb", `bus "usb": want virtio, scsi or sata`},
 		{"d.img,size=", `size "": want a positive number`},
 		{"d.img,size=0", `size "0": want a positive number`},
 		{"d.img,size=-1G", `size "-1G": want a positive number`},

@@ -9,7 +9,9 @@ import (
 	"github.com/minikit/minikit/tools/diskimage"
 )
 
-// Format is a kind of output a build writes.
+// Format is a kind of output a build writes. The names, and the files
+// each writes, are LinuxKit's, so that a script written for linuxkit build
+// finds what minikit build wrote.
 type Format string
 
 // The formats Build writes. Each bootable one boots the same kernel, initrd
@@ -24,16 +26,35 @@ const (
 	KernelSquashfs Format = "kernel+squashfs"
 	// Tar is NAME.tar, the root filesystem as the initrd holds it.
 	Tar Format = "tar"
-	// ISOBIOS is NAME-bios.iso, booting with isolinux (also from a disk).
+	// ISOBIOS is NAME.iso, booting with isolinux (also from a disk).
 	ISOBIOS Format = "iso-bios"
 	// ISOEFI is NAME-efi.iso, booting with GRUB on UEFI.
 	ISOEFI Format = "iso-efi"
+	// ISOEFIInitrd is NAME-efi-initrd.iso, booting with GRUB on UEFI a
+	// kernel and an initrd that holds the root, as kernel+initrd's does:
+	// the system needs no driver for the device it booted from.
+	ISOEFIInitrd Format = "iso-efi-initrd"
 	// RawBIOS is NAME-bios.img, a disk with an MBR and GRUB.
 	RawBIOS Format = "raw-bios"
 	// RawEFI is NAME-efi.img, a disk with a GPT and GRUB on its ESP.
 	RawEFI Format = "raw-efi"
-	// QCOW2BIOS is NAME-bios.qcow2, the raw BIOS disk as qcow2.
+	// QCOW2BIOS is NAME.qcow2, the raw BIOS disk as qcow2.
 	QCOW2BIOS Format = "qcow2-bios"
+	// QCOW2EFI is NAME-efi.qcow2, the raw UEFI disk as qcow2.
+	QCOW2EFI Format = "qcow2-efi"
+	// AWS is NAME.raw, the raw BIOS disk, 1 GiB unless sized, to import
+	// as an EBS snapshot for an AMI.
+	AWS Format = "aws"
+	// GCP is NAME.img.tar.gz, the raw BIOS disk as disk.raw in a gzip'd
+	// tar, as Google Compute Engine imports an image; 1 GiB unless sized,
+	// always a whole number of GiB.
+	GCP Format = "gcp"
+	// VHD is NAME.vhd, the raw BIOS disk as a fixed VHD (Hyper-V, Azure);
+	// 1 GiB unless sized.
+	VHD Format = "vhd"
+	// VMDK is NAME.vmdk, the raw BIOS disk as a stream-optimized VMDK
+	// (VMware); 1 GiB unless sized.
+	VMDK Format = "vmdk"
 	// Update is NAME.update, a signed update bundle (internal/update) for
 	// a system running from a disk: svcctl update writes it into the slot
 	// the system does not run from. It needs Options.SignKey.
@@ -41,19 +62,40 @@ const (
 )
 
 // Formats lists every format, in the order a build writes them.
-var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, RawBIOS, RawEFI, QCOW2BIOS, Update}
+var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, ISOEFIInitrd, RawBIOS, RawEFI, QCOW2BIOS, QCOW2EFI, AWS, GCP, VHD, VMDK, Update}
 
-// diskFormats says how diskimage writes each bootable image format.
-var diskFormats = map[Format]struct {
+// imageFormat says how diskimage writes a bootable image format, and to
+// which file.
+type imageFormat struct {
 	kind   diskimage.Kind
 	fw     diskimage.Firmware
-	suffix string
-}{
-	ISOBIOS:   {diskimage.ISO, diskimage.BIOS, "-bios.iso"},
-	ISOEFI:    {diskimage.ISO, diskimage.EFI, "-efi.iso"},
-	RawBIOS:   {diskimage.Raw, diskimage.BIOS, "-bios.img"},
-	RawEFI:    {diskimage.Raw, diskimage.EFI, "-efi.img"},
-	QCOW2BIOS: {diskimage.QCOW2, diskimage.BIOS, "-bios.qcow2"},
+	suffix string // the file is NAME+suffix, as LinuxKit names it
+	// formerly is what minikit called the file before it took LinuxKit's
+	// names; a build leaves a symbolic link by that name.
+	formerly string
+	// initrdRoot: the initrd holds the root, as kernel+initrd's does,
+	// rather than the image carrying it beside the kernel.
+	initrdRoot bool
+	// cloudSize is the size of a disk the build is given none for: what
+	// LinuxKit makes for clouds and hypervisors. 0: as small as it can be.
+	cloudSize int64
+}
+
+// cloudDiskSize is LinuxKit's size for the disks of clouds and hypervisors.
+const cloudDiskSize = 1 << 30
+
+var imageFormats = map[Format]imageFormat{
+	ISOBIOS:      {kind: diskimage.ISO, fw: diskimage.BIOS, suffix: ".iso", formerly: "-bios.iso"},
+	ISOEFI:       {kind: diskimage.ISO, fw: diskimage.EFI, suffix: "-efi.iso"},
+	ISOEFIInitrd: {kind: diskimage.ISO, fw: diskimage.EFI, suffix: "-efi-initrd.iso", initrdRoot: true},
+	RawBIOS:      {kind: diskimage.Raw, fw: diskimage.BIOS, suffix: "-bios.img"},
+	RawEFI:       {kind: diskimage.Raw, fw: diskimage.EFI, suffix: "-efi.img"},
+	QCOW2BIOS:    {kind: diskimage.QCOW2, fw: diskimage.BIOS, suffix: ".qcow2", formerly: "-bios.qcow2"},
+	QCOW2EFI:     {kind: diskimage.QCOW2, fw: diskimage.EFI, suffix: "-efi.qcow2"},
+	AWS:          {kind: diskimage.Raw, fw: diskimage.BIOS, suffix: ".raw", cloudSize: cloudDiskSize},
+	GCP:          {kind: diskimage.GCE, fw: diskimage.BIOS, suffix: ".img.tar.gz", cloudSize: cloudDiskSize},
+	VHD:          {kind: diskimage.VHD, fw: diskimage.BIOS, suffix: ".vhd", cloudSize: cloudDiskSize},
+	VMDK:         {kind: diskimage.VMDK, fw: diskimage.BIOS, suffix: ".vmdk", cloudSize: cloudDiskSize},
 }
 
 // ParseFormats reads a comma-separated list of formats, as -format takes
@@ -65,8 +107,8 @@ func ParseFormats(s string) ([]Format, error) {
 		if f == "" {
 			continue
 		}
-		if !slices.Contains(Formats, f) {
-			return nil, fmt.Errorf("unknown format %q: want %s", f, formatNames())
+		if err := f.check(); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
@@ -78,6 +120,28 @@ func ParseFormats(s string) ([]Format, error) {
 	return out, nil
 }
 
+// notMade are LinuxKit's formats minikit does not write, and why.
+var notMade = map[Format]string{
+	"kernel+erofs":      "minikit's root image is SquashFS, which Debian 12's erofs-utils would make two thirds larger (lz4 only, no deduplication); kernel+squashfs writes the same kernel, initrd and root image, as NAME-squashfs.img",
+	"kernel+iso":        "use kernel+squashfs, whose root image is a disk as kernel+iso's ISO is",
+	"tar-kernel-initrd": "use kernel+initrd and tar the three files",
+	"dynamic-vhd":       "use vhd, a fixed VHD, which Azure requires and Hyper-V reads",
+	"rpi3":              "minikit builds for amd64 only",
+	"docker":            "minikit does not load images into Docker; use tar and docker import",
+}
+
+// check refuses a format minikit does not know, saying why when it is
+// one of LinuxKit's.
+func (f Format) check() error {
+	if slices.Contains(Formats, f) {
+		return nil
+	}
+	if why, ok := notMade[f]; ok {
+		return fmt.Errorf("format %s is LinuxKit's, which minikit does not write: %s", f, why)
+	}
+	return fmt.Errorf("unknown format %q: want %s", f, formatNames())
+}
+
 func formatNames() string {
 	var names []string
 	for _, f := range Formats {
@@ -87,7 +151,8 @@ func formatNames() string {
 }
 
 // FileName is the file a single-file format is written to for a build
-// named name; empty for kernel+initrd, which writes three.
+// named name; empty for kernel+initrd and kernel+squashfs, which write
+// several.
 func (f Format) FileName(name string) string {
 	switch f {
 	case Tar:
@@ -95,10 +160,27 @@ func (f Format) FileName(name string) string {
 	case Update:
 		return name + ".update"
 	}
-	if d, ok := diskFormats[f]; ok {
+	if d, ok := imageFormats[f]; ok {
 		return name + d.suffix
 	}
 	return ""
+}
+
+// FormerName is the name minikit gave the file of f before it took
+// LinuxKit's, which a build leaves as a symbolic link; "" when the name is
+// unchanged.
+func (f Format) FormerName(name string) string {
+	if d, ok := imageFormats[f]; ok && d.formerly != "" {
+		return name + d.formerly
+	}
+	return ""
+}
+
+// IsDisk says whether f writes a disk image, whose size Options.DiskSize
+// sets.
+func (f Format) IsDisk() bool {
+	d, ok := imageFormats[f]
+	return ok && d.kind.IsDisk()
 }
 
 // checkFormats refuses unknown formats and reports, before any work, every
@@ -106,10 +188,10 @@ func (f Format) FileName(name string) string {
 func checkFormats(formats []Format) error {
 	var errs []error
 	for _, f := range formats {
-		if !slices.Contains(Formats, f) {
-			return fmt.Errorf("unknown format %q: want %s", f, formatNames())
+		if err := f.check(); err != nil {
+			return err
 		}
-		if d, ok := diskFormats[f]; ok {
+		if d, ok := imageFormats[f]; ok {
 			if err := diskimage.Check(d.kind, d.fw); err != nil {
 				errs = append(errs, fmt.Errorf("format %s: %w", f, err))
 			}

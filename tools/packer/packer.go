@@ -69,7 +69,13 @@ type Options struct {
 	// half into the image, which then takes the updates it signs; nil for
 	// a system that refuses every update.
 	SignKey ed25519.PrivateKey
-	Log     *slog.Logger
+	// DiskSize is the size in bytes of the disks of the disk formats, the
+	// space past their partitions left unpartitioned. 0 makes raw and
+	// qcow2 disks as small as their contents allow, and aws, gcp, vhd and
+	// vmdk disks 1 GiB, as LinuxKit does. A gcp disk is rounded up to a
+	// whole GiB, as GCE wants.
+	DiskSize int64
+	Log      *slog.Logger
 }
 
 // Result names the files a build wrote.
@@ -103,8 +109,11 @@ type build struct {
 	initrdFile string      // the initrd written, in the outputs or the work directory
 	rootImage  *diskimage.RootImage
 	cmdline    string // the kernel command line, with what init needs to check the root
-	inventory  inventory
-	owners     sizeOwners
+	// raws are the raw disks written so far, by firmware and size, which
+	// the other disk formats of the same firmware and size convert.
+	raws      map[rawDisk]string
+	inventory inventory
+	owners    sizeOwners
 }
 
 // Build assembles the system described by opts.Spec and writes the
@@ -181,6 +190,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.writeUpdateFiles(); err != nil {
 		return nil, err
 	}
+	if err := b.observe(); err != nil {
+		return nil, err
+	}
 	if _, err := os.Lstat(filepath.Join(b.staging, "sbin/init")); err != nil {
 		return nil, errors.New("no /sbin/init in the image: list an init image (such as minikit/init) under init")
 	}
@@ -215,19 +227,20 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 
 // writeOutputs writes every format asked for. The root is written once,
 // as an image or as the files of an initrd, and shared by the formats:
-// kernel+initrd carries it inside its initrd; kernel+squashfs, the ISOs
-// and the disks carry the image beside the kernel and a small initrd.
+// kernel+initrd and iso-efi-initrd carry it inside their initrd;
+// kernel+squashfs, the other ISOs and the disks carry the image beside the
+// kernel and a small initrd.
 func (b *build) writeOutputs(res *Result) error {
 	prefix := filepath.Join(b.OutDir, b.Name)
 	b.cmdline = b.Spec.Kernel.Cmdline
-	var boot diskimage.Boot
+	var bt boots
 	if slices.ContainsFunc(b.Formats, func(f Format) bool { return f != Tar }) {
 		mode, err := b.chooseRoot()
 		if err != nil {
 			return err
 		}
 		res.Root = mode
-		if boot, err = b.writeBoot(mode, prefix); err != nil {
+		if bt, err = b.writeBoot(mode, prefix); err != nil {
 			return err
 		}
 	}
@@ -257,88 +270,153 @@ func (b *build) writeOutputs(res *Result) error {
 				return err
 			}
 		case Update:
-			if err := b.writeUpdate(filepath.Join(b.OutDir, f.FileName(b.Name)), boot.Initrd); err != nil {
-				return err
-			}
-		case QCOW2BIOS:
-			// The raw disk, when it is an output too, is converted
-			// rather than written again.
-			dest := filepath.Join(b.OutDir, f.FileName(b.Name))
-			if raw, ok := res.Images[RawBIOS]; ok {
-				if err := diskimage.ConvertQCOW2(b.ctx, raw, dest+".tmp"); err != nil {
-					return err
-				}
-				if err := os.Rename(dest+".tmp", dest); err != nil {
-					return err
-				}
-			} else if err := diskimage.WriteQCOW2(b.ctx, dest, diskimage.BIOS, boot); err != nil {
+			if err := b.writeUpdate(filepath.Join(b.OutDir, f.FileName(b.Name)), bt.disk.Initrd); err != nil {
 				return err
 			}
 		default:
-			d := diskFormats[f]
+			d := imageFormats[f]
 			dest := filepath.Join(b.OutDir, f.FileName(b.Name))
-			write := diskimage.WriteISO
-			if d.kind == diskimage.Raw {
-				write = diskimage.WriteRaw
+			boot := bt.disk
+			if d.initrdRoot {
+				boot = bt.full
 			}
-			if err := write(b.ctx, dest, d.fw, boot); err != nil {
-				return err
+			var err error
+			if d.kind == diskimage.ISO {
+				err = diskimage.WriteISO(b.ctx, dest, d.fw, boot)
+			} else {
+				err = b.writeDisk(f, d, dest, boot)
+			}
+			if err != nil {
+				return fmt.Errorf("format %s: %w", f, err)
 			}
 		}
 		res.Images[f] = filepath.Join(b.OutDir, f.FileName(b.Name))
 		res.Files = append(res.Files, res.Images[f])
+		if former := f.FormerName(b.Name); former != "" {
+			link := filepath.Join(b.OutDir, former)
+			if err := symlinkAtomic(f.FileName(b.Name), link); err != nil {
+				return err
+			}
+			res.Files = append(res.Files, link)
+		}
 	}
 	return nil
+}
+
+// boots are what the ISOs and disks boot: the same kernel and command
+// line, and an initrd that finds the root image on the disk that carries
+// it, or one that holds the root.
+type boots struct {
+	disk, full diskimage.Boot
 }
 
 // writeBoot writes the root in the given mode and the initrds the formats
 // need, and returns what the ISOs and disks boot. NAME-initrd.img, when a
 // format writes it, holds the root image if kernel+initrd is asked for,
 // and finds it on a disk otherwise (kernel+squashfs alone).
-func (b *build) writeBoot(mode RootMode, prefix string) (diskimage.Boot, error) {
-	boot := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch,
+func (b *build) writeBoot(mode RootMode, prefix string) (boots, error) {
+	has := func(f Format) bool { return slices.Contains(b.Formats, f) }
+	base := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch,
 		Version: b.Spec.Update.VersionOrNone(), SlotBytes: b.Spec.Update.SlotBytes()}
 	var err error
-	if boot.Spec, err = b.specDigest(); err != nil {
-		return boot, err
+	if base.Spec, err = b.specDigest(); err != nil {
+		return boots{}, err
 	}
 	outInitrd := ""
-	if slices.Contains(b.Formats, KernelInitrd) || slices.Contains(b.Formats, KernelSquashfs) {
+	if has(KernelInitrd) || has(KernelSquashfs) {
 		outInitrd = prefix + "-initrd.img"
 	}
 	if mode == RootTmpfs {
-		if slices.Contains(b.Formats, KernelSquashfs) {
-			return boot, fmt.Errorf("format %s needs a root image, and this build's root is files in the initrd (-root tmpfs, or a kernel that cannot mount an image)", KernelSquashfs)
+		if has(KernelSquashfs) {
+			return boots{}, fmt.Errorf("format %s needs a root image, and this build's root is files in the initrd (-root tmpfs, or a kernel that cannot mount an image)", KernelSquashfs)
 		}
-		boot.Initrd = cmp.Or(outInitrd, filepath.Join(b.work, "initrd.img"))
-		b.initrdFile = boot.Initrd
-		return boot, b.writeInitrd(boot.Initrd)
+		base.Initrd = cmp.Or(outInitrd, filepath.Join(b.work, "initrd.img"))
+		b.initrdFile = base.Initrd
+		return boots{disk: base, full: base}, b.writeInitrd(base.Initrd)
 	}
 	if err := b.writeRootImage(); err != nil {
-		return boot, err
+		return boots{}, err
 	}
-	boot.Cmdline = b.cmdline // with the root hash now
-	boot.Root = b.rootImage.Path
+	base.Cmdline = b.cmdline // with the root hash now
+	bt := boots{disk: base, full: base}
+	bt.disk.Root = b.rootImage.Path
+	rootInInitrd := func(f Format) bool { return f == KernelInitrd || imageFormats[f].initrdRoot }
 	needsDiskInitrd := slices.ContainsFunc(b.Formats, func(f Format) bool {
-		return f != Tar && f != KernelInitrd && (f != KernelSquashfs || !slices.Contains(b.Formats, KernelInitrd))
+		return f != Tar && !rootInInitrd(f) && (f != KernelSquashfs || !has(KernelInitrd))
 	})
 	if needsDiskInitrd {
-		boot.Initrd = filepath.Join(b.work, "disk-initrd.img")
-		if slices.Contains(b.Formats, KernelSquashfs) && !slices.Contains(b.Formats, KernelInitrd) {
-			boot.Initrd = outInitrd
+		bt.disk.Initrd = filepath.Join(b.work, "disk-initrd.img")
+		if has(KernelSquashfs) && !has(KernelInitrd) {
+			bt.disk.Initrd = outInitrd
 		}
-		if err := b.writeImageInitrd(boot.Initrd, false); err != nil {
-			return boot, err
+		if err := b.writeImageInitrd(bt.disk.Initrd, false); err != nil {
+			return bt, err
 		}
-		b.initrdFile = boot.Initrd
+		b.initrdFile = bt.disk.Initrd
 	}
-	if slices.Contains(b.Formats, KernelInitrd) {
-		if err := b.writeImageInitrd(outInitrd, true); err != nil {
-			return boot, err
+	if slices.ContainsFunc(b.Formats, rootInInitrd) {
+		bt.full.Initrd = filepath.Join(b.work, "full-initrd.img")
+		if has(KernelInitrd) {
+			bt.full.Initrd = outInitrd
 		}
-		b.initrdFile = outInitrd
+		if err := b.writeImageInitrd(bt.full.Initrd, true); err != nil {
+			return bt, err
+		}
+		b.initrdFile = bt.full.Initrd
 	}
-	return boot, nil
+	return bt, nil
+}
+
+// rawDisk names a raw disk by what tells two apart in one build.
+type rawDisk struct {
+	fw   diskimage.Firmware
+	size int64
+}
+
+// writeDisk writes the disk format f at dest. A raw disk of each firmware
+// and size is written once: the first format that needs it writes it (as
+// its output, or in the work directory), and the others copy or convert
+// it.
+func (b *build) writeDisk(f Format, d imageFormat, dest string, boot diskimage.Boot) error {
+	size := cmp.Or(b.DiskSize, d.cloudSize)
+	if d.kind == diskimage.GCE && size%(1<<30) != 0 {
+		size = (size + 1<<30 - 1) &^ (1<<30 - 1)
+		b.Log.Info("disk size rounded up to a whole GiB, as GCE wants", "format", f, "bytes", size)
+	}
+	boot.DiskSize = size
+	key := rawDisk{d.fw, size}
+	raw, ok := b.raws[key]
+	if !ok {
+		raw = filepath.Join(b.work, fmt.Sprintf("disk-%s-%d.raw", d.fw, size))
+		if d.kind == diskimage.Raw {
+			raw = dest
+		}
+		if err := diskimage.WriteRaw(b.ctx, raw, d.fw, boot); err != nil {
+			return err
+		}
+		if b.raws == nil {
+			b.raws = map[rawDisk]string{}
+		}
+		b.raws[key] = raw
+		if raw == dest {
+			return nil
+		}
+	}
+	if d.kind == diskimage.Raw {
+		return diskimage.CopyDisk(raw, dest)
+	}
+	return diskimage.ConvertDisk(b.ctx, d.kind, raw, dest, boot)
+}
+
+// symlinkAtomic makes link a symbolic link to target, replacing whatever
+// is there.
+func symlinkAtomic(target, link string) error {
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
 }
 
 func (b *build) writeInitrd(dest string) error {

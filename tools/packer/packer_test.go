@@ -3,6 +3,7 @@ package packer
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -284,11 +285,42 @@ func TestParseFormats(t *testing.T) {
 	if err != nil || !slices.Equal(got, []Format{ISOEFI, Tar}) {
 		t.Errorf("ParseFormats = %v, %v; want [iso-efi tar]", got, err)
 	}
-	if _, err := ParseFormats("vhd"); err == nil || !strings.Contains(err.Error(), "raw-efi") {
+	if _, err := ParseFormats("floppy"); err == nil || !strings.Contains(err.Error(), "raw-efi") {
 		t.Errorf("an unknown format gave %v, want an error listing the known ones", err)
 	}
-	if RawBIOS.FileName("x") != "x-bios.img" || KernelInitrd.FileName("x") != "" {
-		t.Error("FileName names the wrong files")
+	if _, err := ParseFormats("iso-bios,rpi3"); err == nil || !strings.Contains(err.Error(), "format rpi3 is LinuxKit's, which minikit does not write: minikit builds for amd64 only") {
+		t.Errorf("a LinuxKit format minikit lacks gave %v, want an error saying why", err)
+	}
+}
+
+// TestFilesAreNamedAsLinuxKitNamesThem: a script written for linuxkit
+// build finds each format's file under the name LinuxKit gives it
+// (src/cmd/linuxkit/moby/build/output.go).
+func TestFilesAreNamedAsLinuxKitNamesThem(t *testing.T) {
+	linuxkit := map[Format]string{
+		Tar:          "x.tar",
+		ISOBIOS:      "x.iso",
+		ISOEFI:       "x-efi.iso",
+		ISOEFIInitrd: "x-efi-initrd.iso",
+		RawBIOS:      "x-bios.img",
+		RawEFI:       "x-efi.img",
+		QCOW2BIOS:    "x.qcow2",
+		QCOW2EFI:     "x-efi.qcow2",
+		AWS:          "x.raw",
+		GCP:          "x.img.tar.gz",
+		VHD:          "x.vhd",
+		VMDK:         "x.vmdk",
+	}
+	for _, f := range Formats {
+		if f == Update {
+			continue // minikit's own: LinuxKit has no update bundles
+		}
+		if got := f.FileName("x"); got != linuxkit[f] {
+			t.Errorf("%s writes %q, LinuxKit writes %q", f, got, linuxkit[f])
+		}
+	}
+	if ISOBIOS.FormerName("x") != "x-bios.iso" || QCOW2BIOS.FormerName("x") != "x-bios.qcow2" || RawBIOS.FormerName("x") != "" {
+		t.Error("the names minikit used before LinuxKit's are not kept as links")
 	}
 }
 
@@ -330,4 +362,98 @@ func TestUnreadablePackagesLabelCostsOnlyTheSBOMEntry(t *testing.T) {
 	if !bytes.Contains(data, []byte("pkg:deb/debian/libbar2@2.0-1")) || bytes.Contains(data, []byte("zlib1g")) {
 		t.Errorf("the SBOM should list libbar2 from the tree and nothing from the bad label:\n%s", data)
 	}
+}
+
+// TestDiskFormatsAreSizedAsAsked builds every kind of disk at once: the
+// raw disk is as small as it can be, the cloud and hypervisor disks
+// LinuxKit's 1 GiB, the VHD holding the very bytes of the aws disk before
+// its footer, and with DiskSize every disk
+// has that size, GCE's rounded up to a whole GiB. The files minikit named
+// otherwise before are links to LinuxKit's.
+func TestDiskFormatsAreSizedAsAsked(t *testing.T) {
+	requireRoot(t)
+	for _, f := range []Format{RawBIOS, VHD, GCP, QCOW2BIOS, ISOBIOS} {
+		if err := checkFormats([]Format{f}); err != nil {
+			testenv.Unavailable(t, testenv.RequireQEMUEnv, "%v", err)
+		}
+	}
+	st := testStore(t)
+	out := filepath.Join(t.TempDir(), "out")
+	res := buildTest(t, st, out, RawBIOS, AWS, VHD, GCP, QCOW2BIOS, ISOBIOS)
+	size := func(f Format) int64 {
+		fi, err := os.Stat(res.Images[f])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// The raw disk holds the boot partition and two slots of at least
+	// 256 MiB each (update.slotSize), in whole MiB, and nothing more.
+	if s := size(RawBIOS); s%(1<<20) != 0 || s >= 1<<30 {
+		t.Errorf("raw-bios has %d bytes, want a whole number of MiB, smaller than the cloud disks", s)
+	}
+	if s := size(AWS); s != 1<<30 {
+		t.Errorf("aws has %d bytes, want LinuxKit's 1 GiB", s)
+	}
+	if s := size(VHD); s != 1<<30+512 {
+		t.Errorf("vhd has %d bytes, want 1 GiB and its footer", s)
+	}
+	if streamHash(t, res.Images[AWS], 128<<20) != streamHash(t, res.Images[VHD], 128<<20) {
+		t.Error("the VHD does not hold the aws disk")
+	}
+	if target, err := os.Readlink(filepath.Join(out, "test-bios.iso")); err != nil || target != "test.iso" {
+		t.Errorf("test-bios.iso links to %q (%v), want test.iso", target, err)
+	}
+	if !slices.Contains(res.Files, filepath.Join(out, "test-bios.qcow2")) {
+		t.Errorf("the files listed lack the link test-bios.qcow2: %v", res.Files)
+	}
+
+	spec, _, err := imagespec.Parse("test.yml", []byte(testSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sized := filepath.Join(t.TempDir(), "out")
+	res, err = Build(context.Background(), Options{
+		Spec: spec, Name: "test", OutDir: sized, Store: st, CacheDir: filepath.Join(sized, "..", "cache"),
+		Formats: []Format{RawBIOS, AWS, GCP}, DiskSize: 1536 << 20,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := size(RawBIOS); s != 1536<<20 {
+		t.Errorf("raw-bios of 1536 MiB has %d bytes", s)
+	}
+	if s := size(AWS); s != 1536<<20 {
+		t.Errorf("aws of 1536 MiB has %d bytes", s)
+	}
+	f, err := os.Open(res.Images[GCP])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr, err := tar.NewReader(zr).Next(); err != nil || hdr.Name != "disk.raw" || hdr.Size != 2<<30 {
+		t.Errorf("the gcp image holds %+v (%v), want disk.raw of 2 GiB", hdr, err)
+	}
+}
+
+// streamHash is the SHA-256 of the first n bytes of a file.
+func streamHash(t *testing.T, path string, n int64) [32]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyN(h, f, n); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }

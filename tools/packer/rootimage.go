@@ -177,13 +177,17 @@ func (b *build) writeImageInitrd(dest string, withImage bool) error {
 
 // diskDrivers are the drivers a first stage may need to reach the disk
 // that holds the root image, loaded only for the devices present:
-// virtio, SATA and IDE (disks and CD-ROMs), NVMe, USB storage. Those the
-// kernel lacks are left out.
+// virtio, SATA and IDE (disks and CD-ROMs), NVMe (AWS's disks), USB
+// storage, and the SCSI controllers of the hypervisors a vhd or vmdk
+// image is made for: Hyper-V's and Azure's (hv_storvsc, on the VMBus of
+// hv_vmbus) and VMware's (PVSCSI, and LSI Logic, which the vmdk names).
+// Those the kernel lacks are left out.
 var diskDrivers = []string{
 	"virtio_pci", "virtio_blk", "virtio_scsi",
 	"ahci", "ata_piix", "sd_mod", "sr_mod",
 	"nvme",
 	"xhci_pci", "ehci_pci", "usb_storage", "uas",
+	"hv_vmbus", "hv_storvsc", "vmw_pvscsi", "mptspi",
 }
 
 // diskModules are loaded by every first stage that looks for a disk: an ISO

@@ -3,6 +3,7 @@ package packer
 import (
 	"log/slog"
 	"slices"
+	"strings"
 
 	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/tools/substitute"
@@ -38,7 +39,7 @@ func substituteLinuxKit(spec *imagespec.Spec, log *slog.Logger) *imagespec.Spec 
 			modules := slices.Clone(linuxkitKernelModules)
 			for _, list := range [][]*imagespec.Container{spec.Onboot, spec.Services, spec.Onshutdown} {
 				for _, c := range list {
-					for _, m := range substitute.Modules(c.Image) {
+					for _, m := range append(substitute.Modules(c.Image), formatModules(c)...) {
 						if !slices.Contains(modules, m) {
 							modules = append(modules, m)
 						}
@@ -67,6 +68,30 @@ func substituteLinuxKit(spec *imagespec.Spec, log *slog.Logger) *imagespec.Spec 
 	s.Onshutdown = substituteEntries(spec.Onshutdown, log)
 	s.Services = substituteEntries(spec.Services, log)
 	return &s
+}
+
+// formatModules are the modules of the filesystem a LinuxKit format
+// entry makes with -type xfs or -type btrfs, which LinuxKit's kernels
+// build in and Debian's has as modules.
+func formatModules(c *imagespec.Container) []string {
+	ref, _, ok := substitute.Substitute(c.Image)
+	if !ok || !strings.HasPrefix(ref, "minikit/format:") {
+		return nil
+	}
+	for i, arg := range c.Command {
+		value, found := "", false
+		for _, flag := range []string{"-type", "--type"} {
+			if arg == flag && i+1 < len(c.Command) {
+				value, found = c.Command[i+1], true
+			} else if v, ok := strings.CutPrefix(arg, flag+"="); ok {
+				value, found = v, true
+			}
+		}
+		if found && (value == "xfs" || value == "btrfs") {
+			return []string{value}
+		}
+	}
+	return nil
 }
 
 func substituteEntries(list []*imagespec.Container, log *slog.Logger) []*imagespec.Container {

@@ -64,3 +64,25 @@ func TestSubstituteLinuxKitAddsTheModulesOfReplacedPackages(t *testing.T) {
 		t.Errorf("a spec's own modules became %v", got)
 	}
 }
+
+// A LinuxKit format entry that makes xfs or btrfs gets its filesystem's
+// module, which LinuxKit's kernels build in.
+func TestSubstituteLinuxKitLoadsTheFilesystemsFormatMakes(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	spec := &imagespec.Spec{
+		Kernel: imagespec.Kernel{Image: "linuxkit/kernel:6.12.59"},
+		Onboot: []*imagespec.Container{
+			{Name: "format", Image: "linuxkit/format:abc", Command: []string{"/usr/bin/format", "-type", "xfs", "/dev/sda"}},
+			{Name: "format", Image: "linuxkit/format:abc", Command: []string{"/usr/bin/format", "--type=btrfs"}},
+			{Name: "other", Image: "alpine:3.13", Command: []string{"-type", "zfs"}},
+		},
+	}
+	got := substituteLinuxKit(spec, log).Kernel.Modules
+	if !slices.Contains(got, "xfs") || !slices.Contains(got, "btrfs") || slices.Contains(got, "zfs") {
+		t.Errorf("modules = %v, want xfs and btrfs added for format's entries alone", got)
+	}
+	spec.Onboot = spec.Onboot[2:]
+	if got := substituteLinuxKit(spec, log).Kernel.Modules; slices.Contains(got, "xfs") {
+		t.Errorf("modules = %v without a format entry asking for xfs", got)
+	}
+}

@@ -92,12 +92,30 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 	for i := range o.HotplugSlots {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,slot=%d", i, 100+i, 100+i))
 	}
-	for _, d := range o.Disks {
-		drive := "file=" + escapeOption(d.Path) + ",if=virtio,format=" + d.format()
+	scsi := false
+	for i, d := range o.Disks {
+		drive := "file=" + escapeOption(d.Path)
+		if d.Bus == "" || d.Bus == BusVirtio {
+			drive += ",if=virtio"
+		} else {
+			drive = fmt.Sprintf("if=none,id=disk%d,", i) + drive
+		}
+		drive += ",format=" + d.format()
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
 		a = append(a, "-drive", drive)
+		switch d.Bus {
+		case BusSCSI:
+			if !scsi {
+				a = append(a, "-device", "virtio-scsi-pci,id=scsi0")
+				scsi = true
+			}
+			a = append(a, "-device", fmt.Sprintf("scsi-hd,drive=disk%d,bus=scsi0.0", i))
+		case BusSATA:
+			// q35's AHCI controller: the next of its six ports.
+			a = append(a, "-device", fmt.Sprintf("ide-hd,drive=disk%d", i))
+		}
 	}
 	if !o.AllowReboot {
 		a = append(a, "-no-reboot")

@@ -70,7 +70,7 @@ func TestDefaultsRejectImpossibleMachines(t *testing.T) {
 	}{
 		{"nothing to boot", Options{}},
 		{"an unknown firmware", Options{Kernel: "k", Firmware: "coreboot"}},
-		{"a disk of an unknown format", Options{ISO: "x.iso", Disks: []Disk{{Path: "d.vhd", Format: "vpc"}}}},
+		{"a disk of an unknown format", Options{ISO: "x.iso", Disks: []Disk{{Path: "d.vdi", Format: "vdi"}}}},
 		{"negative memory", Options{Kernel: "k", MemoryMiB: -1}},
 		{"negative CPUs", Options{Kernel: "k", CPUs: -2}},
 		{"unknown accelerator", Options{Kernel: "k", Accel: "hvf"}},
@@ -152,6 +152,17 @@ func TestArgsDescribeTheMachine(t *testing.T) {
 			[]string{"file=/d/a.img,if=virtio,format=raw", "file=/d/b,,c.img,if=virtio,format=raw"}},
 		{"a qcow2 disk", Options{Kernel: "k", Disks: []Disk{{Path: "/d/a.qcow2", Format: "qcow2"}}}, "-drive",
 			[]string{"file=/d/a.qcow2,if=virtio,format=qcow2"}},
+		{"SCSI and SATA disks are drives without an interface", Options{Kernel: "k", Disks: []Disk{
+			{Path: "/d/v.img"}, {Path: "/d/s.img", Bus: BusSCSI}, {Path: "/d/t.img", Bus: BusSCSI, ReadOnly: true}, {Path: "/d/a.img", Bus: BusSATA},
+		}}, "-drive", []string{
+			"file=/d/v.img,if=virtio,format=raw", "if=none,id=disk1,file=/d/s.img,format=raw",
+			"if=none,id=disk2,file=/d/t.img,format=raw,readonly=on", "if=none,id=disk3,file=/d/a.img,format=raw",
+		}},
+		{"SCSI disks share one controller; SATA disks take AHCI ports", Options{Kernel: "k", Disks: []Disk{
+			{Path: "/d/s.img", Bus: BusSCSI}, {Path: "/d/t.img", Bus: BusSCSI}, {Path: "/d/a.img", Bus: BusSATA},
+		}, NoNetwork: true, NoRNG: true}, "-device", []string{
+			"pvpanic", "virtio-scsi-pci,id=scsi0", "scsi-hd,drive=disk0,bus=scsi0.0", "scsi-hd,drive=disk1,bus=scsi0.0", "ide-hd,drive=disk2",
+		}},
 		{"an ISO read-only", Options{ISO: "/i/a,b.iso"}, "-drive", []string{"if=none,id=bootcd,media=cdrom,readonly=on,file=/i/a,,b.iso"}},
 		{"a boot disk in a snapshot, so the image stays as built", Options{BootDisk: &Disk{Path: "/i/a.qcow2", Format: "qcow2"}}, "-drive",
 			[]string{"if=none,id=bootdisk,snapshot=on,format=qcow2,file=/i/a.qcow2"}},

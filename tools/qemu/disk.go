@@ -9,18 +9,50 @@ import (
 	"strings"
 )
 
-// Disk is a disk image attached to the guest as a virtio block device.
+// Bus is how a disk is attached, which decides the guest's name for it
+// and the driver it needs.
+type Bus string
+
+// The buses a disk is attached on.
+const (
+	// BusVirtio is a virtio block device: /dev/vdX, driver virtio_blk.
+	BusVirtio Bus = "virtio"
+	// BusSCSI is a disk on a virtio SCSI controller: /dev/sdX, drivers
+	// virtio_scsi and sd_mod.
+	BusSCSI Bus = "scsi"
+	// BusSATA is a disk on the machine's AHCI controller, as LinuxKit's
+	// qemu runner attaches disks: /dev/sdX, drivers ahci and sd_mod.
+	BusSATA Bus = "sata"
+)
+
+// ParseBus reads a bus name: virtio, scsi, or sata (also ahci and ide,
+// which q35 attaches to the same controller).
+func ParseBus(s string) (Bus, error) {
+	switch s {
+	case "", "virtio":
+		return BusVirtio, nil
+	case "scsi":
+		return BusSCSI, nil
+	case "sata", "ahci", "ide":
+		return BusSATA, nil
+	}
+	return "", fmt.Errorf("bus %q: want virtio, scsi or sata", s)
+}
+
+// Disk is a disk image attached to the guest.
 type Disk struct {
 	// Path is the image file.
 	Path string
 	// Size, when positive, is the size in bytes Create gives the file if it
 	// does not exist yet.
 	Size int64
-	// Format is the image format, "raw" (the default) or "qcow2"; Create
-	// makes raw files only.
+	// Format is the image format as qemu names it: "raw" (the default),
+	// "qcow2", "vpc" (VHD) or "vmdk"; Create makes raw files only.
 	Format string
 	// ReadOnly attaches the disk read-only: the guest cannot write it.
 	ReadOnly bool
+	// Bus is how the disk is attached; empty means BusVirtio.
+	Bus Bus
 }
 
 // format is the disk's format as qemu's -drive takes it.
@@ -32,47 +64,92 @@ func (d Disk) format() string {
 }
 
 func (d Disk) validate() error {
+	if _, err := ParseBus(string(d.Bus)); err != nil {
+		return fmt.Errorf("disk %s: %w", d.Path, err)
+	}
 	switch d.Format {
-	case "", "raw", "qcow2":
+	case "", "raw", "qcow2", "vpc", "vmdk":
 		return nil
 	}
-	return fmt.Errorf("disk %s: format %q: want raw or qcow2", d.Path, d.Format)
+	return fmt.Errorf("disk %s: format %q: want raw, qcow2, vpc or vmdk", d.Path, d.Format)
 }
 
 // DiskFormat guesses an image's format from its name: qcow2 for .qcow2,
-// raw for anything else.
+// vpc for .vhd, vmdk for .vmdk, raw for anything else.
 func DiskFormat(path string) string {
-	if strings.HasSuffix(path, ".qcow2") {
+	switch {
+	case strings.HasSuffix(path, ".qcow2"):
 		return "qcow2"
+	case strings.HasSuffix(path, ".vhd"):
+		return "vpc"
+	case strings.HasSuffix(path, ".vmdk"):
+		return "vmdk"
 	}
 	return "raw"
 }
 
-// ParseDisk reads the FILE[,size=N] form of minikit run -disk. N is a
-// byte count with an optional K, M, G or T suffix (powers of 1024), as in
-// "data.img,size=1G".
+// ParseDisk reads minikit run -disk's value, which is also LinuxKit's:
+// [file=]FILE[,size=N][,format=F][,bus=B]. N is a size with a K, M, G or
+// T suffix (powers of 1024), as in "data.img,size=1G"; a bare number is
+// GiB, as LinuxKit reads it. F is qemu's format name (raw, qcow2, vpc or
+// vhd, vmdk), guessed from FILE's extension when not given. B is virtio
+// (the default: /dev/vdX), scsi or sata (/dev/sdX).
 func ParseDisk(s string) (Disk, error) {
-	path, opts, _ := strings.Cut(s, ",")
-	d := Disk{Path: path}
-	if DiskFormat(path) == "qcow2" {
-		d.Format = "qcow2"
+	var d Disk
+	for i, part := range strings.Split(s, ",") {
+		key, value, hasValue := strings.Cut(part, "=")
+		if !hasValue {
+			if i > 0 {
+				return d, fmt.Errorf("disk %q: %q is not KEY=VALUE", s, part)
+			}
+			key, value = "file", part
+		}
+		switch key {
+		case "file":
+			d.Path = value
+		case "size":
+			size, err := parseDiskSize(value)
+			if err != nil {
+				return d, fmt.Errorf("disk %q: %w", s, err)
+			}
+			d.Size = size
+		case "format":
+			d.Format = value
+			if value == "vhd" {
+				d.Format = "vpc"
+			}
+		case "bus":
+			bus, err := ParseBus(value)
+			if err != nil {
+				return d, fmt.Errorf("disk %q: %w", s, err)
+			}
+			d.Bus = bus
+		default:
+			return d, fmt.Errorf("disk %q: unknown option %q: want file, size, format or bus", s, key)
+		}
 	}
-	if path == "" {
-		return d, fmt.Errorf("disk %q: no file name", s)
+	if d.Path == "" {
+		return d, fmt.Errorf("disk %q: no file name (FILE or file=FILE)", s)
 	}
-	if opts == "" {
-		return d, nil
+	if f := DiskFormat(d.Path); d.Format == "" && f != "raw" {
+		d.Format = f
 	}
-	key, value, _ := strings.Cut(opts, "=")
-	if key != "size" {
-		return d, fmt.Errorf("disk %q: unknown option %q: only size=N is understood", s, key)
+	if d.Format == "raw" {
+		d.Format = ""
 	}
-	size, err := ParseSize(value)
-	if err != nil {
-		return d, fmt.Errorf("disk %q: %w", s, err)
+	return d, d.validate()
+}
+
+// parseDiskSize reads a disk's size: a bare number is GiB, as LinuxKit
+// reads it, else as ParseSize.
+func parseDiskSize(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n <= 0 || n > 1<<32 {
+			return 0, fmt.Errorf("size %q: want a positive number of GiB, or a number with K, M, G or T", s)
+		}
+		return n << 30, nil
 	}
-	d.Size = size
-	return d, nil
+	return ParseSize(s)
 }
 
 // ParseSize reads a byte count such as "4096", "512M" or "2G"; suffixes

@@ -94,8 +94,9 @@ type Options struct {
 	// Forwards are host ports forwarded into the guest.
 	Forwards []Forward
 
-	// Disks are raw images attached as virtio block devices, in order
-	// (/dev/vda, /dev/vdb, …).
+	// Disks are images attached in order, each on its Bus: virtio block
+	// devices are /dev/vda, /dev/vdb, … in the guest; SCSI and SATA disks
+	// /dev/sda, /dev/sdb, … (in the order their drivers find them).
 	Disks []Disk
 
 	// CDROMs are ISO images attached read-only as CD-ROM drives (after

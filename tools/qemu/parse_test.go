@@ -45,14 +45,28 @@ func TestParseDisk(t *testing.T) {
 		{in: "data.img", want: Disk{Path: "data.img"}},
 		{in: "data.img,size=1G", want: Disk{Path: "data.img", Size: 1 << 30}},
 		{in: "/var/d.img,size=512M", want: Disk{Path: "/var/d.img", Size: 512 << 20}},
-		{in: "d.img,size=4096", want: Disk{Path: "d.img", Size: 4096}},
+		{in: "d.img,size=4", want: Disk{Path: "d.img", Size: 4 << 30}}, // GiB, as LinuxKit reads it
+		{in: "d.img,size=4096K", want: Disk{Path: "d.img", Size: 4 << 20}},
 		{in: "d.img,size=2t", want: Disk{Path: "d.img", Size: 2 << 40}},
+		// LinuxKit's form, and the bus
+		{in: "file=d.img,size=512M", want: Disk{Path: "d.img", Size: 512 << 20}},
+		{in: "file=d.img,size=1G,format=qcow2,bus=scsi", want: Disk{Path: "d.img", Size: 1 << 30, Format: "qcow2", Bus: BusSCSI}},
+		{in: "d.img,bus=sata", want: Disk{Path: "d.img", Bus: BusSATA}},
+		{in: "d.img,bus=ahci", want: Disk{Path: "d.img", Bus: BusSATA}},
+		{in: "d.img,bus=virtio", want: Disk{Path: "d.img", Bus: BusVirtio}},
+		{in: "d.vhd", want: Disk{Path: "d.vhd", Format: "vpc"}},
+		{in: "d.img,format=vhd", want: Disk{Path: "d.img", Format: "vpc"}},
+		{in: "d.qcow2,format=raw", want: Disk{Path: "d.qcow2"}},
 		{in: ",size=1G", wantErr: true},
+		{in: "size=1G", wantErr: true},
 		{in: "d.img,size=", wantErr: true},
 		{in: "d.img,size=-1G", wantErr: true},
 		{in: "d.img,size=1X", wantErr: true},
-		{in: "d.img,format=qcow2", wantErr: true},
 		{in: "d.img,size=99999999999T", wantErr: true},
+		{in: "d.img,bus=nvme", wantErr: true},
+		{in: "d.img,format=vdi", wantErr: true},
+		{in: "d.img,speed=fast", wantErr: true},
+		{in: "d.img,extra", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -7,6 +7,7 @@ package controltest
 import (
 	"cmp"
 	"context"
+	"io"
 	"maps"
 	"net"
 	"path/filepath"
@@ -61,6 +62,7 @@ type Backend struct {
 	services map[string]control.Service
 	logs     map[string]*Log
 	analysis control.Analysis
+	metrics  string
 }
 
 // NewBackend returns a backend of the services given.
@@ -161,6 +163,22 @@ func (b *Backend) Analysis() control.Analysis {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.analysis
+}
+
+// Metrics writes the text SetMetrics set.
+func (b *Backend) Metrics(w io.Writer) error {
+	b.mu.Lock()
+	text := b.metrics
+	b.mu.Unlock()
+	_, err := io.WriteString(w, text)
+	return err
+}
+
+// SetMetrics sets what Metrics writes.
+func (b *Backend) SetMetrics(text string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.metrics = text
 }
 
 // Power records the action.

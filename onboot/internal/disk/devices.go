@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 
@@ -136,4 +137,28 @@ func Mounted(path string) (map[string]bool, error) {
 		mounted[fmt.Sprintf("%d:%d", m.Major, m.Minor)] = true
 	}
 	return mounted, nil
+}
+
+// DeviceWait is how long a program given a device by name waits for it to
+// appear: Debian's kernel has its disk drivers as modules, which init
+// loads for the devices present, and a SCSI or SATA disk shows up only
+// once its controller has been scanned, which may be after onboot
+// begins (LinuxKit's kernels build the drivers in).
+const DeviceWait = 10 * time.Second
+
+// WaitFor waits up to timeout for the device node at p to exist, and
+// says which device never appeared.
+func WaitFor(p string, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(100 * time.Millisecond) {
+		_, err := os.Stat(p)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %s: is its disk attached, and its driver in kernel.modules or kernel.coldplug?", p, timeout)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minikit/minikit/internal/testenv"
 )
@@ -192,5 +193,70 @@ func TestMountedReadsMajorMinor(t *testing.T) {
 	}
 	if !m["254:1"] || m["254:0"] {
 		t.Errorf("Mounted = %v; want 254:1 and not 254:0", m)
+	}
+}
+
+func TestWriteGPTMakesOneLinuxPartition(t *testing.T) {
+	f := image(t, 64<<20)
+	if _, err := f.WriteAt([]byte("stale data where the table goes"), 600); err != nil {
+		t.Fatal(err)
+	}
+	if err := GPT.Write(f, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !HasPartitionTable(f) || Empty(f) {
+		t.Fatal("after WriteGPT the disk has no partition table")
+	}
+	testenv.Tools(t, testenv.RequireRootEnv, "sfdisk (apt-get install fdisk)")
+	out, err := exec.Command("sfdisk", "--dump", f.Name()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sfdisk cannot read the table: %v\n%s", err, out)
+	}
+	for _, want := range []string{"label: gpt", "start=        2048, size=      126976, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sfdisk reads another table, without %q:\n%s", want, out)
+		}
+	}
+	if out, err := exec.Command("sfdisk", "--verify", f.Name()).CombinedOutput(); err != nil || strings.Contains(string(out), "corrupt") {
+		t.Errorf("sfdisk --verify: %v\n%s", err, out)
+	}
+	g := image(t, 64<<20)
+	if err := GPT.Write(g, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	a, b := make([]byte, 16), make([]byte, 16)
+	f.ReadAt(a, 512+56)
+	g.ReadAt(b, 512+56)
+	if string(a) == string(b) {
+		t.Error("two disks got the same GUID")
+	}
+}
+
+func TestParsePartitioning(t *testing.T) {
+	for in, want := range map[string]Partitioning{"dos": DOS, "mbr": DOS, "gpt": GPT} {
+		if got, err := ParsePartitioning(in); err != nil || got != want {
+			t.Errorf("ParsePartitioning(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParsePartitioning("apm"); err == nil {
+		t.Error("an unknown table was taken")
+	}
+}
+
+// A disk whose driver init loads at boot appears a little later: WaitFor
+// sees it come, and names one that never does.
+func TestWaitForADeviceThatComesLate(t *testing.T) {
+	dir := t.TempDir()
+	late := filepath.Join(dir, "sda")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		os.WriteFile(late, nil, 0o644)
+	}()
+	if err := WaitFor(late, 10*time.Second); err != nil {
+		t.Errorf("WaitFor a device made after 300 ms: %v", err)
+	}
+	err := WaitFor(filepath.Join(dir, "sdb"), 200*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "sdb did not appear within 200ms") {
+		t.Errorf("WaitFor a device that never comes = %v, want an error naming it", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,13 +21,15 @@ import (
 type formatter struct {
 	sys, dev, mountinfo string
 	fsType, label       string
+	table               disk.Partitioning
 	log                 *slog.Logger
 	// rereadPartitions tells the kernel a disk's table changed; nil means
 	// the BLKRRPART ioctl.
 	rereadPartitions func(*os.File) error
 	// mkfs makes the filesystem; nil means running mkfs.TYPE.
 	mkfs func(fsType, label, device string) error
-	// waitFor is how long to wait for the partition's device node.
+	// waitFor is how long to wait for a device node: the disk named, the
+	// partition made; 0 means disk.DeviceWait.
 	waitFor time.Duration
 }
 
@@ -63,6 +66,9 @@ func (f *formatter) formatFirstEmpty() error {
 // formatDevice formats the named disk if it is empty, or with force.
 func (f *formatter) formatDevice(device string, force bool) error {
 	name := filepath.Base(device)
+	if err := disk.WaitFor(filepath.Join(f.dev, name), cmp.Or(f.waitFor, disk.DeviceWait)); err != nil {
+		return err
+	}
 	empty, err := f.isEmpty(name)
 	if err != nil {
 		return err
@@ -94,13 +100,14 @@ func (f *formatter) isEmpty(name string) (bool, error) {
 // format partitions the disk and makes the filesystem on its partition.
 func (f *formatter) format(name string, size int64) error {
 	path := filepath.Join(f.dev, name)
-	f.log.Info("creating partition", "disk", path)
+	table := cmp.Or(f.table, disk.DOS)
+	f.log.Info("creating partition", "disk", path, "table", table)
 	dev, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
-	if err := disk.WriteMBR(dev, size); err != nil {
+	if err := table.Write(dev, size); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := dev.Sync(); err != nil {
@@ -130,18 +137,7 @@ func (f *formatter) format(name string, size int64) error {
 
 // waitForNode waits for devtmpfs to make the partition's node.
 func (f *formatter) waitForNode(p string) error {
-	wait := f.waitFor
-	if wait == 0 {
-		wait = 10 * time.Second
-	}
-	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Stat(p); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("partition %s did not appear within %s", p, wait)
-		}
-	}
+	return disk.WaitFor(p, cmp.Or(f.waitFor, disk.DeviceWait))
 }
 
 // runMkfs runs mkfs.TYPE, forcing it over whatever signature is left.

@@ -110,3 +110,21 @@ func TestFormatDeviceKeepsDataUnlessForced(t *testing.T) {
 		t.Fatalf("format -force /dev/vda made no filesystem")
 	}
 }
+
+// -partition gpt gives the disk a GUID partition table, as LinuxKit's
+// format does, and the filesystem goes on its first partition all the
+// same.
+func TestFormatWritesAGPTWhenAsked(t *testing.T) {
+	m := newMachine(t)
+	f := m.formatter()
+	f.table = disk.GPT
+	if err := f.formatDevice(filepath.Join(m.dev, "vdb"), false); err != nil {
+		t.Fatal(err)
+	}
+	if want := "ext4 data " + filepath.Join(m.dev, "vdb1"); len(m.made) != 1 || m.made[0] != want {
+		t.Fatalf("mkfs calls = %q, want [%q]", m.made, want)
+	}
+	if sector1 := read(t, filepath.Join(m.dev, "vdb"))[512:520]; string(sector1) != "EFI PART" {
+		t.Errorf("vdb's second sector starts %q, want a GPT header", sector1)
+	}
+}

@@ -2,7 +2,7 @@
 // does at onboot: it gives the first empty disk (no partition table, no
 // filesystem) one partition and makes a filesystem on it.
 //
-// usage: format [-type ext4] [-label LABEL] [-force] [DEVICE]
+// usage: format [-type ext4|xfs|btrfs] [-label LABEL] [-partition dos|gpt] [-force] [DEVICE]
 //
 // With DEVICE, that disk is formatted, unless it already holds a partition
 // table or a filesystem: onboot runs at every boot, and the data of the
@@ -14,21 +14,28 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+
+	"github.com/minikit/minikit/onboot/internal/disk"
 )
 
 func main() {
-	fsType := flag.String("type", "ext4", "filesystem to make (mkfs.TYPE must be in the image)")
+	fsType := flag.String("type", "ext4", "filesystem to make: ext4, xfs or btrfs (any TYPE whose mkfs.TYPE the image has)")
 	label := flag.String("label", "", "filesystem label")
+	partitioning := flag.String("partition", "dos", "partition table to write: dos (an MBR) or gpt")
 	force := flag.Bool("force", false, "format DEVICE even if it holds data")
 	flag.Bool("verbose", false, "accepted for compatibility: every step is logged")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: format [-type ext4] [-label LABEL] [-force] [DEVICE]")
+		fmt.Fprintln(os.Stderr, "usage: format [-type ext4|xfs|btrfs] [-label LABEL] [-partition dos|gpt] [-force] [DEVICE]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	f := &formatter{sys: "/sys", dev: "/dev", mountinfo: "/proc/self/mountinfo", fsType: *fsType, label: *label, log: log}
-	var err error
+	table, err := disk.ParsePartitioning(*partitioning)
+	if err != nil {
+		log.Error("format: -partition", "err", err)
+		os.Exit(2)
+	}
+	f := &formatter{sys: "/sys", dev: "/dev", mountinfo: "/proc/self/mountinfo", fsType: *fsType, label: *label, table: table, log: log}
 	switch flag.NArg() {
 	case 0:
 		err = f.formatFirstEmpty()

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/minikit/minikit/onboot/internal/disk"
 	"golang.org/x/sys/unix"
@@ -17,12 +19,16 @@ type mounter struct {
 	sys, dev, mountinfo string
 	log                 *slog.Logger
 	mount               func(source, target, fsType string) error // nil: mount(2)
+	waitFor             time.Duration                             // for a named device; 0: disk.DeviceWait
 }
 
 // find picks the device to mount: the one named, the one with the label
 // or UUID, or the first with a filesystem that is not mounted yet.
 func (m *mounter) find(device, label, uuid string) (string, disk.Filesystem, error) {
 	if device != "" {
+		if err := disk.WaitFor(device, cmp.Or(m.waitFor, disk.DeviceWait)); err != nil {
+			return "", disk.Filesystem{}, err
+		}
 		fs, ok, err := m.probe(device)
 		if err != nil {
 			return "", fs, err

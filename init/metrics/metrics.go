@@ -1,0 +1,179 @@
+// Package metrics writes what init knows of the system as Prometheus
+// metrics: each service's state, restarts, last exit, uptime, readiness
+// and cgroup usage; each log's volume and what shipping it dropped; the
+// boot's phases; and PID 1's own memory and goroutines.
+//
+// The text is written by Prometheus' own encoder (prometheus/common's
+// expfmt), so that names, label values and numbers are escaped and
+// formatted as every scraper expects.
+package metrics
+
+import (
+	"cmp"
+	"io"
+	"maps"
+	"slices"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/minikit/minikit/init/logship"
+	"github.com/minikit/minikit/internal/control"
+)
+
+// ContentType is what the text written is, for an HTTP response.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// Snapshot is the system's state at one moment.
+type Snapshot struct {
+	Services []control.Service
+	Logs     []Log
+	Shipping []logship.Stats
+	// Phases are the boot's timed steps.
+	Phases []control.Phase
+	Init   Process
+}
+
+// Log is the volume of one log: a service's, an onboot container's or
+// init's.
+type Log struct {
+	Name  string
+	Lines uint64
+	Bytes uint64
+}
+
+// Process is PID 1's own use of the machine.
+type Process struct {
+	ResidentBytes uint64
+	HeapBytes     uint64
+	Goroutines    int
+}
+
+// states are every state a service can be in, so that each service has
+// one series per state, 1 for the one it is in: a query can count
+// services by state, and a state left shows as a 0, not a gap.
+var states = []string{
+	control.StateStarting, control.StateRunning, control.StateReady, control.StateExited,
+	control.StateBackoff, control.StateStopping, control.StateStopped, control.StateFailed,
+}
+
+// Write writes s in the text format, families in a fixed order and
+// samples sorted by their labels, so that the output is stable.
+func Write(w io.Writer, s Snapshot) error {
+	for _, f := range families(s) {
+		if len(f.Metric) == 0 {
+			continue
+		}
+		if _, err := expfmt.MetricFamilyToText(w, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func families(s Snapshot) []*dto.MetricFamily {
+	svcs := slices.SortedFunc(slices.Values(s.Services), func(a, b control.Service) int { return cmp.Compare(a.Name, b.Name) })
+	state := gauge("minikit_service_state", "Whether the service is in the state named (1) or not (0).")
+	restarts := counter("minikit_service_restarts_total", "Times the service was started again after its process ended.")
+	lastExit := gauge("minikit_service_last_exit_code", "Exit status of the service's last process (128+N for signal N).")
+	uptime := gauge("minikit_service_uptime_seconds", "How long the service's current process has run.")
+	ready := gauge("minikit_service_ready", "Whether the service is ready: running, or for a notify service, said READY=1.")
+	cpu := counter("minikit_service_cpu_seconds_total", "CPU time used by the service's cgroup.")
+	mem := gauge("minikit_service_memory_bytes", "Memory used by the service's cgroup.")
+	memLimit := gauge("minikit_service_memory_limit_bytes", "Memory limit of the service's cgroup.")
+	pids := gauge("minikit_service_pids", "Processes and threads in the service's cgroup.")
+	for _, svc := range svcs {
+		l := []string{"service", svc.Name}
+		for _, st := range states {
+			add(state, b2f(svc.State == st), "service", svc.Name, "state", st)
+		}
+		add(restarts, float64(svc.Restarts), l...)
+		if svc.LastExit != nil {
+			add(lastExit, float64(*svc.LastExit), l...)
+		}
+		add(uptime, svc.UptimeSeconds, l...)
+		add(ready, b2f(svc.Ready), l...)
+		if u := svc.Usage; u != nil {
+			add(cpu, float64(u.CPUMicros)/1e6, l...)
+			add(mem, float64(u.MemoryBytes), l...)
+			if u.MemoryLimit != 0 {
+				add(memLimit, float64(u.MemoryLimit), l...)
+			}
+			add(pids, float64(u.Pids), l...)
+		}
+	}
+
+	logLines := counter("minikit_log_lines_total", "Lines written to the log.")
+	logBytes := counter("minikit_log_bytes_total", "Bytes written to the log, without line ends.")
+	for _, lg := range slices.SortedFunc(slices.Values(s.Logs), func(a, b Log) int { return cmp.Compare(a.Name, b.Name) }) {
+		add(logLines, float64(lg.Lines), "log", lg.Name)
+		add(logBytes, float64(lg.Bytes), "log", lg.Name)
+	}
+
+	shipConnected := gauge("minikit_logship_connected", "Whether the destination is connected (1) or being retried (0).")
+	shipQueued := gauge("minikit_logship_queued_lines", "Lines waiting for the destination.")
+	shipSent := counter("minikit_logship_sent_lines_total", "Lines written to the destination.")
+	shipDropped := counter("minikit_logship_dropped_lines_total", "Lines dropped, oldest first, while the destination was down and its queue full, by the log they came from.")
+	for _, st := range slices.SortedFunc(slices.Values(s.Shipping), func(a, b logship.Stats) int { return cmp.Compare(a.Destination, b.Destination) }) {
+		d := st.Destination
+		add(shipConnected, b2f(st.Connected), "destination", d)
+		add(shipQueued, float64(st.Queued), "destination", d)
+		add(shipSent, float64(st.Sent), "destination", d)
+		for _, name := range slices.Sorted(maps.Keys(st.DroppedBy)) {
+			add(shipDropped, float64(st.DroppedBy[name]), "destination", d, "log", name)
+		}
+	}
+
+	phase := gauge("minikit_boot_phase_seconds", "How long each phase of the boot took.")
+	phaseEnd := gauge("minikit_boot_phase_end_seconds", "When each phase of the boot ended, in time since the kernel started.")
+	for _, p := range s.Phases {
+		if p.End == 0 {
+			continue // still going
+		}
+		add(phase, (p.End - p.Start).Seconds(), "phase", p.Name)
+		add(phaseEnd, p.End.Seconds(), "phase", p.Name)
+	}
+
+	rss := gauge("minikit_init_resident_bytes", "Resident memory of init, PID 1.")
+	heap := gauge("minikit_init_heap_bytes", "Bytes of Go heap init has allocated and not yet freed.")
+	goroutines := gauge("minikit_init_goroutines", "Goroutines of init.")
+	add(rss, float64(s.Init.ResidentBytes))
+	add(heap, float64(s.Init.HeapBytes))
+	add(goroutines, float64(s.Init.Goroutines))
+
+	return []*dto.MetricFamily{
+		state, ready, restarts, lastExit, uptime, cpu, mem, memLimit, pids,
+		logLines, logBytes, shipConnected, shipQueued, shipSent, shipDropped,
+		phase, phaseEnd, rss, heap, goroutines,
+	}
+}
+
+func gauge(name, help string) *dto.MetricFamily {
+	return &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum()}
+}
+
+func counter(name, help string) *dto.MetricFamily {
+	return &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: dto.MetricType_COUNTER.Enum()}
+}
+
+// add appends a sample with labels given as name, value pairs.
+func add(f *dto.MetricFamily, v float64, labels ...string) {
+	m := &dto.Metric{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(labels[i]), Value: proto.String(labels[i+1])})
+	}
+	if f.GetType() == dto.MetricType_COUNTER {
+		m.Counter = &dto.Counter{Value: proto.Float64(v)}
+	} else {
+		m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
+	}
+	f.Metric = append(f.Metric, m)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
