@@ -18,8 +18,9 @@ bin/init: $(GOFILES)
 	$(STATIC) -o $@ ./init
 bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
-bin/svcctl: $(GOFILES)
-	$(PURE) -o $@ ./init/svcctl
+# svcctl is init's binary run under that name, as in the image.
+bin/svcctl: bin/init
+	ln -sf init $@
 bin/dhcpcd: $(GOFILES)
 	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 
@@ -80,13 +81,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpackLayers$$' -fuzztime $(FUZZTIME) ./tools/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplyToResolvConf$$' -fuzztime $(FUZZTIME) ./netconf/dhcp/
 	$(GO) test -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) ./internal/control/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadRequest$$' -fuzztime $(FUZZTIME) ./internal/control/
 
 # Boot benchmark: the reference image against a busybox-script baseline
-# with Debian's runc (bench/README.md); RUNS boots of each, medians.
+# with Debian's runc, and PID 1 measured on the host (bench/README.md);
+# RUNS boots of each, medians. BENCHFLAGS adds flags, such as
+# -before DIR -before-store STORE to measure an earlier checkout beside.
 RUNS ?= 3
+BENCHFLAGS ?=
 bench: deps
 	$(MAKE) all images
-	$(GO) run ./bench/bootbench -runs $(RUNS)
+	$(GO) run ./bench/bootbench -runs $(RUNS) $(BENCHFLAGS)
 
 # The Go benchmarks of every package (supervisor, unpacking, builds, …).
 bench-go: all images

@@ -15,6 +15,7 @@ import (
 	"github.com/minikit/minikit/init/logs"
 	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
+	"github.com/minikit/minikit/init/svcctl"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/internal/observe"
@@ -68,9 +69,10 @@ func run() int {
 	sigs := catchSignals()
 
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
+		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set); run as "+svcctl.Name+" it is the control client")
 		return 1
 	}
+	tuneRuntime()
 	in := &initSys{
 		root:        os.Getenv(hostRootEnv),
 		consoles:    logs.NewConsoles(openConsole()),
@@ -125,6 +127,7 @@ func (in *initSys) boot() error {
 		rootsDir:     in.path(privateRun + "/rootfs"),
 		cgroupPrefix: "/minikit",
 		reaper:       in.reaper,
+		starts:       make(chan struct{}, maxParallelStarts),
 	}
 	if in.hostMode() {
 		// Containers of several test runs must not share cgroups.
@@ -159,6 +162,7 @@ func (in *initSys) boot() error {
 		slog.Error("no control socket", "err", err)
 	}
 	showIssue(in.path(issueFile), in.outputs.ConsoleText)
+	in.goSafe("settle after boot", func() { settleAfterBoot(in.sup) })
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,6 +63,43 @@ echo "in /run/minikit: $(ls -A /run/minikit | tr '\n' ' ')"`,
 	h := startHostInit(t, tree)
 	h.lineIndex(`peek: in /run/minikit: `, 1, time.Minute)
 	h.lineIndex(`peek: in /run/minikit: control.sock $`, 1, time.Minute)
+	if code := h.stop(time.Minute); code != 0 {
+		t.Errorf("init exited %d after SIGTERM", code)
+	}
+}
+
+// A container that binds /usr/bin/svcctl, a link to /sbin/init in the
+// image, gets init's binary itself there and runs it as svcctl: the two
+// binds an image gives a service that uses svcctl are all it needs.
+func TestHostSvcctlBindOfTheLinkRunsSvcctl(t *testing.T) {
+	testenv.Root(t)
+	rootfs := busyboxRootfs(t) // no svcctl of its own
+	tree := newTree(t)
+	data, err := os.ReadFile(initBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"sbin", "usr/bin"} {
+		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tree, "sbin/init"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../sbin/init", filepath.Join(tree, "usr/bin/svcctl")); err != nil {
+		t.Fatal(err)
+	}
+	hostService(t, tree, rootfs, "lister", `while [ ! -S /run/minikit/control.sock ]; do sleep 0.1; done
+/usr/bin/svcctl list; echo "svcctl exited $?"`,
+		map[string]string{bundle.AnnotationRestart: "never"}, withControlSocket(tree), func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{
+				Destination: "/usr/bin/svcctl", Type: "bind", Source: filepath.Join(tree, "usr/bin/svcctl"), Options: []string{"rbind", "ro"},
+			})
+		})
+	h := startHostInit(t, tree)
+	h.lineIndex(`lister: lister +running`, 1, time.Minute)
+	h.lineIndex(`lister: svcctl exited 0`, 1, time.Minute)
 	if code := h.stop(time.Minute); code != 0 {
 		t.Errorf("init exited %d after SIGTERM", code)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,7 +22,18 @@ type runner struct {
 	rootsDir     string // writable overlays for containers without a read-only root
 	cgroupPrefix string // parent cgroup of every container without a cgroupsPath
 	reaper       *reaper
+	// starts holds a token for each start under way; nil: no bound.
+	starts chan struct{}
 }
+
+// maxParallelStarts bounds the containers started at once. A start
+// spends most of its time in system calls that hold an OS thread
+// (fork and exec, the reads that wait for libcontainer's helpers), the
+// Go runtime never lets an idle thread go, and a hundred services
+// starting together left init with 75 threads for good, each with its
+// stacks. Past a few, more at once start no sooner on a machine of a few
+// CPUs.
+const maxParallelStarts = 4
 
 // container is one started container.
 type container struct {
@@ -29,7 +41,6 @@ type container struct {
 	c       *libcontainer.Container
 	proc    *libcontainer.Process
 	pid     int
-	spec    *specs.Spec
 	cleanup func()
 	r       *runner
 }
@@ -41,6 +52,10 @@ type startOption func(*specs.Spec)
 // start creates and starts the container described by the bundle in
 // dir. Its output goes to out. The caller must call wait.
 func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*container, error) {
+	if r.starts != nil {
+		r.starts <- struct{}{}
+		defer func() { <-r.starts }()
+	}
 	spec, err := bundle.ReadSpec(dir)
 	if err != nil {
 		return nil, err
@@ -122,12 +137,26 @@ func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*con
 		cleanup()
 		return nil, fmt.Errorf("start container %s: %w", id, err)
 	}
-	return &container{id: id, c: c, proc: p, pid: pid, spec: spec, cleanup: cleanup, r: r}, nil
+	// The container's init has installed its seccomp filter; libcontainer
+	// keeps the rules (hundreds of syscall names, 60 KiB a container with
+	// Docker's profile) for as long as the container runs, and never reads
+	// them again. Config returns a copy whose Seccomp points at its own.
+	if sc := c.Config().Seccomp; sc != nil {
+		sc.Syscalls = nil
+	}
+	return &container{id: id, c: c, proc: p, pid: pid, cleanup: cleanup, r: r}, nil
 }
 
 // wait waits for the container's init to exit, destroys the container and
 // returns the exit code (128+signal for a killed process).
 func (c *container) wait() (int, error) {
+	// libcontainer's Wait holds an OS thread in waitid(2) for as long as
+	// the container runs (os.Process.Wait does): a thread, its stacks
+	// and its signal stack for each service. Once the process has
+	// exited, it returns at once.
+	if err := awaitExit(c.pid); err != nil {
+		slog.Debug("waiting for a container's exit with a thread of its own", "container", c.id, "err", err)
+	}
 	state, err := c.proc.Wait()
 	c.r.reaper.disown(c.pid)
 	code := -1
@@ -147,6 +176,38 @@ func (c *container) wait() (int, error) {
 
 func (c *container) signal(sig os.Signal) error {
 	return c.proc.Signal(sig)
+}
+
+// awaitExit returns once the child pid has exited, leaving it to be
+// reaped, without holding a thread while it runs: a pidfd becomes
+// readable when its process exits, and Go's poller waits for that as
+// for a socket. pid must be a child that nothing else reaps (the
+// reaper leaves owned pids alone).
+func awaitExit(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var waitErr error
+	err = rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		waitErr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(waitErr, unix.EINTR) {
+			return false
+		}
+		// Nothing to report leaves si_signo 0; an exit makes it SIGCHLD.
+		return waitErr != nil || info.Signo == int32(unix.SIGCHLD)
+	})
+	if err != nil {
+		return err
+	}
+	return waitErr
 }
 
 func exitCode(ws syscall.WaitStatus) int {

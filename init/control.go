@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"net"
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
@@ -21,7 +23,19 @@ func (in *initSys) serveControl(path string) error {
 	if err != nil {
 		return err
 	}
-	return srv.Serve(path, in.goSafe)
+	if err := srv.Serve(path, in.goSafe); err != nil {
+		return err
+	}
+	if addr := in.observe.Metrics; addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			slog.Error("no metrics listener", "addr", addr, "err", err)
+			return nil
+		}
+		srv.ServeMetrics(l, in.goSafe)
+		slog.Info("serving metrics", "addr", l.Addr().String())
+	}
+	return nil
 }
 
 // controlBackend is what the control API serves: the services of the
@@ -58,7 +72,7 @@ func (b controlBackend) Log(name string) (control.Log, bool) {
 func (b controlBackend) LogNames() []string { return b.outputs.Names() }
 
 func (b controlBackend) Analysis() control.Analysis {
-	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.BootTimes()}
+	return control.Analysis{Now: boottime.Now(), Phases: b.timeline.Phases(), Services: b.sup.BootTimes(), Init: initMemory()}
 }
 
 // Power refuses starts from now on, so that nothing starts behind the

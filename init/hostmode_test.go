@@ -66,9 +66,15 @@ func goBinary(t testing.TB, pkg string, env ...string) string {
 
 // initBinary builds this package, init itself, as the Makefile and its
 // recipe do: with cgo and libseccomp, which libcontainer needs to apply a
-// container's seccomp filter.
+// container's seccomp filter, and static, since as svcctl it runs in
+// containers that have no libc. $MINIKIT_INIT_BINARY names a binary to
+// use instead, so that the benchmarks can measure another build of init
+// (the one before a change, say).
 func initBinary(t testing.TB) string {
-	return goBinary(t, ".", "CGO_ENABLED=1", "GOFLAGS=-tags=seccomp")
+	if bin := os.Getenv("MINIKIT_INIT_BINARY"); bin != "" {
+		return bin
+	}
+	return goBinary(t, ".", "CGO_ENABLED=1", "GOFLAGS=-tags=netgo,osusergo,seccomp -ldflags=-extldflags=-static")
 }
 
 // busyboxRootfs lays out a read-only root with a static busybox, shared by

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	imagespec "github.com/minikit/minikit/image-spec"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
@@ -108,13 +112,117 @@ func BenchmarkHostListWith100Services(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.cmd.Process.Pid)); err == nil {
-		if m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(status); m != nil {
-			kb, _ := strconv.Atoi(string(m[1]))
-			b.ReportMetric(float64(kb)/1024, "init-rss-MiB")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "api-list-ms")
+	// The command as a user runs it: svcctl's own start included.
+	svcctl := svcctlBinary(b)
+	var runs []time.Duration
+	for range 20 {
+		start := time.Now()
+		out, err := exec.Command(svcctl, "--socket", filepath.Join(tree, control.Socket), "list").CombinedOutput()
+		if err != nil {
+			b.Fatalf("svcctl list: %v\n%s", err, out)
 		}
+		runs = append(runs, time.Since(start))
+	}
+	b.ReportMetric(float64(medianDuration(runs).Microseconds())/1000, "svcctl-list-ms")
+	// Of which the command's own start and end, asking nothing.
+	runs = runs[:0]
+	for range 20 {
+		start := time.Now()
+		if out, err := exec.Command(svcctl, "help").CombinedOutput(); err != nil {
+			b.Fatalf("svcctl help: %v\n%s", err, out)
+		}
+		runs = append(runs, time.Since(start))
+	}
+	b.ReportMetric(float64(medianDuration(runs).Microseconds())/1000, "svcctl-help-ms")
+	reportInitMemory(b, h.cmd.Process.Pid)
+	if a, err := client.Analyze(ctx); err == nil && a.Init != nil { // an init from before it said
+		b.ReportMetric(float64(a.Init.HeapBytes)/(1<<20), "init-heap-MiB")
 	}
 	h.stop(5 * time.Minute)
+}
+
+// reportInitMemory reports init's resident memory (init-rss-MiB), and
+// of it the anonymous part (heap, stacks, the runtime's own) and the
+// part mapped from files (the pages of the binary it touched).
+func reportInitMemory(b *testing.B, pid int) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return
+	}
+	for field, metric := range map[string]string{"VmRSS": "init-rss-MiB", "RssAnon": "init-anon-MiB", "RssFile": "init-file-MiB"} {
+		if m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(status); m != nil {
+			kb, _ := strconv.Atoi(string(m[1]))
+			b.ReportMetric(float64(kb)/1024, metric)
+		}
+	}
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkHostContainerStart is the time init's launcher takes to run a
+// trivial container to its end (create, start, exit, destroy: the time
+// the "onboot NAME exited 0 in D" line reports), as start-ms, against
+// `runc run` of the same bundle (runc-ms, Debian's runc, timed from its
+// exec to its exit) and their ratio, start-vs-runc. The bundle is what
+// the packer writes for an onboot entry with a read-only root: the
+// default capabilities, seccomp profile and masked paths.
+func BenchmarkHostContainerStart(b *testing.B) {
+	needRoot(b)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		b.Skip("needs runc (Debian package runc)")
+	}
+	rootfs := busyboxRootfs(b)
+	readonly := true
+	spec, _, err := imagespec.OCISpec(&imagespec.Container{Name: "true", Command: []string{"/bin/true"}, Readonly: &readonly},
+		v1.Config{}, imagespec.KindOnboot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.Root.Path = rootfs // one root for every bundle
+	tree := newTree(b)
+	for i := range b.N {
+		writeBundle(b, filepath.Join(tree, bundle.OnbootDir, fmt.Sprintf("%03d-true", i)), spec)
+	}
+	b.ResetTimer()
+	h := startHostInit(b, tree)
+	h.expect(`onboot done`, time.Duration(b.N)*time.Minute)
+	b.StopTimer()
+	var starts []time.Duration
+	re := regexp.MustCompile(`onboot \d+-true exited 0 in (\S+)`)
+	for _, l := range h.snapshot() {
+		if m := re.FindStringSubmatch(l); m != nil {
+			d, err := time.ParseDuration(m[1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			starts = append(starts, d)
+		}
+	}
+	if len(starts) != b.N {
+		b.Fatalf("%d onboot containers exited 0, want %d", len(starts), b.N)
+	}
+	h.stop(time.Minute)
+
+	var runcs []time.Duration
+	for i := range b.N {
+		dir := filepath.Join(tree, bundle.OnbootDir, fmt.Sprintf("%03d-true", i))
+		start := time.Now()
+		out, err := exec.Command(runc, "--root", filepath.Join(tree, "runc-state"), "run", "--bundle", dir, fmt.Sprintf("bench-%d-%d", os.Getpid(), i)).CombinedOutput()
+		if err != nil {
+			b.Fatalf("runc run: %v\n%s", err, out)
+		}
+		runcs = append(runcs, time.Since(start))
+	}
+	start, r := medianDuration(starts), medianDuration(runcs)
+	b.ReportMetric(float64(start.Microseconds())/1000, "start-ms")
+	b.ReportMetric(float64(r.Microseconds())/1000, "runc-ms")
+	b.ReportMetric(float64(start)/float64(r), "start-vs-runc")
 }
 
 // BenchmarkHostLogThroughput is how fast init takes the output of one

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,8 +26,32 @@ import (
 // with real containers: what the supervisor's unit tests prove with fakes,
 // proven with processes that really die.
 
-// svcctlBinary builds svcctl, static so that it runs in any container.
-func svcctlBinary(t testing.TB) string { return goBinary(t, "./svcctl", "CGO_ENABLED=0") }
+// svcctlBinary is svcctl: init's binary, which is svcctl when it runs
+// under that name (run it through a link or a copy called svcctl);
+// $MINIKIT_SVCCTL_BINARY names a binary to use instead.
+func svcctlBinary(t testing.TB) string {
+	if bin := os.Getenv("MINIKIT_SVCCTL_BINARY"); bin != "" {
+		return bin
+	}
+	init := initBinary(t)
+	once, _ := built.LoadOrStore("svcctl", sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "minikit-test-svcctl-")
+		if err != nil {
+			return "", err
+		}
+		abs, err := filepath.Abs(init)
+		if err != nil {
+			return "", err
+		}
+		link := filepath.Join(dir, "svcctl")
+		return link, os.Symlink(abs, link)
+	}))
+	link, err := once.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
 
 // fullRootfs is busyboxRootfs with every applet and svcctl in /bin.
 func fullRootfs(t testing.TB) string {

@@ -34,7 +34,9 @@ func openUevents() (*uevents, error) {
 	// Room for the burst of events a driver's probe causes while nobody
 	// reads (the coldplug scan runs between open and the first read).
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
-	return &uevents{fd: fd, buf: make([]byte, 64<<10)}, nil
+	// One event is at most the kernel's UEVENT_BUFFER_SIZE (2 KiB) of
+	// variables and its ACTION@DEVPATH header.
+	return &uevents{fd: fd, buf: make([]byte, 8<<10)}, nil
 }
 
 func (u *uevents) next() (map[string]string, error) {

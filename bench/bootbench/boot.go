@@ -47,10 +47,16 @@ type bootResult struct {
 	ClockOffsetMs float64 `json:"clockOffsetMs"`
 	// InitRSSKiB is PID 1's VmRSS; RuncRSSKiB the sum over runc
 	// processes left running (the baseline's only supervision layer).
-	InitRSSKiB int    `json:"initRssKiB"`
-	InitComm   string `json:"initComm"`
-	RuncRSSKiB int    `json:"runcRssKiB"`
-	RuncProcs  int    `json:"runcProcs"`
+	InitRSSKiB int `json:"initRssKiB"`
+	// InitAnonKiB and InitFileKiB are the anonymous and file-backed parts
+	// of it (RssAnon, RssFile); InitHeapKiB is the Go heap, from `svcctl
+	// analyze --json` (minikit only, once its init reports it).
+	InitAnonKiB int    `json:"initAnonKiB"`
+	InitFileKiB int    `json:"initFileKiB"`
+	InitHeapKiB int    `json:"initHeapKiB,omitempty"`
+	InitComm    string `json:"initComm"`
+	RuncRSSKiB  int    `json:"runcRssKiB"`
+	RuncProcs   int    `json:"runcProcs"`
 	// GuestUsedKiB is MemTotal - MemAvailable at the same moment.
 	GuestUsedKiB int `json:"guestUsedKiB"`
 	// Analysis is `svcctl analyze --json` (minikit only).
@@ -175,8 +181,10 @@ type bootOpts struct {
 	timeout time.Duration
 	key     string // ssh private key
 	logDir  string
-	reuse   bool   // boot what an earlier run built
-	only    string // boot only this image
+	reuse   bool     // boot what an earlier run built
+	only    string   // boot only this image
+	host    bool     // measure PID 1 on the host too
+	before  *variant // an earlier checkout to measure beside this one
 }
 
 // bootOnce boots img, waits for sshd to answer, logs in to read PID 1's
@@ -231,7 +239,7 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 	// Log in: PID 1's memory, and minikit's own account of its boot.
 	var analysis *control.Analysis
 	if err == nil {
-		script := `grep -E '^(Name|VmRSS):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
+		script := `grep -E '^(Name|VmRSS|RssAnon|RssFile):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
 			`case "$(cat $d/comm 2>/dev/null)" in runc*) echo runc $(grep VmRSS: $d/status);; esac; done`
 		if img.name != imgBaseline {
 			script += "; echo ANALYZE; svcctl analyze --json"
@@ -248,6 +256,9 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 				} else {
 					analysis = &a
 					res.Analysis = &a
+					if a.Init != nil {
+						res.InitHeapKiB = int(a.Init.HeapBytes >> 10)
+					}
 				}
 			}
 		}
@@ -402,6 +413,10 @@ func parseMemory(res *bootResult, out string) {
 			res.InitComm = f[1]
 		case len(f) >= 2 && f[0] == "VmRSS:":
 			res.InitRSSKiB, _ = strconv.Atoi(f[1])
+		case len(f) >= 2 && f[0] == "RssAnon:":
+			res.InitAnonKiB, _ = strconv.Atoi(f[1])
+		case len(f) >= 2 && f[0] == "RssFile:":
+			res.InitFileKiB, _ = strconv.Atoi(f[1])
 		case len(f) >= 3 && f[0] == "runc" && f[1] == "VmRSS:":
 			kib, _ := strconv.Atoi(f[2])
 			res.RuncRSSKiB += kib

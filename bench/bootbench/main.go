@@ -5,10 +5,17 @@
 //
 // It builds the reference image (image-spec/examples/minikit.yml and a
 // spec file adding an ssh key) with bin/minikit, timing the cached
-// rebuilds; makes the baseline initrd from minikit's; boots each image
-// -runs times, alternating, with the guest's port 22 forwarded; and
-// prints the medians, with the ratio minikit/baseline, and writes every
-// run to a JSON file.
+// rebuilds; makes the baseline initrd from a build of the same specs
+// whose root is copied into a tmpfs at boot (-root tmpfs), which keeps
+// the root's files in the initrd; boots each image -runs times,
+// alternating, with the guest's port 22 forwarded; and prints the
+// medians, with the ratio minikit/baseline, and writes every run to a
+// JSON file.
+//
+// It measures PID 1 on the host too (host.go): the size of init, the
+// smoke image's root, and init/'s host benchmarks. With -before, an
+// earlier checkout's build is booted and measured beside this one's, in
+// the same run, so that a change is seen against the same noise.
 //
 // Times are seconds since the kernel started, on the guest's
 // CLOCK_BOOTTIME: minikit's from `svcctl analyze --json` (read over ssh),
@@ -43,8 +50,14 @@ func main() {
 	cpus := flag.Int("cpus", 0, "guest CPUs (0: qemu package default)")
 	timeout := flag.Duration("timeout", 4*time.Minute, "limit for one boot")
 	reuse := flag.Bool("reuse", false, "boot the image a previous run built in DIR instead of building (no build times)")
-	only := flag.String("only", "", "boot only this image: "+imgMinikit+", "+imgTmpfs+" or "+imgBaseline)
+	only := flag.String("only", "", "boot only these images, comma-separated: "+strings.Join([]string{imgMinikit, imgBefore, imgTmpfs, imgBaseline}, ", "))
+	before := flag.String("before", "", "an earlier minikit checkout, built (make all images), to boot and measure beside this one")
+	beforeStore := flag.String("before-store", "", "the image store that checkout's `make images` filled (its MINIKIT_STORE); needed with -before")
+	host := flag.Bool("host", true, "measure PID 1 on the host too: binary sizes, the smoke image's root, init/'s host benchmarks (those need root)")
 	flag.Parse()
+	if *before != "" && *beforeStore == "" {
+		fatal(errors.New("-before needs -before-store: the store holding that checkout's images"))
+	}
 	if *runs < 1 {
 		fatal(errors.New("-runs must be at least 1"))
 	}
@@ -54,7 +67,14 @@ func main() {
 	if *jsonOut == "" {
 		*jsonOut = filepath.Join(*work, "results.json")
 	}
-	o := bootOpts{memMiB: *mem, cpus: *cpus, timeout: *timeout, reuse: *reuse, only: *only}
+	o := bootOpts{memMiB: *mem, cpus: *cpus, timeout: *timeout, reuse: *reuse, only: *only, host: *host}
+	if *before != "" {
+		dir, err := filepath.Abs(*before)
+		if err != nil {
+			fatal(err)
+		}
+		o.before = &variant{name: imgBefore, dir: dir, store: *beforeStore, minikit: filepath.Join(dir, "bin/minikit")}
+	}
 	if err := run(*runs, *work, *jsonOut, *spec, o); err != nil {
 		fatal(err)
 	}
@@ -67,20 +87,24 @@ func fatal(err error) {
 
 // results is the JSON file.
 type results struct {
-	Date      time.Time                     `json:"date"`
-	Runs      int                           `json:"runs"`
-	Accel     string                        `json:"accel"`
-	MemoryMiB int                           `json:"memoryMiB"`
-	CPUs      int                           `json:"cpus,omitempty"`
-	Spec      string                        `json:"spec"`
-	QEMU      string                        `json:"qemu"`
-	HostCPU   string                        `json:"hostCPU"`
-	HostCPUs  int                           `json:"hostCPUs"`
-	Builds    buildTimes                    `json:"builds"`
-	Initrd    map[string]int64              `json:"initrdBytes"`
-	Baseline  *baselineInfo                 `json:"baseline"`
-	Boots     []*bootResult                 `json:"boots"`
-	Medians   map[string]map[string]float64 `json:"medians"`
+	Date      time.Time        `json:"date"`
+	Runs      int              `json:"runs"`
+	Accel     string           `json:"accel"`
+	MemoryMiB int              `json:"memoryMiB"`
+	CPUs      int              `json:"cpus,omitempty"`
+	Spec      string           `json:"spec"`
+	QEMU      string           `json:"qemu"`
+	HostCPU   string           `json:"hostCPU"`
+	HostCPUs  int              `json:"hostCPUs"`
+	Builds    buildTimes       `json:"builds"`
+	Initrd    map[string]int64 `json:"initrdBytes"`
+	// Host is PID 1 measured on the host, by variant ("minikit",
+	// "before"), and HostMedians the medians of its rounds.
+	Host        map[string]*hostFigures       `json:"host,omitempty"`
+	HostMedians map[string]map[string]float64 `json:"hostMedians,omitempty"`
+	Baseline    *baselineInfo                 `json:"baseline"`
+	Boots       []*bootResult                 `json:"boots"`
+	Medians     map[string]map[string]float64 `json:"medians"`
 	// Ranges are the smallest and largest value over the runs.
 	Ranges map[string]map[string][2]float64 `json:"ranges"`
 }
@@ -98,11 +122,13 @@ type buildTimes struct {
 	Baseline float64 `json:"baselineRepackSeconds"`
 }
 
-// The images a run boots: minikit as built (a verified root image),
-// minikit with -root tmpfs (the root copied into a tmpfs at every boot,
-// as before the image), and the busybox-and-runc baseline.
+// The images a run boots: minikit as built (a verified root image), the
+// same built by an earlier checkout (-before), minikit with -root tmpfs
+// (the root copied into a tmpfs at every boot, as before the image), and
+// the busybox-and-runc baseline.
 const (
 	imgMinikit  = "minikit"
+	imgBefore   = "before"
 	imgTmpfs    = "tmpfs"
 	imgBaseline = "baseline"
 )
@@ -157,15 +183,19 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	// root became a verified image, which is also the tree the baseline
 	// takes its records from.
 	name := strings.TrimSuffix(filepath.Base(spec), filepath.Ext(spec))
-	build := func(dir string, flags ...string) (float64, error) {
+	buildWith := func(minikit, store, dir string, flags ...string) (float64, error) {
 		start := time.Now()
-		args := append(append([]string{"build", "-o", dir, "-name", name}, flags...), spec, extra)
-		out, err := exec.Command(minikit, args...).CombinedOutput()
+		args := append([]string{"build", "-o", dir, "-name", name}, flags...)
+		if store != "" {
+			args = append(args, "-store", store)
+		}
+		out, err := exec.Command(minikit, append(args, spec, extra)...).CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("minikit build %v: %v\n%s", flags, err, out)
+			return 0, fmt.Errorf("%s build %v: %v\n%s", minikit, flags, err, out)
 		}
 		return time.Since(start).Seconds(), nil
 	}
+	build := func(dir string, flags ...string) (float64, error) { return buildWith(minikit, "", dir, flags...) }
 	mk := image{name: imgMinikit, prefix: filepath.Join(imgDir, name)}
 	mk.initrd = mk.prefix + "-initrd.img"
 	tmpfsDir := filepath.Join(imgDir, "tmpfs")
@@ -183,6 +213,20 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 			return err
 		}
 	}
+	images := []image{mk}
+	if o.before != nil {
+		dir := filepath.Join(work, "image-before")
+		bf := image{name: imgBefore, prefix: filepath.Join(dir, name)}
+		bf.initrd = bf.prefix + "-initrd.img"
+		if _, err := os.Stat(bf.initrd); err != nil || !o.reuse {
+			step("minikit build %s with %s", spec, o.before.minikit)
+			if _, err := buildWith(o.before.minikit, o.before.store, dir); err != nil {
+				return err
+			}
+		}
+		images = append(images, bf)
+	}
+	images = append(images, tm)
 	for i := range runs {
 		if o.reuse {
 			break
@@ -209,10 +253,11 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	res.Builds.Baseline = time.Since(start).Seconds()
+	images = append(images, bl)
 	if err := os.WriteFile(filepath.Join(work, "baseline-init.sh"), []byte(res.Baseline.Script), 0o755); err != nil {
 		return err
 	}
-	for _, img := range []image{mk, tm, bl} {
+	for _, img := range images {
 		st, err := os.Stat(img.initrd)
 		if err != nil {
 			return err
@@ -220,11 +265,38 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 		res.Initrd[img.name] = st.Size()
 	}
 
+	// PID 1 on the host: the sizes once, the benchmarks once a round,
+	// alternating between the variants like the boots.
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	variants := []variant{{name: imgMinikit, dir: wd, minikit: minikit}}
+	if o.before != nil {
+		variants = append(variants, *o.before)
+	}
+	if o.host {
+		res.Host = map[string]*hostFigures{}
+		for _, v := range variants {
+			step("host: sizes of %s", v.name)
+			res.Host[v.name] = &hostFigures{}
+			measureSizes(v, work, res.Host[v.name])
+		}
+	}
+
 	// The boots, alternating so that a change in the host's load falls on
-	// both alike.
+	// every image alike, and in an order that turns each round, so that
+	// none is always the one that follows the host benchmarks.
 	for i := range runs {
-		for _, img := range []image{mk, tm, bl} {
-			if o.only != "" && o.only != img.name {
+		if o.host {
+			for _, v := range variants {
+				step("host: benchmarks of %s (%d/%d)", v.name, i+1, runs)
+				runHostBenchmarks(v, res.Host[v.name])
+			}
+		}
+		for j := range images {
+			img := images[(i+j)%len(images)]
+			if o.only != "" && !slices.Contains(strings.Split(o.only, ","), img.name) {
 				continue
 			}
 			step("boot %s (%d/%d)", img.name, i+1, runs)
@@ -235,10 +307,17 @@ func run(runs int, work, jsonOut, spec string, o bootOpts) error {
 	}
 
 	medians(res)
+	if res.Host != nil {
+		res.HostMedians = map[string]map[string]float64{}
+		for name, h := range res.Host {
+			res.HostMedians[name] = hostMedians(h)
+		}
+	}
 	if err := writeJSON(jsonOut, res); err != nil {
 		return err
 	}
 	printTable(res)
+	printHostTable(res.Host)
 	fmt.Printf("\nevery run: %s; console logs: %s\n", jsonOut, o.logDir)
 	for _, b := range res.Boots {
 		if len(b.Errors) > 0 {
@@ -288,10 +367,9 @@ var figures = []figure{
 // medians fills res.Medians[image][figure], with the derived rows taken
 // run by run.
 func medians(res *results) {
-	for _, img := range []string{imgMinikit, imgTmpfs, imgBaseline} {
+	for _, img := range []string{imgMinikit, imgBefore, imgTmpfs, imgBaseline} {
 		m := map[string]float64{}
 		rg := map[string][2]float64{}
-		var rss, runc, used []float64
 		for _, f := range figures {
 			var vs []float64
 			for _, b := range res.Boots {
@@ -313,18 +391,21 @@ func medians(res *results) {
 				rg[f.key] = [2]float64{slices.Min(vs), slices.Max(vs)}
 			}
 		}
+		mem := map[string][]float64{}
 		for _, b := range res.Boots {
-			if b.Image == img && b.InitRSSKiB > 0 {
-				rss = append(rss, float64(b.InitRSSKiB))
-				runc = append(runc, float64(b.RuncRSSKiB))
-				used = append(used, float64(b.GuestUsedKiB))
+			if b.Image != img || b.InitRSSKiB == 0 {
+				continue
+			}
+			for key, v := range map[string]int{"pid1RssKiB": b.InitRSSKiB, "pid1AnonKiB": b.InitAnonKiB,
+				"pid1FileKiB": b.InitFileKiB, "pid1HeapKiB": b.InitHeapKiB, "runcRssKiB": b.RuncRSSKiB, "guestUsedKiB": b.GuestUsedKiB} {
+				if v > 0 || key == "runcRssKiB" {
+					mem[key] = append(mem[key], float64(v))
+				}
 			}
 		}
-		if len(rss) > 0 {
-			m["pid1RssKiB"] = median(rss)
-			m["runcRssKiB"] = median(runc)
-			m["guestUsedKiB"] = median(used)
-			rg["pid1RssKiB"] = [2]float64{slices.Min(rss), slices.Max(rss)}
+		for key, vs := range mem {
+			m[key] = median(vs)
+			rg[key] = [2]float64{slices.Min(vs), slices.Max(vs)}
 		}
 		res.Medians[img] = m
 		res.Ranges[img] = rg
@@ -350,53 +431,101 @@ func median(vs []float64) float64 {
 }
 
 func printTable(res *results) {
-	mk, tm, bl := res.Medians[imgMinikit], res.Medians[imgTmpfs], res.Medians[imgBaseline]
+	columns := []string{imgMinikit, imgTmpfs, imgBaseline}
+	_, before := res.Initrd[imgBefore]
+	if before {
+		columns = []string{imgBefore, imgMinikit, imgTmpfs, imgBaseline}
+	}
 	fmt.Printf("\nminikit boot benchmark: %s under qemu (%s, %d MiB), medians of %d boots each\n",
 		res.Spec, strings.ToUpper(res.Accel), res.MemoryMiB, res.Runs)
 	fmt.Printf("host: %d CPUs (%s), %s\n", res.HostCPUs, res.HostCPU, res.QEMU)
-	fmt.Printf("minikit: its root a verified SquashFS image; tmpfs root: the same with -root tmpfs (the root\n" +
+	fmt.Printf("minikit: its root a verified SquashFS image; tmpfs: the same with -root tmpfs (the root\n" +
 		"copied into a tmpfs at boot, as before); baseline: the same kernel, modules and bundles, PID 1\n" +
-		"being bench/baseline/init.sh running Debian's runc\n\n")
-	const format = "%-44s %9s %10s %9s %9s %9s\n"
-	fmt.Printf(format, "figure", "minikit", "tmpfs root", "baseline", "/tmpfs", "/baseline")
-	row := func(label string, a, t, b float64, aok, tok, bok bool, unit string) {
-		cell := func(v float64, ok bool) string {
+		"being bench/baseline/init.sh running Debian's runc\n")
+	if before {
+		fmt.Printf("before: the same specs built by the checkout given with -before\n")
+	}
+	fmt.Println()
+	format := "%-46s" + strings.Repeat(" %9s", len(columns)) + " %9s %9s"
+	header := []any{"figure"}
+	for _, c := range columns {
+		header = append(header, c)
+	}
+	header = append(header, "/tmpfs", "/baseline")
+	if before {
+		format += " %9s"
+		header = append(header, "/before")
+	}
+	format += "\n"
+	fmt.Printf(format, header...)
+	// row prints one figure of each column; get says it for one image.
+	row := func(label, unit string, get func(img string) (float64, bool)) {
+		cells := []any{label}
+		vals := map[string]float64{}
+		for _, c := range columns {
+			v, ok := get(c)
 			if !ok {
-				return "n/a"
+				cells = append(cells, "n/a")
+				continue
 			}
-			return fmt.Sprintf(unit, v)
+			vals[c] = v
+			cells = append(cells, fmt.Sprintf(unit, v))
 		}
-		ratio := func(x, y float64, ok bool) string {
-			if !ok || y == 0 {
+		ratio := func(a, b string) string {
+			x, aok := vals[a]
+			y, bok := vals[b]
+			if !aok || !bok || y == 0 {
 				return "n/a"
 			}
 			return fmt.Sprintf("%.2f", x/y)
 		}
-		fmt.Printf(format, label, cell(a, aok), cell(t, tok), cell(b, bok), ratio(a, t, aok && tok), ratio(a, b, aok && bok))
+		cells = append(cells, ratio(imgMinikit, imgTmpfs), ratio(imgMinikit, imgBaseline))
+		if before {
+			cells = append(cells, ratio(imgMinikit, imgBefore))
+		}
+		fmt.Printf(format, cells...)
+	}
+	median := func(key string, scale float64) func(string) (float64, bool) {
+		return func(img string) (float64, bool) {
+			v, ok := res.Medians[img][key]
+			return v / scale, ok
+		}
 	}
 	for _, f := range figures {
-		a, aok := mk[f.key]
-		t, tok := tm[f.key]
-		b, bok := bl[f.key]
-		row(f.label, a, t, b, aok, tok, bok, "%.2f s")
+		row(f.label, "%.2f s", median(f.key, 1))
 	}
-	a, aok := mk["pid1RssKiB"]
-	t, tok := tm["pid1RssKiB"]
-	b, bok := bl["pid1RssKiB"]
-	row("PID 1 resident memory after boot", a/1024, t/1024, b/1024, aok, tok, bok, "%.1f MiB")
-	if r, ok := bl["runcRssKiB"]; ok && r > 0 {
-		row("  runc processes left running", mk["runcRssKiB"]/1024, tm["runcRssKiB"]/1024, r/1024, aok, tok, ok, "%.1f MiB")
+	row("PID 1 resident memory after boot", "%.1f MiB", median("pid1RssKiB", 1024))
+	row("  of it anonymous (heap, stacks, runtime)", "%.1f MiB", median("pid1AnonKiB", 1024))
+	row("  of it file pages (the binary)", "%.1f MiB", median("pid1FileKiB", 1024))
+	row("  Go heap (svcctl analyze --json)", "%.1f MiB", median("pid1HeapKiB", 1024))
+	if r, ok := res.Medians[imgBaseline]["runcRssKiB"]; ok && r > 0 {
+		row("  runc processes left running", "%.1f MiB", median("runcRssKiB", 1024))
 	}
-	u1, ok1 := mk["guestUsedKiB"]
-	u2, ok2 := tm["guestUsedKiB"]
-	u3, ok3 := bl["guestUsedKiB"]
-	row("RAM in use after boot (MemTotal-MemAvailable)", u1/1024, u2/1024, u3/1024, ok1, ok2, ok3, "%.0f MiB")
-	row("initrd size", float64(res.Initrd[imgMinikit])/(1<<20), float64(res.Initrd[imgTmpfs])/(1<<20),
-		float64(res.Initrd[imgBaseline])/(1<<20), true, true, true, "%.1f MiB")
-	row("build, first (baseline: repack)", res.Builds.MinikitFirst, res.Builds.TmpfsFirst, res.Builds.Baseline,
-		res.Builds.MinikitFirst > 0, res.Builds.TmpfsFirst > 0, true, "%.1f s")
-	row("build, cached", res.Medians["build"]["minikitCachedSeconds"], res.Medians["build"]["tmpfsCachedSeconds"], 0,
-		len(res.Builds.MinikitCached) > 0, len(res.Builds.TmpfsCached) > 0, false, "%.1f s")
+	row("RAM in use after boot (MemTotal-MemAvailable)", "%.0f MiB", median("guestUsedKiB", 1024))
+	row("initrd size", "%.1f MiB", func(img string) (float64, bool) {
+		v, ok := res.Initrd[img]
+		return float64(v) / (1 << 20), ok
+	})
+	row("build, first (baseline: repack)", "%.1f s", func(img string) (float64, bool) {
+		switch img {
+		case imgMinikit:
+			return res.Builds.MinikitFirst, res.Builds.MinikitFirst > 0
+		case imgTmpfs:
+			return res.Builds.TmpfsFirst, res.Builds.TmpfsFirst > 0
+		case imgBaseline:
+			return res.Builds.Baseline, true
+		}
+		return 0, false
+	})
+	row("build, cached", "%.1f s", func(img string) (float64, bool) {
+		switch img {
+		case imgMinikit:
+			return res.Medians["build"]["minikitCachedSeconds"], len(res.Builds.MinikitCached) > 0
+		case imgTmpfs:
+			return res.Medians["build"]["tmpfsCachedSeconds"], len(res.Builds.TmpfsCached) > 0
+		}
+		return 0, false
+	})
 	fmt.Printf("\nTimes are seconds since the kernel started (guest CLOCK_BOOTTIME). minikit's come from\n" +
 		"`svcctl analyze --json`, \"every service running\" being the last service's start; the baseline's\n" +
 		"from its script's markers. \"sshd accepting\" is the host's receipt of the ssh banner, moved onto\n" +

@@ -38,8 +38,9 @@ const InitName = "init"
 //
 // Nothing on the way waits for the console, so a service that writes as
 // fast as it can is slowed only by init reading, and init's memory stays
-// within the bounds of the rings, the console queue and one read buffer
-// per running container.
+// within the bounds of the rings, the console queue and the read buffers:
+// a small one for each running container, and a large one, from a pool,
+// for each container whose output keeps coming faster than it is read.
 //
 // Outputs holds init's own log too, which its Handler writes to: records
 // are logged before anything else of init exists, so init makes its
@@ -77,11 +78,20 @@ func (o *Outputs) ShipTo(ship ShipFunc) {
 
 // Bounds of the way to the console.
 const (
-	maxLine        = 4096 // a longer line is cut into pieces of this size
-	consoleLineMax = 1024 // the console shows at most this much of a line
-	readBufferSize = 64 << 10
+	maxLine        = 4096        // a longer line is cut into pieces of this size
+	consoleLineMax = 1024        // the console shows at most this much of a line
+	idleReadSize   = 2 << 10     // what a reader waits for its container's output with
+	readBufferSize = 64 << 10    // what it reads a flood with: a pipe's capacity
 	drainTimeout   = time.Second // how long to wait for a container's last output
 )
+
+// bigBuffers are the large read buffers and file batches, shared by every
+// log and taken only while output keeps coming: a pool's buffers are
+// dropped by the collector once they are no longer used.
+var bigBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, readBufferSize+readBufferSize/4)
+	return &b
+}}
 
 // New returns the outputs of a system whose consoles are console (nil:
 // none) and whose log files go in logDir ("": logs stay in memory). Its
@@ -231,7 +241,7 @@ type Sink struct {
 
 	mu    sync.Mutex // serializes writers of the ring, the file, the console and ship
 	file  *rotatingFile
-	batch []byte
+	batch []byte // for the file, when what one read returned is small
 	ship  ShipFunc
 
 	lines, bytes atomic.Uint64 // written since boot, for the metrics
@@ -275,6 +285,10 @@ func (s *Sink) shipTo(ship ShipFunc) {
 	s.ship = ship
 }
 
+// smallBatch is the most a log keeps a buffer of its own for, to write
+// its lines to its file; more comes from the pool.
+const smallBatch = 4 << 10
+
 func newSink(name string) *Sink {
 	return &Sink{name: name, ring: newLogRing(ringBytes, RingLines)}
 }
@@ -291,9 +305,14 @@ func (s *Sink) After(seq uint64) ([]control.LogLine, <-chan struct{}) { return s
 // Last is the Seq of the newest line, 0 before any.
 func (s *Sink) Last() uint64 { return s.ring.last() }
 
-// consume reads r until it ends, in lines.
+// consume reads r until it ends, in lines. It waits for output with a
+// small buffer of its own; a read that fills it means more is waiting, and
+// the next reads take a large buffer from the pool until one comes back
+// short, when the reader has caught up.
 func (s *Sink) consume(r io.Reader) {
-	buf := make([]byte, readBufferSize)
+	small := make([]byte, idleReadSize)
+	buf := small
+	var big *[]byte
 	var sp splitter
 	var lines []string
 	for {
@@ -305,11 +324,21 @@ func (s *Sink) consume(r io.Reader) {
 			// together, and the clock is not free.
 			s.write(time.Now(), boottime.Now(), lines)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
+			if big != nil {
+				bigBuffers.Put(big)
+			}
 			if last := sp.rest(); last != "" {
 				s.write(time.Now(), boottime.Now(), []string{last})
 			}
 			return
+		case big == nil && n == len(buf):
+			big = bigBuffers.Get().(*[]byte)
+			buf = (*big)[:readBufferSize]
+		case big != nil && n < len(buf):
+			bigBuffers.Put(big)
+			big, buf = nil, small
 		}
 	}
 }
@@ -331,15 +360,28 @@ func (s *Sink) write(wall time.Time, boot time.Duration, lines []string) {
 		s.ship(s.name, s.stream(), wall, lines)
 	}
 	if s.file != nil {
-		s.batch = s.batch[:0]
+		size := 0
 		for _, l := range lines {
-			s.batch = append(s.batch, stamp...)
-			s.batch = append(s.batch, l...)
-			s.batch = append(s.batch, '\n')
+			size += len(stamp) + len(l) + 1
 		}
-		s.file.write(s.batch)
-		if cap(s.batch) > 4*readBufferSize {
-			s.batch = nil // a burst of many short lines; do not keep its buffer
+		var pooled *[]byte
+		b := s.batch[:0]
+		if size > smallBatch {
+			pooled = bigBuffers.Get().(*[]byte)
+			b = (*pooled)[:0]
+		}
+		for _, l := range lines {
+			b = append(b, stamp...)
+			b = append(b, l...)
+			b = append(b, '\n')
+		}
+		s.file.write(b)
+		switch {
+		case pooled == nil:
+			s.batch = b
+		case cap(b) <= 4*readBufferSize: // not a burst of many short lines
+			*pooled = b[:0]
+			bigBuffers.Put(pooled)
 		}
 	}
 	if s.console != nil {

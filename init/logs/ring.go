@@ -10,10 +10,13 @@ import (
 // The ring of each log keeps its last lines in memory for `svcctl logs`,
 // bounded both in bytes of text and in lines (so that a flood of empty
 // lines cannot grow it either). With these bounds a ring holds at most
-// about 64 KiB + 1024·32 B ≈ 96 KiB, whatever the service writes.
+// about 64 KiB + 1024·40 B ≈ 104 KiB, whatever the service writes; it
+// starts small and grows as lines come, so that a log that says little
+// (most services, every onboot container) costs little.
 const (
 	ringBytes = 64 << 10
 	RingLines = 1024 // the most lines a log keeps in memory
+	ringStart = 16   // lines of room a new ring has
 )
 
 // ringEntry is one line in a ring; kept small, since there are many.
@@ -28,17 +31,32 @@ type ringEntry struct {
 // arrive. Readers never block writers for longer than a copy.
 type logRing struct {
 	mu       sync.Mutex
-	entries  []ringEntry // a circular buffer of len maxLines
+	entries  []ringEntry // a circular buffer, grown up to maxLines
 	first    int         // index of the oldest entry
 	n        int         // entries held
 	bytes    int         // text held
 	maxBytes int
+	maxLines int
 	seq      uint64        // seq of the newest line, 0 before any
 	wake     chan struct{} // closed at the next append; nil when nobody waits
 }
 
 func newLogRing(maxBytes, maxLines int) *logRing {
-	return &logRing{entries: make([]ringEntry, maxLines), maxBytes: maxBytes}
+	return &logRing{entries: make([]ringEntry, min(ringStart, maxLines)), maxBytes: maxBytes, maxLines: maxLines}
+}
+
+// grow doubles the room of a full ring, up to maxLines, keeping the
+// lines in order; r.mu is held.
+func (r *logRing) grow() bool {
+	if len(r.entries) >= r.maxLines {
+		return false
+	}
+	bigger := make([]ringEntry, min(2*len(r.entries), r.maxLines))
+	for i := range r.n {
+		bigger[i] = r.entries[(r.first+i)%len(r.entries)]
+	}
+	r.entries, r.first = bigger, 0
+	return true
 }
 
 // add appends lines read at one moment, dropping the oldest lines beyond
@@ -47,6 +65,9 @@ func (r *logRing) add(wall time.Time, boot time.Duration, lines ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, l := range lines {
+		if r.n == len(r.entries) && r.bytes+len(l) <= r.maxBytes {
+			r.grow()
+		}
 		for r.n > 0 && (r.n == len(r.entries) || r.bytes+len(l) > r.maxBytes) {
 			r.bytes -= len(r.entries[r.first].line)
 			r.entries[r.first] = ringEntry{}

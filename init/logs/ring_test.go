@@ -60,3 +60,29 @@ func TestAFollowerSeesNewLinesAndGaps(t *testing.T) {
 		t.Errorf("a follower behind the ring got %v; want seq 6.. (the jump tells of the loss)", lines)
 	}
 }
+
+func TestTheRingGrowsAsLinesComeAndKeepsTheirOrder(t *testing.T) {
+	r := newLogRing(1000, 64)
+	if len(r.entries) != ringStart {
+		t.Fatalf("a new ring has room for %d lines, want %d", len(r.entries), ringStart)
+	}
+	now := time.Now()
+	// Long lines first: the byte bound keeps 10, so the ring wraps
+	// around before it is ever full.
+	for i := range 25 {
+		r.add(now, 0, fmt.Sprintf("%099d", i))
+	}
+	// Then short ones, which fill it and make it grow from the middle.
+	for i := range 100 {
+		r.add(now, 0, fmt.Sprint(i))
+	}
+	got := r.tail(-1)
+	if len(got) != 64 || len(r.entries) != 64 {
+		t.Fatalf("%d lines held in room for %d, want 64 in 64", len(got), len(r.entries))
+	}
+	for i, l := range got {
+		if want := uint64(125 - 64 + 1 + i); l.Seq != want {
+			t.Fatalf("line %d has seq %d, want %d: the order was lost growing", i, l.Seq, want)
+		}
+	}
+}

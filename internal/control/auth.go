@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -143,7 +142,7 @@ func readCgroup(dir *os.Root) (string, error) {
 }
 
 // callerReader reads a connection's caller at accept time, for
-// http.Server.ConnContext.
+// each connection the server accepts.
 type callerReader struct {
 	proc       string // /proc
 	selfUserNS string
@@ -190,7 +189,7 @@ func peerCred(c net.Conn) (*unix.Ucred, error) {
 // (reads), or a capability, and how its audit line names what it asked.
 type access struct {
 	need   *capability // nil: a read
-	action func(r *http.Request) (action, target string)
+	action func(r *request) (action, target string)
 }
 
 // refusal says why a caller may not do what it asked, or is "" when it
@@ -214,24 +213,24 @@ func (ac access) refusal(p *Caller, action string) (msg, missing string) {
 // authorise answers 403 to a caller that may not make the request, and
 // writes an audit line for every request that changes something and
 // every refusal.
-func authorise(ac access, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := r.Context().Value(callerKey{}).(*Caller)
-		action, target := r.Method, r.URL.Path
+func authorise(ac access, next handler) handler {
+	return func(w responseWriter, r *request) {
+		p, _ := r.ctx.Value(callerKey{}).(*Caller)
+		action, target := r.method, r.path
 		if ac.action != nil {
 			action, target = ac.action(r)
 		}
 		msg, missing := ac.refusal(p, action)
 		if msg != "" {
 			audit(slog.LevelWarn, "refused "+action, target, p, "missing", missing)
-			writeJSON(w, http.StatusForbidden, Error{Error: msg, Capability: missing})
+			writeJSON(w, 403, Error{Error: msg, Capability: missing})
 			return
 		}
 		if ac.need != nil {
 			audit(slog.LevelInfo, action, target, p)
 		}
-		next.ServeHTTP(w, r)
-	})
+		next(w, r)
+	}
 }
 
 // audit writes one audit line: what was asked, of what, by whom.

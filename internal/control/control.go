@@ -127,6 +127,26 @@ type Analysis struct {
 	Now      time.Duration  `json:"now"`
 	Phases   []Phase        `json:"phases"`
 	Services []ServiceTimes `json:"services"`
+	// Init is what PID 1 itself holds at Now (`svcctl analyze --json`
+	// only): for benchmarks and for anyone who wonders.
+	Init *InitMemory `json:"init,omitempty"`
+}
+
+// InitMemory is PID 1's own memory, as the kernel and the Go runtime
+// count it.
+type InitMemory struct {
+	// RSSBytes is its resident memory (VmRSS): RSSAnonBytes, the heap,
+	// stacks and the runtime's own, plus RSSFileBytes, the pages of its
+	// binary it touched.
+	RSSBytes     uint64 `json:"rssBytes"`
+	RSSAnonBytes uint64 `json:"rssAnonBytes"`
+	RSSFileBytes uint64 `json:"rssFileBytes"`
+	// HeapBytes is the Go heap's objects, live or not yet swept.
+	HeapBytes uint64 `json:"heapBytes"`
+	// RuntimeBytes is all the memory the Go runtime has mapped and not
+	// returned to the kernel (heap, stacks, its own structures).
+	RuntimeBytes uint64 `json:"runtimeBytes"`
+	Goroutines   int    `json:"goroutines"`
 }
 
 // Error is the body of every 4xx and 5xx answer.

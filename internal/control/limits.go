@@ -14,8 +14,11 @@ import (
 // which holds buffers for as long as it follows.
 type Limits struct {
 	ReadHeaderTimeout time.Duration // to send a request's headers
-	ReadTimeout       time.Duration // to send a whole request
-	IdleTimeout       time.Duration // between two requests on one connection
+	// ReadTimeout bounds sending a whole request, but for a body that an
+	// endpoint streams (an update's bundle), which may take minutes: each
+	// read of that, so that a caller that stops sending is dropped.
+	ReadTimeout time.Duration
+	IdleTimeout time.Duration // between two requests on one connection
 	// WriteTimeout bounds writing an answer, and for a follower of a log
 	// each write: one that stops reading is dropped.
 	WriteTimeout time.Duration

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -85,8 +84,8 @@ func (k *socketKeeper) serveOn(l net.Listener) {
 	k.goSafe("control API", func() { k.serve(l) })
 }
 
-// serveErr tells whether err, from http.Server.Serve, is worth a word:
+// serveErr tells whether err, from serving a listener, is worth a word:
 // a listener closed by the keeper or at shutdown is not.
 func serveErr(err error) bool {
-	return err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed)
+	return err != nil && !errors.Is(err, net.ErrClosed)
 }

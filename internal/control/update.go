@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
-	"time"
 )
 
 // Updates through the control API: a system on a disk with slots A and
@@ -96,55 +94,61 @@ const (
 func (r *Refusal) Error() string { return r.Err.Error() }
 func (r *Refusal) Unwrap() error { return r.Err }
 
+// maxUpdateBytes bounds the body of an update as the router sees it;
+// the updater's own bound (free memory, the slot's size) is the real one,
+// and refuses a larger bundle with a reason.
+const maxUpdateBytes = 1 << 40
+
 // updateHandlers registers the update endpoints on mux.
-func (s *Server) updateHandlers(mux *http.ServeMux) {
+func (s *Server) updateHandlers(mux *router) {
 	read := access{}
 	change := func(action string) access {
-		return access{need: &capSysBoot, action: func(*http.Request) (string, string) { return action, "" }}
+		return access{need: &capSysBoot, action: func(*request) (string, string) { return action, "" }}
 	}
-	mux.Handle("GET "+PathUpdate, authorise(read, http.HandlerFunc(s.updateStatus)))
-	mux.Handle("POST "+PathUpdate, authorise(change("update"), http.HandlerFunc(s.update)))
-	mux.Handle("POST "+PathRollback, authorise(change("rollback"), http.HandlerFunc(s.rollback)))
+	mux.handle("GET", PathUpdate, authorise(read, s.updateStatus))
+	mux.handleBody("POST", PathUpdate, maxUpdateBytes, authorise(change("update"), s.update))
+	mux.handle("POST", PathRollback, authorise(change("rollback"), s.rollback))
 }
 
 // updater is the backend's Updater, or answers 404.
-func (s *Server) updater(w http.ResponseWriter) (Updater, bool) {
+func (s *Server) updater(w responseWriter) (Updater, bool) {
 	u, ok := s.backend.(Updater)
 	if !ok {
-		writeError(w, http.StatusNotFound, "this system takes no updates")
+		writeError(w, 404, "this system takes no updates")
 	}
 	return u, ok
 }
 
-func (s *Server) updateStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateStatus(w responseWriter, r *request) {
 	if u, ok := s.updater(w); ok {
 		st := u.UpdateStatus()
 		if st.Slots == nil {
 			st.Slots = []SlotStatus{}
 		}
-		writeJSON(w, http.StatusOK, st)
+		writeJSON(w, 200, st)
 	}
 }
 
 // rebootAsked reads ?reboot=.
-func rebootAsked(w http.ResponseWriter, r *http.Request) (reboot, ok bool) {
-	v := r.URL.Query().Get("reboot")
+func rebootAsked(w responseWriter, r *request) (reboot, ok bool) {
+	v := r.query("reboot")
 	if v == "" {
 		return false, true
 	}
 	reboot, err := strconv.ParseBool(v)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("reboot=%q is not true or false", v))
+		writeError(w, 400, fmt.Sprintf("reboot=%q is not true or false", v))
 		return false, false
 	}
 	return reboot, true
 }
 
-// update takes a bundle. It may take minutes to arrive, longer than the
-// server's limits on a request allow: each read of the body gets
-// IdleTimeout instead, so a caller that stops sending is dropped, and
-// only its own request waits meanwhile.
-func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+// update takes a bundle, of a length or chunked (svcctl update - does not
+// know the length of what it reads). It may take minutes to arrive: the
+// server gives each read of the body ReadTimeout of its own, so a caller
+// that stops sending is dropped, and only its own request waits
+// meanwhile.
+func (s *Server) update(w responseWriter, r *request) {
 	u, ok := s.updater(w)
 	if !ok {
 		return
@@ -153,13 +157,20 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rc := http.NewResponseController(w)
-	body := &deadlineReader{r: r.Body, idle: s.limits.IdleTimeout, set: rc.SetReadDeadline}
-	res, err := u.Update(r.Context(), body)
-	s.answerUpdate(w, r, rc, "update", res, err, reboot)
+	var body io.Reader = eofReader{}
+	if r.body != nil {
+		body = r.body
+	}
+	res, err := u.Update(r.ctx, body)
+	s.answerUpdate(w, r, "update", res, err, reboot)
 }
 
-func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
+// eofReader is the body of a request that sent none.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (s *Server) rollback(w responseWriter, r *request) {
 	u, ok := s.updater(w)
 	if !ok {
 		return
@@ -168,18 +179,18 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, err := u.Rollback(r.Context())
-	s.answerUpdate(w, r, http.NewResponseController(w), "rollback", res, err, reboot)
+	res, err := u.Rollback(r.ctx)
+	s.answerUpdate(w, r, "rollback", res, err, reboot)
 }
 
 // answerUpdate answers an update or rollback, writes its outcome to the
 // audit log, and reboots when asked, after the answer is out.
-func (s *Server) answerUpdate(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, what string, res UpdateResult, err error, reboot bool) {
-	p, _ := r.Context().Value(callerKey{}).(*Caller)
-	s.writeDeadline(rc)
+func (s *Server) answerUpdate(w responseWriter, r *request, what string, res UpdateResult, err error, reboot bool) {
+	p, _ := r.ctx.Value(callerKey{}).(*Caller)
+	_ = s.writeDeadline(w)
 	if err != nil {
 		audit(slog.LevelWarn, what+" failed", "", p, "err", err.Error())
-		code := http.StatusInternalServerError
+		code := 500
 		var ref *Refusal
 		if errors.As(err, &ref) {
 			code = ref.Status
@@ -189,24 +200,10 @@ func (s *Server) answerUpdate(w http.ResponseWriter, r *http.Request, rc *http.R
 	}
 	audit(slog.LevelInfo, what+" done", res.Slot, p, "version", res.Version, "reboot", strconv.FormatBool(reboot))
 	res.Rebooting = reboot
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, 200, res)
 	if !reboot {
 		return
 	}
-	_ = rc.Flush()
+	_ = w.flush()
 	s.backend.Power("reboot")
-}
-
-// deadlineReader gives each read its own deadline.
-type deadlineReader struct {
-	r    io.Reader
-	idle time.Duration
-	set  func(time.Time) error
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.idle > 0 {
-		_ = d.set(time.Now().Add(d.idle))
-	}
-	return d.r.Read(p)
 }

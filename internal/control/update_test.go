@@ -154,12 +154,12 @@ func TestUpdatesAreAudited(t *testing.T) {
 }
 
 // TestAStalledUploadHoldsOnlyItsOwnRequest: a caller that starts sending
-// a bundle and stops is dropped once IdleTimeout passes without a byte,
+// a bundle and stops is dropped once ReadTimeout passes without a byte,
 // and meanwhile other callers are answered.
 func TestAStalledUploadHoldsOnlyItsOwnRequest(t *testing.T) {
 	b := newUpdateBackend()
 	lim := control.DefaultLimits
-	lim.IdleTimeout = 300 * time.Millisecond
+	lim.ReadTimeout = 300 * time.Millisecond
 	c := controltest.Serve(t, b, lim, controltest.Root())
 	conn, err := net.Dial("unix", c.Socket)
 	if err != nil {

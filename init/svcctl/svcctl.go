@@ -1,7 +1,9 @@
-// Command svcctl inspects and steers the services of a running minikit
-// system through init's control socket. It is static, so binding it and
-// the socket's directory into a container is all a service (sshd, getty)
-// needs to use it:
+// Package svcctl is the svcctl command, which inspects and steers the
+// services of a running minikit system through init's control socket.
+// It is init's own binary run under the name svcctl (/usr/bin/svcctl
+// links to /sbin/init), so the image carries one binary for both. It is
+// static, so binding it and the socket's directory into a container is
+// all a service (sshd, getty) needs to use it:
 //
 //	binds:
 //	  - /run/minikit:/run/minikit
@@ -11,9 +13,10 @@
 // effective set, which a container gets from its spec's capabilities:
 // CAP_SYS_ADMIN to start, stop or restart, CAP_SYS_BOOT to power off or
 // reboot.
-package main
+package svcctl
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,18 +72,24 @@ const (
 	exitRefused  = 5 // the caller lacks what the request needs
 )
 
-func main() {
+// Name is the name the binary runs under as svcctl: init's main runs
+// Main when its argv[0] ends in it.
+const Name = "svcctl"
+
+// Main runs svcctl with the process's arguments and returns its exit
+// status.
+func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 }
 
 // cli is one invocation.
 type cli struct {
-	out, errOut io.Writer
-	client      *control.Client
-	env         func(string) string
+	out    *bufio.Writer
+	errOut io.Writer
+	client *control.Client
+	env    func(string) string
 }
 
 // errUsage is a usage mistake, already explained.
@@ -110,7 +119,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	if *socket == "" {
 		*socket = control.Socket
 	}
-	c := &cli{out: out, errOut: errOut, client: control.NewClient(*socket), env: env}
+	// Written out at the end, or line by line when following a log: a
+	// table written cell by cell costs a system call a cell.
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	c := &cli{out: bw, errOut: errOut, client: control.NewClient(*socket), env: env}
 
 	if len(pos) == 0 {
 		fmt.Fprint(errOut, usage)
@@ -204,6 +217,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // exitCode reports err and turns it into the exit status.
 func (c *cli) exitCode(err error) int {
+	c.out.Flush() // what was printed before the error comes before it
 	var ae *control.APIError
 	switch {
 	case err == nil:
@@ -293,15 +307,23 @@ func (c *cli) logs(ctx context.Context, name string, n int, follow, asJSON bool)
 	enc := json.NewEncoder(c.out)
 	return c.client.Logs(ctx, name, n, follow, func(l control.LogLine) error {
 		if asJSON {
-			return enc.Encode(l)
+			if err := enc.Encode(l); err != nil || !follow {
+				return err
+			}
+			return c.out.Flush()
 		}
 		if last != 0 && l.Seq > last+1 {
 			fmt.Fprintf(c.out, "… %d lines missed: they left init's memory before they could be read (see /var/log/%s.log)\n",
 				l.Seq-last-1, name)
 		}
 		last = l.Seq
-		_, err := fmt.Fprintln(c.out, formatLine(l))
-		return err
+		if _, err := fmt.Fprintln(c.out, formatLine(l)); err != nil {
+			return err
+		}
+		if follow {
+			return c.out.Flush()
+		}
+		return nil
 	})
 }
 
