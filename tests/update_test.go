@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -154,7 +157,9 @@ func TestUpdatesRollBackAndSurviveAPowerCut(t *testing.T) {
 	wantSlots(t, updateStatus(t, s), "A:v1:good B:v2:active")
 
 	t.Log("2. bundles that must not reach the slot")
-	slotA := s.must("head -c 16777216 /dev/vda2 | sha256sum")
+	// Read from the host's side of the disk: a container may not read
+	// the guest's block devices, and the file is what the next boot reads.
+	slotA := partitionHash(t, disk, 2)
 	for name, bundle := range map[string][]byte{
 		"one byte changed":      flipInRootImage(t, bundles["v2"]),
 		"signed by another key": resigned(t, bundles["v2"]),
@@ -166,7 +171,7 @@ func TestUpdatesRollBackAndSurviveAPowerCut(t *testing.T) {
 		}
 	}
 	wantSlots(t, updateStatus(t, s), "A:v1:good B:v2:active")
-	if after := s.must("head -c 16777216 /dev/vda2 | sha256sum"); after != slotA {
+	if after := partitionHash(t, disk, 2); after != slotA {
 		t.Errorf("slot A changed under the refused bundles: %s, then %s", slotA, after)
 	}
 
@@ -189,7 +194,7 @@ func TestUpdatesRollBackAndSurviveAPowerCut(t *testing.T) {
 	at = m.ExpectAfter(at, `minikit: trying slot A once`, updateBoot)
 	at = m.ExpectAfter(at, `update: the trial of slot A \(version v3\) failed: service broken failed \(last exit 3\)`, updateBoot)
 	at = m.ExpectAfter(at, `minikit: booting slot B`, updateBoot)
-	at = m.ExpectAfter(at, `update: slot A \(version v3\) failed its trial boot and was rolled back: service broken failed \(last exit 3\); running slot B \(version v2\)`, updateBoot)
+	at = m.ExpectAfter(at, `update: slot A \(version v3\) failed its trial boot and was rolled back: service broken failed \(last exit 3\).*; running slot B \(version v2\)`, updateBoot)
 	s.waitLogin(loginTimeout)
 	if v := runningVersion(t, s); v != "v2" {
 		t.Fatalf("after the failed update the machine runs %s, want v2", v)
@@ -303,4 +308,29 @@ func resigned(t *testing.T, path string) []byte {
 	names, data := bundleEntries(t, path)
 	data[update.SignatureName] = update.Sign(data[update.ManifestName], other)
 	return writeBundle(t, names, data)
+}
+
+// partitionHash is the SHA-256 of the n-th (from 1) partition of the MBR
+// disk image at path: a slot, read as the firmware would find it.
+func partitionHash(t *testing.T, path string, n int) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mbr := make([]byte, 512)
+	if _, err := io.ReadFull(f, mbr); err != nil {
+		t.Fatal(err)
+	}
+	e := mbr[446+16*(n-1):]
+	start, sectors := int64(binary.LittleEndian.Uint32(e[8:])), int64(binary.LittleEndian.Uint32(e[12:]))
+	if sectors == 0 {
+		t.Fatalf("%s has no partition %d", path, n)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, start*512, sectors*512)); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
