@@ -258,6 +258,10 @@ func (u *updater) write(ctx context.Context, target string, sp *spooled, sc slot
 	if err := u.rewrite(slots.ScriptPath(target), slots.EmptyScript(target, "being written by an update to "+versionText(sc.Version))); err != nil {
 		return err
 	}
+	// From here a power cut leaves the slot empty, never half a system
+	// GRUB could boot; the log says so, for the user and for the test
+	// that cuts the power here.
+	slog.Info(fmt.Sprintf("update: slot %s no longer boots: writing %s into it", target, versionText(sc.Version)), "slot", target)
 	dev, err := os.OpenFile(u.slotDevice(target), os.O_RDWR, 0)
 	if err != nil {
 		return err

@@ -211,7 +211,7 @@ func TestUpdatesRollBackAndSurviveAPowerCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.run("svcctl update -", openFile(t, bundles["v3"]))
-	at = m.ExpectAfter(at, `update: version v3 checked: writing slot A`, updateBoot)
+	at = m.ExpectAfter(at, `update: slot A no longer boots: writing version v3 into it`, updateBoot)
 	m.VM().Kill()
 	m.WaitExit(time.Minute)
 	for _, l := range m.Lines()[at.Index:] {
