@@ -40,8 +40,8 @@ func ParseFiles(paths ...string) (*Spec, []Warning, error) {
 	return merged, p.warns, p.err(paths...)
 }
 
-// merge appends the sections of next to s, lets next's kernel fields
-// replace those of s, and merges the observe sections.
+// merge appends the sections of next to s, lets next's kernel and
+// update fields replace those of s, and merges the observe sections.
 func (s *Spec) merge(next *Spec) {
 	k := &s.Kernel
 	for _, f := range []struct{ dst, src *string }{
@@ -64,6 +64,7 @@ func (s *Spec) merge(next *Spec) {
 	s.Services = append(s.Services, next.Services...)
 	s.Files = append(s.Files, next.Files...)
 	s.Volumes = append(s.Volumes, next.Volumes...)
+	s.mergeUpdate(next.Update)
 	s.mergeObserve(next.Observe)
 }
 
@@ -118,6 +119,7 @@ func decodeSpec(file string, data []byte, p *problems) *Spec {
 			}
 		}),
 		"trust":   func(n ast.Node, path string) { d.registerAnchors(n) },
+		"update":  func(n ast.Node, path string) { s.Update = d.update(n, path) },
 		"observe": func(n ast.Node, path string) { s.Observe = d.observe(n, path) },
 	})
 	if at, ok := given["trust"]; ok {

@@ -22,6 +22,8 @@ type Spec struct {
 	Services   []*Container `yaml:"services,omitempty" json:"services,omitempty"`
 	Files      []File       `yaml:"files,omitempty" json:"files,omitempty"`
 	Volumes    []Volume     `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	// Update is minikit's `update:` section; nil when the spec has none.
+	Update *Update `yaml:"update,omitempty" json:"update,omitempty"`
 	// Observe is minikit's `observe:` section; nil when the spec has none.
 	Observe *observe.Config `yaml:"observe,omitempty" json:"observe,omitempty"`
 }

@@ -47,6 +47,8 @@ type initSys struct {
 	// rootDevice is the verity device the root image is mounted from;
 	// "" when the root is not a verified image.
 	rootDevice string
+	// updates is what init knows of the disk's slots (update.go).
+	updates *updater
 	// observe is where logs go and metrics are served (internal/observe).
 	observe  observe.Config
 	shippers []*logship.Shipper
@@ -115,6 +117,7 @@ func (in *initSys) boot() error {
 	}
 	logNamespaces()
 	in.startShipping(readFile("/proc/cmdline"))
+	in.openUpdates()
 
 	if err := in.prepareRun(); err != nil {
 		return err
@@ -154,6 +157,7 @@ func (in *initSys) boot() error {
 	end = in.timeline.begin("services started")
 	in.startServices(in.path(bundle.ServicesDir))
 	end()
+	in.watchTrial()
 	if err := in.serveControl(in.path(ControlSocket)); err != nil {
 		slog.Error("no control socket", "err", err)
 	}
@@ -358,9 +362,11 @@ func (in *initSys) requestShutdown(action string) {
 	}
 }
 
-// fatal handles an error that stops boot, as minikit.onfail says.
+// fatal handles an error that stops boot, as minikit.onfail says (on the
+// trial boot of an update: reboot, so that the good slot runs).
 func (in *initSys) fatal(err error) {
 	slog.Error("boot failed: "+err.Error(), "onfail", in.opts.onfail)
+	in.recordTrialFailure("boot failed: " + err.Error())
 	switch in.opts.onfail {
 	case "reboot":
 		in.shutdownNow("reboot")
@@ -416,7 +422,9 @@ func rebootCmd(action string) int {
 // cmdline holds init's options from the kernel command line:
 // minikit.onfail=poweroff|reboot|shell says what a fatal boot error does,
 // minikit.loglevel=debug|info|warn|error sets init's log level, and
-// minikit.debug is minikit.loglevel=debug.
+// minikit.debug is minikit.loglevel=debug. minikit.trial, which GRUB adds
+// to the trial boot of an update, makes a fatal error reboot whatever
+// minikit.onfail says, so that GRUB falls back to the good slot.
 type cmdline struct {
 	onfail string
 	level  slog.Level
@@ -424,6 +432,7 @@ type cmdline struct {
 
 func parseCmdline(s string) cmdline {
 	c := cmdline{onfail: "poweroff", level: slog.LevelInfo}
+	trial := false
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
@@ -442,7 +451,12 @@ func parseCmdline(s string) cmdline {
 			if v == "" || v == "1" || v == "true" {
 				c.level = slog.LevelDebug
 			}
+		case "minikit.trial":
+			trial = true
 		}
+	}
+	if trial {
+		c.onfail = "reboot"
 	}
 	return c
 }

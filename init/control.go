@@ -18,7 +18,7 @@ const ControlSocket = control.Socket
 // serveControl serves the control API (internal/control) on a unix
 // socket at path, and makes the socket again if it is removed.
 func (in *initSys) serveControl(path string) error {
-	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, shippers: in.shippers}
+	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, updates: in.updates, shippers: in.shippers}
 	srv, err := control.NewServer(b, control.DefaultLimits)
 	if err != nil {
 		return err
@@ -45,6 +45,7 @@ type controlBackend struct {
 	outputs  *logs.Outputs
 	timeline *timeline
 	shutdown func(action string) // "poweroff" or "reboot"
+	updates  *updater            // the slots, for control.Updater (update.go)
 	shippers []*logship.Shipper
 }
 

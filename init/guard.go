@@ -97,6 +97,7 @@ func (in *initSys) goSafe(what string, fn func()) {
 // it is the only one.
 func (in *initSys) giveUp(what string, err error) {
 	slog.Error("init cannot go on: "+err.Error(), "part", what, "onfail", in.opts.onfail)
+	in.recordTrialFailure("init cannot go on: " + err.Error())
 	switch in.opts.onfail {
 	case "reboot":
 		in.requestShutdown("reboot")

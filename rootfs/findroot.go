@@ -80,8 +80,11 @@ func FindImage(p *verity.Params, target string, opts FindOptions) (*MountedImage
 				return m, nil
 			}
 			slog.Info("no root image on "+name+": "+err.Error(), "device", name)
-			if errors.Is(err, ErrVerification) {
+			switch {
+			case errors.Is(err, ErrVerification):
 				failed = err
+			case errors.Is(err, errOtherImage) && failed == nil:
+				failed = fmt.Errorf("%w (no disk holds an image whose hash tree matches it)", ErrVerification)
 			}
 		}
 		if time.Now().After(deadline) {
@@ -130,6 +133,9 @@ func probeImage(path string) imageKind {
 // the one p checks.
 func mountCandidate(kind imageKind, path string, p *verity.Params, target string) (*MountedImage, error) {
 	if kind == squashfsImage {
+		if err := checkTop(path, p); err != nil {
+			return nil, err
+		}
 		return MountImage(path, p, target)
 	}
 	if err := os.MkdirAll(isoMount, 0o755); err != nil {
@@ -144,6 +150,32 @@ func mountCandidate(kind imageKind, path string, p *verity.Params, target string
 	_ = unix.Unmount(isoMount, unix.MNT_DETACH)
 	return m, err
 }
+
+// checkTop reads the top block of the hash tree of the image on the
+// device at path: an image whose top does not hash to the root hash is
+// not the one p checks (another slot's, or a tampered one), and is passed
+// over without a verity device, which would report it as corrupt on the
+// console. A boot that finds no image that matches says that the root
+// failed verification.
+func checkTop(path string, p *verity.Params) error {
+	if p == nil {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	top := make([]byte, verity.BlockSize)
+	if _, err := f.ReadAt(top, p.TopOffset()); err != nil || !p.TopMatches(top) {
+		return errOtherImage
+	}
+	return nil
+}
+
+// errOtherImage says that an image's hash tree is not the one the root
+// hash names: it is another system's, or it was changed.
+var errOtherImage = errors.New("it holds another image: the top of its hash tree does not match the root hash")
 
 // blockDevices lists the block devices the kernel knows, whole disks
 // before their partitions, in a stable order.

@@ -23,11 +23,11 @@ needs=(
 	# minikit build -format: ISOs, disk images, qcow2; minikit run -firmware efi
 	"xorriso xorriso"
 	"/usr/lib/ISOLINUX/isolinux.bin isolinux"
-	"/usr/lib/syslinux/mbr/mbr.bin syslinux-common"
-	"syslinux syslinux"
+	"/usr/lib/syslinux/modules/bios/ldlinux.c32 syslinux-common"
 	"mcopy mtools"
 	"grub-mkimage grub-common"
 	"/usr/lib/grub/x86_64-efi/linux.mod grub-efi-amd64-bin"
+	"/usr/lib/grub/i386-pc/boot.img grub-pc-bin"
 	"qemu-img qemu-utils"
 	"/usr/share/OVMF/OVMF_CODE_4M.fd ovmf"
 	"sfdisk fdisk"

@@ -44,6 +44,10 @@ func (s *sshSession) args(command string) []string {
 		"-i", s.key, "-p", port,
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR",
+		// A guest that reboots under a session leaves qemu's user-mode
+		// network holding the connection open; a keepalive that the new
+		// kernel answers with a reset ends it within a minute instead.
+		"-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=6",
 		"root@" + host, command,
 	}
 }

@@ -42,13 +42,20 @@ Usage:
   svcctl analyze [--json]                 the boot timeline
   svcctl metrics                          every metric, in Prometheus' text format
   svcctl poweroff | reboot                shut the system down
+  svcctl update [--reboot] FILE|-         write a signed update bundle (- for standard input)
+                                          into the slot this boot does not run from; it is
+                                          tried once at the next boot and kept once healthy
+  svcctl update status [--json]           both slots: version and state
+  svcctl rollback [--reboot]              boot the other slot (once, then kept once healthy),
+                                          or call off an update staged or on trial
   svcctl notify KEY=VALUE...              from inside a notify service: tell init READY=1,
                                           STATUS=…, WATCHDOG=1 (sd_notify, to $NOTIFY_SOCKET)
 
 Options anywhere: --socket PATH (default $MINIKIT_SOCKET or ` + control.Socket + `).
 
-Reading needs root. start, stop and restart need CAP_SYS_ADMIN, poweroff
-and reboot CAP_SYS_BOOT, in svcctl's effective capabilities.
+Reading needs root. start, stop and restart need CAP_SYS_ADMIN; poweroff,
+reboot, update and rollback CAP_SYS_BOOT, in svcctl's effective
+capabilities.
 
 Exit status: 0 done, 1 the request failed, 2 bad usage, 3 no such service
 or log, 4 init's control socket is not there, 5 refused: the caller may
@@ -95,6 +102,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 	asJSON := fs.Bool("json", false, "print JSON")
 	follow := fs.Bool("f", false, "follow the log")
 	lines := fs.Int("n", -1, "show the last N lines (all the ring holds if negative)")
+	reboot := fs.Bool("reboot", false, "reboot once the update or rollback is done")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) || len(pos) > 0 && pos[0] == "help" {
 		// Asked for, the usage is the answer, not a mistake.
@@ -159,6 +167,19 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 			if err = c.client.Power(ctx, cmd); err == nil {
 				fmt.Fprintln(out, cmd, "requested")
 			}
+		}
+	case "update":
+		switch {
+		case len(rest) == 1 && rest[0] == "status":
+			err = c.updateStatus(ctx, *asJSON)
+		case len(rest) == 1:
+			err = c.update(ctx, rest[0], *reboot)
+		default:
+			err = need(1, "a bundle file, - for standard input, or status")
+		}
+	case "rollback":
+		if err = need(0, "no arguments"); err == nil {
+			err = c.rollback(ctx, *reboot)
 		}
 	case "notify":
 		if len(rest) == 0 {

@@ -382,6 +382,7 @@ func (s *Server) handler() handler {
 	mux.handle("GET", PathMetrics, authorise(read, s.metrics))
 	mux.handle("POST", PathPoweroff, authorise(power("poweroff"), s.powerHandler("poweroff")))
 	mux.handle("POST", PathReboot, authorise(power("reboot"), s.powerHandler("reboot")))
+	s.updateHandlers(mux)
 	return recoverPanics(refuseOverCap(cleanPathsOnly(mux.serve)))
 }
 

@@ -12,6 +12,8 @@
 package verity
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -105,4 +107,31 @@ func (p Params) Target(dev string) (string, error) {
 	}
 	return fmt.Sprintf("1 %s %s %d %d %d %d %s %x %s",
 		dev, dev, BlockSize, BlockSize, p.DataBlocks, p.DataBlocks, Algorithm, p.RootHash, salt), nil
+}
+
+// TopOffset is where the block the root hash is the hash of starts: the
+// first block of the hash tree, its top level (veritysetup writes the
+// levels from the top down), or, for an image of one block, which has no
+// tree, that block.
+func (p Params) TopOffset() int64 {
+	if p.DataBlocks <= 1 {
+		return 0
+	}
+	return p.HashOffset()
+}
+
+// TopMatches reports whether top, the BlockSize bytes at TopOffset,
+// hashes to p's root hash, as dm-verity hashes it (format 1: the salt,
+// then the block). It tells at the cost of one block whether an
+// image is the one p checks, before a verity device reads any data: an
+// image that is not (the other slot of an A/B disk) is then passed over
+// without dm-verity reporting it as corrupt.
+func (p Params) TopMatches(top []byte) bool {
+	if len(top) != BlockSize {
+		return false
+	}
+	h := sha256.New()
+	h.Write(p.Salt)
+	h.Write(top)
+	return bytes.Equal(h.Sum(nil), p.RootHash)
 }

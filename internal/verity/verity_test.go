@@ -2,6 +2,11 @@ package verity
 
 import (
 	"bytes"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -65,5 +70,50 @@ func TestParseRefusesWhatIsNoVerityParameter(t *testing.T) {
 		} else if !strings.Contains(err.Error(), CmdlineKey) {
 			t.Errorf("Parse(%q): %v does not name %s", bad, err, CmdlineKey)
 		}
+	}
+}
+
+// TestTopMatchesAsVeritysetupHashes checks TopMatches against the root
+// hash veritysetup computed for a real image, when veritysetup is here.
+func TestTopMatchesAsVeritysetupHashes(t *testing.T) {
+	if _, err := exec.LookPath("veritysetup"); err != nil {
+		t.Skip("needs veritysetup (apt-get install cryptsetup-bin)")
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "img")
+	data := bytes.Repeat([]byte("minikit data block "), 40000) // several hash tree levels' worth
+	data = append(data, make([]byte, (BlockSize-len(data)%BlockSize)%BlockSize)...)
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := Params{Salt: []byte{1, 2, 3, 4}, DataBlocks: uint64(len(data) / BlockSize)}
+	out, err := exec.Command("veritysetup", "format", "--no-superblock", "--hash=sha256",
+		"--data-block-size=4096", "--hash-block-size=4096", fmt.Sprintf("--data-blocks=%d", p.DataBlocks),
+		fmt.Sprintf("--hash-offset=%d", p.HashOffset()), "--salt=01020304", img, img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("veritysetup: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if v, ok := strings.CutPrefix(line, "Root hash:"); ok {
+			p.RootHash, _ = hex.DecodeString(strings.TrimSpace(v))
+		}
+	}
+	image, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := image[p.TopOffset() : p.TopOffset()+BlockSize]
+	if !p.TopMatches(top) {
+		t.Fatal("the top of the hash tree veritysetup wrote does not match its root hash")
+	}
+	top[100] ^= 1
+	if p.TopMatches(top) {
+		t.Error("a changed top block still matches")
+	}
+	other := p
+	other.Salt = []byte{9}
+	top[100] ^= 1
+	if other.TopMatches(top) {
+		t.Error("another salt still matches")
 	}
 }

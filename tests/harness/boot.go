@@ -79,6 +79,12 @@ func Boot(t testing.TB, prefix string, opts ...Option) *Machine {
 	if root := prefix + "-squashfs.img"; fileExists(root) {
 		c.qemu.Disks = append(c.qemu.Disks, qemu.Disk{Path: root, ReadOnly: true})
 	}
+	return start(t, prefix, c)
+}
+
+// start starts the machine c describes, named name in messages.
+func start(t testing.TB, prefix string, c config) *Machine {
+	t.Helper()
 	hostFor := make(map[int]int)
 	for _, guest := range c.forwards {
 		host, err := qemu.FreePort()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/minikit/minikit/internal/slots"
 )
 
 // Firmware is what starts the machine: a PC BIOS or UEFI.
@@ -55,6 +57,13 @@ type Boot struct {
 	// mounts: a partition of its own on a raw disk, a file on an ISO.
 	// Empty when the initrd holds the root.
 	Root string
+	// Version and Spec say which system this is (the spec's
+	// update.version and digest), in slot A's boot script of a disk, where
+	// `svcctl update status` reads them.
+	Version, Spec string
+	// SlotBytes is the size of each of a disk's two slots; 0 for twice
+	// what the system takes, and at least 256 MiB.
+	SlotBytes int64
 	// DiskSize is the size of a disk image in bytes, a whole number of
 	// sectors; the space after the partitions is left unpartitioned. 0
 	// makes a disk as small as its partitions allow, rounded up to a
@@ -110,7 +119,7 @@ func newImage(b Boot, dest string) (*image, error) {
 			return nil, err
 		}
 	}
-	io.WriteString(h, b.Cmdline)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d", b.Cmdline, b.Version, b.Spec, b.SlotBytes)
 	im := &image{Boot: b}
 	h.Sum(im.id[:0])
 	scratch, err := os.MkdirTemp(filepath.Dir(dest), ".diskimage-")
@@ -219,9 +228,4 @@ boot
 
 // grubQuote quotes a word for GRUB's shell-like script language when it
 // holds anything GRUB would interpret.
-func grubQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"'\\$;|&<>{}[]#*?`") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func grubQuote(s string) string { return slots.GrubQuote(s) }

@@ -13,6 +13,8 @@ var grubModules = []string{
 	"part_gpt", "part_msdos", "fat", "iso9660",
 	"search", "search_fs_file", "configfile", "normal", "echo",
 	"linux", "serial", "terminal", "efi_gop",
+	// the A/B slots' boot state (internal/slots)
+	"loadenv", "test", "regexp", "sleep", "reboot",
 }
 
 // grubEFI writes a standalone GRUB for x86_64 UEFI (BOOTX64.EFI) whose
@@ -21,9 +23,7 @@ var grubModules = []string{
 // works whether GRUB sits on an ISO's El Torito image and the kernel on
 // the ISO's filesystem or both on one partition.
 func (im *image) grubEFI(ctx context.Context) (string, error) {
-	early := fmt.Sprintf("search --no-floppy --file --set=root /%s\nset prefix=($root)/boot/grub\nconfigfile ($root)/%s\n",
-		im.marker(), grubCfg)
-	earlyPath, err := im.writeScratch("grub-early.cfg", early)
+	earlyPath, err := im.writeScratch("grub-early.cfg", im.earlyGrubConfig())
 	if err != nil {
 		return "", err
 	}

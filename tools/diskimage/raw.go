@@ -5,12 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/minikit/minikit/internal/partition"
+	"github.com/minikit/minikit/internal/slots"
 )
 
 // Layout of the raw disks: one partition from 1 MiB, where every
@@ -27,12 +26,15 @@ const (
 
 // WriteRaw writes a raw disk image at dest that boots b on fw.
 //
-// For BIOS the disk has an MBR partition table with syslinux's MBR code
-// and one active FAT32 partition on which syslinux is installed. For UEFI
-// it has a GPT with one EFI system partition (FAT32) holding GRUB as
-// EFI/BOOT/BOOTX64.EFI. Either way the kernel, initrd and bootloader
-// configuration are plain files on the FAT partition, where a user can
-// change the command line.
+// The disk has a boot partition (FAT32) and two slots, A and B, each able
+// to hold a whole system (internal/slots): A holds b, B is empty until an
+// update writes it. For BIOS the partition table is an MBR whose boot
+// code is GRUB's, with GRUB's core in the gap before the first
+// partition; for UEFI it is a GPT, and the boot partition is the EFI
+// system partition with GRUB as EFI/BOOT/BOOTX64.EFI. Either way GRUB
+// reads grub.cfg, its environment block (the boot state) and each slot's
+// boot script, with the kernel command line, from the boot partition,
+// where a user can change them.
 //
 // The file is sparse; dest is written under a temporary name and renamed
 // when complete.
@@ -43,27 +45,22 @@ func WriteRaw(ctx context.Context, dest string, fw Firmware, b Boot) error {
 }
 
 func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
-	files := []fatFile{{src: im.Kernel, dest: kernelPath}, {src: im.Initrd, dest: initrdPath}}
+	files, err := im.slotBootFiles(fw)
+	if err != nil {
+		return err
+	}
+	var core []byte
 	switch fw {
 	case BIOS:
-		cfg, err := im.writeScratch("syslinux.cfg", syslinuxConfig(im.Cmdline))
-		if err != nil {
+		if core, err = im.grubBIOS(ctx); err != nil {
 			return err
 		}
-		files = append(files, fatFile{src: cfg, dest: "boot/syslinux/syslinux.cfg"})
 	case EFI:
 		grub, err := im.grubEFI(ctx)
 		if err != nil {
 			return err
 		}
-		extra, err := im.grubFiles()
-		if err != nil {
-			return err
-		}
-		files = append(files, fatFile{src: grub, dest: "EFI/BOOT/BOOTX64.EFI"})
-		for _, dest := range slices.Sorted(maps.Keys(extra)) {
-			files = append(files, fatFile{src: extra[dest], dest: dest})
-		}
+		files = append([]fatFile{{src: grub, dest: "EFI/BOOT/BOOTX64.EFI"}}, files...)
 	default:
 		return fmt.Errorf("unknown firmware %q", fw)
 	}
@@ -71,8 +68,6 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	if err != nil {
 		return err
 	}
-	// syslinux's ldlinux.sys and ldlinux.c32 take about 200 KiB more,
-	// well inside fatSize's margin.
 	fat := filepath.Join(im.scratch, "boot.fat")
 	spec := fatSpec{
 		size:   fatSize(sizes, minFAT32),
@@ -86,18 +81,12 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 		return err
 	}
 	fatSectors := uint64(spec.size / partition.SectorSize)
-	// The root image, when the disk carries one, has a partition of its
-	// own after the boot partition, from the next MiB.
-	var rootStart, rootSectors uint64
-	if im.Root != "" {
-		st, err := os.Stat(im.Root)
-		if err != nil {
-			return err
-		}
-		rootStart = alignMiB(partitionStart + fatSectors)
-		rootSectors = uint64(st.Size()+partition.SectorSize-1) / partition.SectorSize
-	}
-	end := max(partitionStart+fatSectors, rootStart+rootSectors)
+	// Each slot has a partition of its own after the boot partition, each
+	// from a MiB boundary.
+	slotSectors := uint64(im.slotBytes() / partition.SectorSize)
+	slotStart := map[string]uint64{slots.A: alignMiB(partitionStart + fatSectors)}
+	slotStart[slots.B] = alignMiB(slotStart[slots.A] + slotSectors)
+	end := slotStart[slots.B] + slotSectors
 	if fw == EFI {
 		end += gptTail
 	}
@@ -113,18 +102,19 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	defer f.Close()
 	switch fw {
 	case BIOS:
-		if err := run(ctx, im.Epoch, needSyslinux, "--install", "--directory", "/boot/syslinux", fat); err != nil {
-			return fmt.Errorf("install syslinux: %w", err)
+		bootImg, err := os.ReadFile(needGrubBIOS.what)
+		if err != nil {
+			return err
 		}
-		code, err := os.ReadFile(needMBR.what)
+		code, err := biosBootCode(bootImg, coreSector)
 		if err != nil {
 			return err
 		}
 		parts := []partition.MBRPartition{{
 			Bootable: true, Type: partition.TypeFAT32LBA, Start: partitionStart, Sectors: uint32(fatSectors),
 		}}
-		if im.Root != "" {
-			parts = append(parts, partition.MBRPartition{Type: partition.TypeLinux, Start: uint32(rootStart), Sectors: uint32(rootSectors)})
+		for _, s := range slots.Names {
+			parts = append(parts, partition.MBRPartition{Type: partition.TypeLinux, Start: uint32(slotStart[s]), Sectors: uint32(slotSectors)})
 		}
 		sector0, err := partition.MBR(code, im.serial("disk signature"), parts)
 		if err != nil {
@@ -134,6 +124,9 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 			return err
 		}
 		if _, err := f.WriteAt(sector0, 0); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(core, coreSector*partition.SectorSize); err != nil {
 			return err
 		}
 	case EFI:
@@ -147,13 +140,13 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 			Last:  partitionStart + fatSectors - 1,
 			Name:  "EFI system partition",
 		}}
-		if im.Root != "" {
+		for _, s := range slots.Names {
 			parts = append(parts, partition.GPTPartition{
 				Type:  partition.GPTTypeLinux,
-				GUID:  partition.UUIDFrom(im.derive("root guid")),
-				First: rootStart,
-				Last:  rootStart + rootSectors - 1,
-				Name:  "minikit root",
+				GUID:  partition.UUIDFrom(im.derive("slot " + s + " guid")),
+				First: slotStart[s],
+				Last:  slotStart[s] + slotSectors - 1,
+				Name:  "minikit slot " + s,
 			})
 		}
 		if err := partition.WriteGPT(f, total, partition.UUIDFrom(im.derive("disk guid")), parts); err != nil {
@@ -163,10 +156,8 @@ func (im *image) writeRaw(ctx context.Context, out string, fw Firmware) error {
 	if err := copySparse(f, fat, partitionStart*partition.SectorSize); err != nil {
 		return fmt.Errorf("copy the boot partition into the disk: %w", err)
 	}
-	if im.Root != "" {
-		if err := copySparse(f, im.Root, int64(rootStart)*partition.SectorSize); err != nil {
-			return fmt.Errorf("copy the root image into the disk: %w", err)
-		}
+	if err := im.writeSlot(f, int64(slotStart[slots.A])*partition.SectorSize); err != nil {
+		return fmt.Errorf("write slot A: %w", err)
 	}
 	return f.Close()
 }

@@ -30,19 +30,18 @@ type need struct {
 
 // The programs and files the writers use, each with its Debian package.
 var (
-	needXorriso  = need{"xorriso", "xorriso"}
-	needMformat  = need{"mformat", "mtools"}
-	needMmd      = need{"mmd", "mtools"}
-	needMcopy    = need{"mcopy", "mtools"}
-	needSyslinux = need{"syslinux", "syslinux"}
-	needGrub     = need{"grub-mkimage", "grub-common"}
-	needQemuImg  = need{"qemu-img", "qemu-utils"}
+	needXorriso = need{"xorriso", "xorriso"}
+	needMformat = need{"mformat", "mtools"}
+	needMmd     = need{"mmd", "mtools"}
+	needMcopy   = need{"mcopy", "mtools"}
+	needGrub    = need{"grub-mkimage", "grub-common"}
+	needQemuImg = need{"qemu-img", "qemu-utils"}
 
 	needIsolinuxBin = need{"/usr/lib/ISOLINUX/isolinux.bin", "isolinux"}
 	needIsohybrid   = need{"/usr/lib/ISOLINUX/isohdpfx.bin", "isolinux"}
 	needLdlinux     = need{"/usr/lib/syslinux/modules/bios/ldlinux.c32", "syslinux-common"}
-	needMBR         = need{"/usr/lib/syslinux/mbr/mbr.bin", "syslinux-common"}
 	needGrubEFI     = need{"/usr/lib/grub/x86_64-efi/linux.mod", "grub-efi-amd64-bin"}
+	needGrubBIOS    = need{"/usr/lib/grub/i386-pc/boot.img", "grub-pc-bin"}
 )
 
 // find returns the program's path, or the file's, or a *MissingError.
@@ -70,7 +69,7 @@ func needsOf(kind Kind, fw Firmware) []need {
 	case kind == ISO && fw == EFI:
 		return append([]need{needXorriso, needGrub, needGrubEFI}, fat...)
 	case fw == BIOS:
-		needs = append([]need{needSyslinux, needMBR}, fat...)
+		needs = append([]need{needGrub, needGrubBIOS}, fat...)
 	case fw == EFI:
 		needs = append([]need{needGrub, needGrubEFI}, fat...)
 	}

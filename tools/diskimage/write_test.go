@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minikit/minikit/internal/slots"
 	"github.com/minikit/minikit/internal/testenv"
 )
 
@@ -144,28 +145,58 @@ func TestEpochChangesTheImage(t *testing.T) {
 	}
 }
 
-// TestRawDisksHoldTheBootFiles reads the boot partition back with mtools:
-// the kernel, the initrd and the bootloader's configuration with the
-// command line are where a user looks for them.
+// TestRawDisksHoldTheBootFiles reads a disk back: its boot partition
+// with mtools (grub.cfg, the boot state, each slot's boot script with the
+// command line, where a user looks for them) and slot A's partition,
+// whose kernel and initrd are where A's script tells GRUB to load them.
 func TestRawDisksHoldTheBootFiles(t *testing.T) {
 	for _, fw := range []Firmware{BIOS, EFI} {
 		t.Run(string(fw), func(t *testing.T) {
 			requireTools(t, Raw, fw)
 			dir := t.TempDir()
 			b := fakeBoot(t, dir, time.Now())
+			b.Version = "v7"
 			out := filepath.Join(dir, "disk.img")
 			if err := WriteRaw(context.Background(), out, fw, b); err != nil {
 				t.Fatal(err)
 			}
 			fs := out + "@@" + "1048576" // mtools: the partition at 1 MiB
-			kernel := mtype(t, fs, kernelPath)
-			want, _ := os.ReadFile(b.Kernel)
-			if !bytes.Equal([]byte(kernel), want) {
-				t.Errorf("/%s on the disk differs from the kernel given", kernelPath)
+			scheme := map[Firmware]string{BIOS: "msdos", EFI: "gpt"}[fw]
+			if got := mtype(t, fs, grubCfg); !strings.Contains(got, "($minikit_disk,"+scheme+"3)") {
+				t.Errorf("grub.cfg does not name slot B's partition as %s3:\n%s", scheme, got)
 			}
-			cfg := map[Firmware]string{BIOS: "boot/syslinux/syslinux.cfg", EFI: grubCfg}[fw]
-			if got := mtype(t, fs, cfg); !strings.Contains(got, "console=ttyS0") || !strings.Contains(got, "panic=-1") {
-				t.Errorf("/%s does not carry the command line:\n%s", cfg, got)
+			if got := mtype(t, fs, slots.EnvPath); !strings.HasPrefix(got, "# GRUB Environment Block\nminikit_good=A\n") || len(got) != slots.EnvSize {
+				t.Errorf("the environment block does not start with slot A good, or is not %d bytes:\n%.200s", slots.EnvSize, got)
+			}
+			a, err := slots.ParseScript([]byte(mtype(t, fs, slots.ScriptPath(slots.A))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Version != "v7" || a.Cmdline != b.Cmdline {
+				t.Errorf("slot A's script says version %q, command line %q", a.Version, a.Cmdline)
+			}
+			if _, err := slots.ParseScript([]byte(mtype(t, fs, slots.ScriptPath(slots.B)))); !errors.Is(err, slots.ErrEmpty) {
+				t.Errorf("slot B's script = %v, want an empty slot", err)
+			}
+			disk, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			starts := partitionStarts(t, disk, fw)
+			if len(starts) != 3 {
+				t.Fatalf("the disk has %d partitions, want 3 (boot, A, B)", len(starts))
+			}
+			slotA := disk[starts[1]:]
+			for _, part := range []struct {
+				file string
+				at   slots.Extent
+			}{{b.Kernel, a.Layout.Kernel}, {b.Initrd, a.Layout.Initrd}} {
+				want, _ := os.ReadFile(part.file)
+				first, count := part.at.Sectors()
+				got := slotA[first*512 : (first+count)*512]
+				if !bytes.Equal(got[:len(want)], want) || !bytes.Equal(got[len(want):], make([]byte, len(got)-len(want))) {
+					t.Errorf("sectors %d+%d of slot A are not %s and zeros", first, count, part.file)
+				}
 			}
 			if fw == EFI {
 				if efi := mtype(t, fs, "EFI/BOOT/BOOTX64.EFI"); !strings.HasPrefix(efi, "MZ") {
@@ -173,6 +204,93 @@ func TestRawDisksHoldTheBootFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// partitionStarts reads the byte offsets of a disk's partitions from its
+// MBR, or from its GPT for UEFI.
+func partitionStarts(t *testing.T, disk []byte, fw Firmware) []int64 {
+	t.Helper()
+	var starts []int64
+	if fw == BIOS {
+		for i := range 4 {
+			e := disk[446+16*i:]
+			if e[4] != 0 {
+				starts = append(starts, int64(binary.LittleEndian.Uint32(e[8:]))*512)
+			}
+		}
+		return starts
+	}
+	for i := range 128 {
+		e := disk[1024+128*i:]
+		if first := binary.LittleEndian.Uint64(e[32:]); first != 0 {
+			starts = append(starts, int64(first)*512)
+		}
+	}
+	return starts
+}
+
+// TestBIOSDiskEmbedsGrub: the MBR's code is boot.img told where core.img
+// is, core.img is in the sectors after the MBR, and the partition table
+// and disk signature are the disk's own.
+func TestBIOSDiskEmbedsGrub(t *testing.T) {
+	requireTools(t, Raw, BIOS)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "disk.img")
+	if err := WriteRaw(context.Background(), out, BIOS, fakeBoot(t, dir, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootImg, err := os.ReadFile(needGrubBIOS.what)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbr := disk[:512]
+	for i := range mbrCodeSize {
+		want := bootImg[i]
+		switch {
+		case i >= bootKernelSector && i < bootKernelSector+8:
+			want = []byte{1, 0, 0, 0, 0, 0, 0, 0}[i-bootKernelSector]
+		case i == bootDriveCheck || i == bootDriveCheck+1:
+			want = 0x90
+		}
+		if mbr[i] != want {
+			t.Errorf("MBR byte %#x is %#x, want %#x", i, mbr[i], want)
+		}
+	}
+	if mbr[446] != 0x80 || mbr[446+4] != 0x0c || mbr[446+16+4] != 0x83 || mbr[446+32+4] != 0x83 || mbr[510] != 0x55 || mbr[511] != 0xaa {
+		t.Errorf("the partition table is not an active FAT32 partition and two Linux ones: % x", mbr[446:])
+	}
+	if binary.LittleEndian.Uint32(mbr[440:]) == 0 {
+		t.Error("the disk has no signature")
+	}
+	diskboot, err := os.ReadFile("/usr/lib/grub/i386-pc/diskboot.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// core.img starts with diskboot.img, whose block list grub-mkimage
+	// fills in at its end: the rest of core.img, from sector 2.
+	core := disk[512:1024]
+	if !bytes.Equal(core[:0x100], diskboot[:0x100]) {
+		t.Error("sector 1 does not start with GRUB's diskboot.img")
+	}
+	if start := binary.LittleEndian.Uint64(core[512-12:]); start != 2 {
+		t.Errorf("core.img's block list starts at sector %d, want 2", start)
+	}
+	if n := binary.LittleEndian.Uint16(core[512-4:]); n == 0 || 2+int(n) > partitionStart {
+		t.Errorf("core.img's block list holds %d sectors, which do not fit before the first partition", n)
+	}
+}
+
+func TestBIOSBootCodeRefusesWhatIsNoBootSector(t *testing.T) {
+	if _, err := biosBootCode(make([]byte, 512), 1); err == nil {
+		t.Error("a sector of zeros passes for boot.img")
+	}
+	if _, err := biosBootCode(make([]byte, 440), 1); err == nil {
+		t.Error("440 bytes pass for boot.img")
 	}
 }
 
@@ -257,8 +375,8 @@ func TestDetectTellsEveryImageItWrites(t *testing.T) {
 
 // TestDiskSize: a disk is as large as asked, its partition table covering
 // the disk's real size; without a size it is as small as its partitions
-// allow, in whole MiB; a size too small is refused, saying what is
-// needed.
+// allow (the boot partition and two slots), in whole MiB: a MiB less is
+// refused; a size too small is refused, saying what is needed.
 func TestDiskSize(t *testing.T) {
 	ctx := context.Background()
 	for _, fw := range []Firmware{BIOS, EFI} {
@@ -274,8 +392,12 @@ func TestDiskSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Size()%(1<<20) != 0 || st.Size() > 128<<20 {
-				t.Errorf("a disk of no given size has %d bytes, want a whole number of MiB and little more than its boot partition", st.Size())
+			if st.Size()%(1<<20) != 0 {
+				t.Errorf("a disk of no given size has %d bytes, want a whole number of MiB", st.Size())
+			}
+			b.DiskSize = st.Size() - 1<<20
+			if err := WriteRaw(ctx, filepath.Join(dir, "less.img"), fw, b); err == nil || !strings.Contains(err.Error(), "too small") {
+				t.Errorf("a disk a MiB smaller than one of no given size gave %v, want it refused as too small", err)
 			}
 
 			b.DiskSize = 3 << 30
@@ -357,6 +479,7 @@ func TestVHDAndVMDKAreWhatQemuReads(t *testing.T) {
 			dir := t.TempDir()
 			b := fakeBoot(t, dir, time.Now())
 			b.DiskSize = 128 << 20
+			b.SlotBytes = 16 << 20 // two slots and the boot partition within the 128 MiB
 			out := filepath.Join(dir, "disk."+string(kind))
 			if err := WriteDisk(context.Background(), kind, out, BIOS, b); err != nil {
 				t.Fatal(err)

@@ -24,6 +24,7 @@ type buildFlags struct {
 	sbom, noSBOM                       bool
 	maxUnpack                          *sizeFlag
 	rootMode                           string
+	signKey                            string
 	verity, sizeReport                 bool
 	size                               diskSizeFlag
 	pull, dryRun, quiet                bool
@@ -47,6 +48,7 @@ func newBuildFlagSet(f *buildFlags) *flag.FlagSet {
 	f.maxUnpack = maxUnpackFlag(fs, "one image")
 	fs.StringVar(&f.rootMode, "root", "auto", "how the system gets its root: image (a SquashFS image checked by dm-verity, mounted by init), tmpfs (files copied into a tmpfs at boot, for kernels that cannot mount the image) or auto")
 	fs.BoolVar(&f.verity, "verity", true, "check every block of the root image with dm-verity; false is for debugging, and the system says so at every boot")
+	fs.StringVar(&f.signKey, "sign", "", "sign the update bundle (-format update) with the private key in `FILE` (minikit key generate), and put its public key into the image, which then takes only updates it signed")
 	fs.BoolVar(&f.sizeReport, "size-report", false, "print what takes the room in the image: each container, init image and set of kernel modules, and the largest files")
 	fs.BoolVar(&f.pull, "pull", false, "pull again every image the store holds from an earlier pull, in case its tag moved (images built here are never pulled)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the merged spec and build nothing")
@@ -170,6 +172,11 @@ func (f *buildFlags) options(specs []string) (packer.Options, error) {
 		NoVerity:       !f.verity,
 		DiskSize:       int64(f.size),
 	}
+	if f.signKey != "" {
+		if opts.SignKey, err = readSignKey(f.signKey); err != nil {
+			return opts, err
+		}
+	}
 	switch {
 	case isTarFile(f.out):
 		// LinuxKit's -o: the file the tar format alone is written to.
@@ -268,14 +275,18 @@ them:
   iso-efi         NAME-efi.iso (GRUB for UEFI)
   iso-efi-initrd  NAME-efi-initrd.iso (GRUB for UEFI; the root is in the
                   initrd, so no driver for the boot device is needed)
-  raw-bios        NAME-bios.img, a disk with an MBR and syslinux
+  raw-bios        NAME-bios.img, a disk with an MBR and GRUB
   raw-efi         NAME-efi.img, a disk with a GPT and GRUB on its ESP
+                  (the raw and qcow2 disks have two slots, A and B, for
+                  updates)
   qcow2-bios      NAME.qcow2, the raw-bios disk as qcow2
   qcow2-efi       NAME-efi.qcow2, the raw-efi disk as qcow2
   aws             NAME.raw, the raw-bios disk (1G), for an AMI
   gcp             NAME.img.tar.gz, the raw-bios disk (1G) as GCE imports it
   vhd             NAME.vhd, the raw-bios disk (1G) as a fixed VHD
   vmdk            NAME.vmdk, the raw-bios disk (1G) as a stream-optimized VMDK
+  update          NAME.update, a signed update bundle for a system running
+                  from one of those disks (svcctl update): needs -sign
 
 NAME-bios.iso and NAME-bios.qcow2, minikit's names before LinuxKit's, are
 left as links to NAME.iso and NAME.qcow2.

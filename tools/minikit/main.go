@@ -20,6 +20,7 @@ Usage:
   minikit images                                    list the local image store
   minikit image-import [flags] NAME DIR             make an image from a directory
   minikit pkg build [-force] DIR...                 build component images from recipes
+  minikit key generate NAME                         make NAME.key and NAME.pub to sign updates with
 
 Run "minikit COMMAND -h" for a command's flags.
 `
@@ -31,6 +32,7 @@ var commands = map[string]func([]string) error{
 	"images":       imagesCommand,
 	"image-import": imageImportCommand,
 	"pkg":          pkgCommand,
+	"key":          keyCommand,
 }
 
 func main() {

@@ -27,7 +27,9 @@ Boots IMAGE in qemu: DIR/NAME as minikit build -o DIR wrote it
 there), or an ISO or disk image it wrote (-format iso-bios, iso-efi,
 iso-efi-initrd, raw-bios, raw-efi, qcow2-bios, qcow2-efi, aws, vhd, vmdk),
 whose firmware, BIOS or UEFI, is read from the image. A disk image boots
-as a snapshot: the file is never changed.
+as a snapshot: the file is never changed, unless -persist makes it a
+machine's own disk, which keeps what the guest writes (an update) and
+reboots inside the machine.
 
 The serial console is on this terminal. Ctrl-C or SIGTERM presses the ACPI
 power button; a second one, or the end of the grace period, kills the
@@ -98,6 +100,7 @@ type runFlags struct {
 	kill            bool
 	state           string
 	data, dataFile  string
+	persist         bool
 }
 
 // newRunFlagSet defines minikit run's flags into f. runningPid reads a
@@ -124,6 +127,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.kill, "kill", false, "with -stop: kill the machine instead of pressing its power button")
 	fs.StringVar(&f.data, "data", "", "pass `STRING` to the guest as user data on a CD-ROM, for minikit/metadata (or LinuxKit's) to write under /run/config")
 	fs.StringVar(&f.dataFile, "data-file", "", "pass the contents of `FILE` to the guest as -data does")
+	fs.BoolVar(&f.persist, "persist", false, "boot a disk image in place, as a machine boots its disk: what the guest writes (an update) stays in the file, and a reboot restarts the guest instead of ending minikit run")
 	return fs
 }
 
@@ -191,6 +195,12 @@ func machineOptions(image string, f runFlags) (qemu.Options, error) {
 	}
 	if err := bootFrom(&opts, image, f); err != nil {
 		return opts, err
+	}
+	if f.persist {
+		if opts.BootDisk == nil {
+			return opts, fmt.Errorf("-persist: %s is no disk image (raw-bios, raw-efi or qcow2-bios)", image)
+		}
+		opts.WriteBootDisk, opts.AllowReboot = true, true
 	}
 	return opts, nil
 }

@@ -34,7 +34,7 @@ const (
 	// kernel and an initrd that holds the root, as kernel+initrd's does:
 	// the system needs no driver for the device it booted from.
 	ISOEFIInitrd Format = "iso-efi-initrd"
-	// RawBIOS is NAME-bios.img, a disk with an MBR and syslinux.
+	// RawBIOS is NAME-bios.img, a disk with an MBR and GRUB.
 	RawBIOS Format = "raw-bios"
 	// RawEFI is NAME-efi.img, a disk with a GPT and GRUB on its ESP.
 	RawEFI Format = "raw-efi"
@@ -55,10 +55,14 @@ const (
 	// VMDK is NAME.vmdk, the raw BIOS disk as a stream-optimized VMDK
 	// (VMware); 1 GiB unless sized.
 	VMDK Format = "vmdk"
+	// Update is NAME.update, a signed update bundle (internal/update) for
+	// a system running from a disk: svcctl update writes it into the slot
+	// the system does not run from. It needs Options.SignKey.
+	Update Format = "update"
 )
 
 // Formats lists every format, in the order a build writes them.
-var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, ISOEFIInitrd, RawBIOS, RawEFI, QCOW2BIOS, QCOW2EFI, AWS, GCP, VHD, VMDK}
+var Formats = []Format{KernelInitrd, KernelSquashfs, Tar, ISOBIOS, ISOEFI, ISOEFIInitrd, RawBIOS, RawEFI, QCOW2BIOS, QCOW2EFI, AWS, GCP, VHD, VMDK, Update}
 
 // imageFormat says how diskimage writes a bootable image format, and to
 // which file.
@@ -150,8 +154,11 @@ func formatNames() string {
 // named name; empty for kernel+initrd and kernel+squashfs, which write
 // several.
 func (f Format) FileName(name string) string {
-	if f == Tar {
+	switch f {
+	case Tar:
 		return name + ".tar"
+	case Update:
+		return name + ".update"
 	}
 	if d, ok := imageFormats[f]; ok {
 		return name + d.suffix

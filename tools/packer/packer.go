@@ -14,6 +14,7 @@ package packer
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,10 @@ type Options struct {
 	// NoVerity writes the root image without its dm-verity hash tree, for
 	// debugging; the system says so at every boot.
 	NoVerity bool
+	// SignKey signs the update bundle (format update) and puts its public
+	// half into the image, which then takes the updates it signs; nil for
+	// a system that refuses every update.
+	SignKey ed25519.PrivateKey
 	// DiskSize is the size in bytes of the disks of the disk formats, the
 	// space past their partitions left unpartitioned. 0 makes raw and
 	// qcow2 disks as small as their contents allow, and aws, gcp, vhd and
@@ -132,6 +137,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkFormats(opts.Formats); err != nil {
 		return nil, err
 	}
+	if err := checkUpdate(opts); err != nil {
+		return nil, err
+	}
 	defer unix.Umask(unix.Umask(0o022))
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, err
@@ -177,6 +185,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := b.files(); err != nil {
+		return nil, err
+	}
+	if err := b.writeUpdateFiles(); err != nil {
 		return nil, err
 	}
 	if err := b.observe(); err != nil {
@@ -258,6 +269,10 @@ func (b *build) writeOutputs(res *Result) error {
 			if err := b.writeTar(prefix + ".tar"); err != nil {
 				return err
 			}
+		case Update:
+			if err := b.writeUpdate(filepath.Join(b.OutDir, f.FileName(b.Name)), bt.disk.Initrd); err != nil {
+				return err
+			}
 		default:
 			d := imageFormats[f]
 			dest := filepath.Join(b.OutDir, f.FileName(b.Name))
@@ -301,7 +316,12 @@ type boots struct {
 // and finds it on a disk otherwise (kernel+squashfs alone).
 func (b *build) writeBoot(mode RootMode, prefix string) (boots, error) {
 	has := func(f Format) bool { return slices.Contains(b.Formats, f) }
-	base := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch}
+	base := diskimage.Boot{Kernel: b.kernelFile, Cmdline: b.cmdline, Epoch: b.epoch,
+		Version: b.Spec.Update.VersionOrNone(), SlotBytes: b.Spec.Update.SlotBytes()}
+	var err error
+	if base.Spec, err = b.specDigest(); err != nil {
+		return boots{}, err
+	}
 	outInitrd := ""
 	if has(KernelInitrd) || has(KernelSquashfs) {
 		outInitrd = prefix + "-initrd.img"

@@ -9,6 +9,9 @@ import (
 // consoleChardev names the chardev wired to the guest's first serial port.
 const consoleChardev = "console"
 
+// bootDiskID names the boot disk's drive.
+const bootDiskID = "bootdisk"
+
 // args is qemu's argument list (without the program name) for options that
 // already went through withDefaults. ovmfVars is the guest's copy of the
 // UEFI variable store, for FirmwareEFI.
@@ -44,9 +47,13 @@ func (o Options) args(qmpSocket, ovmfCode, ovmfVars string) []string {
 			"-drive", "if=none,id=bootcd,media=cdrom,readonly=on,file="+escapeOption(o.ISO),
 			"-device", "ide-cd,drive=bootcd,bootindex=0")
 	case o.BootDisk != nil:
+		snapshot := "snapshot=on,"
+		if o.WriteBootDisk {
+			snapshot = ""
+		}
 		a = append(a,
-			"-drive", "if=none,id=bootdisk,snapshot=on,format="+o.BootDisk.format()+",file="+escapeOption(o.BootDisk.Path),
-			"-device", "virtio-blk-pci,drive=bootdisk,bootindex=0")
+			"-drive", "if=none,id="+bootDiskID+","+snapshot+"format="+o.BootDisk.format()+",file="+escapeOption(o.BootDisk.Path),
+			"-device", "virtio-blk-pci,drive="+bootDiskID+",bootindex=0")
 	}
 	a = append(a,
 		// Serial on qemu's stdin and stdout, which Start connects to pipes

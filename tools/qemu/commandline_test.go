@@ -166,6 +166,8 @@ func TestArgsDescribeTheMachine(t *testing.T) {
 		{"an ISO read-only", Options{ISO: "/i/a,b.iso"}, "-drive", []string{"if=none,id=bootcd,media=cdrom,readonly=on,file=/i/a,,b.iso"}},
 		{"a boot disk in a snapshot, so the image stays as built", Options{BootDisk: &Disk{Path: "/i/a.qcow2", Format: "qcow2"}}, "-drive",
 			[]string{"if=none,id=bootdisk,snapshot=on,format=qcow2,file=/i/a.qcow2"}},
+		{"a boot disk written in place when asked", Options{BootDisk: &Disk{Path: "/i/a.img"}, WriteBootDisk: true}, "-drive",
+			[]string{"if=none,id=bootdisk,format=raw,file=/i/a.img"}},
 		{"UEFI code read-only and a private variable store", Options{ISO: "/i/a.iso", Firmware: FirmwareEFI}, "-drive",
 			[]string{"if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd", "if=pflash,format=raw,unit=1,file=/run/q/VARS.fd", "if=none,id=bootcd,media=cdrom,readonly=on,file=/i/a.iso"}},
 		{"no kernel command line without a kernel", Options{ISO: "/i/a.iso", Cmdline: "quiet"}, "-append", nil},

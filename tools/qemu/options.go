@@ -61,8 +61,11 @@ type Options struct {
 	ISO string
 	// BootDisk is a disk image booted from, when neither Kernel nor ISO is
 	// given. It is attached with snapshot=on: the guest may write to it,
-	// but the file stays as it was built.
+	// but the file stays as it was built, unless WriteBootDisk is set.
 	BootDisk *Disk
+	// WriteBootDisk attaches BootDisk as it is, so that what the guest
+	// writes (an update, data) stays in the file, as on a real disk.
+	WriteBootDisk bool
 	// Firmware is what boots the guest; empty means BIOS. EFI uses
 	// Debian's OVMF (see FindOVMF) with a fresh variable store.
 	Firmware Firmware
