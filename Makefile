@@ -67,7 +67,7 @@ run: deps
 # hit soft lockups on two cores.
 test: deps
 	$(MAKE) all kernel images
-	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -p 1 -count=1 -timeout 40m ./...
+	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -p 1 -count=1 -timeout 60m ./...
 	$(MAKE) fuzz
 
 test-unit:
