@@ -25,19 +25,15 @@ func (c *cli) update(ctx context.Context, file string, reboot bool) error {
 		defer f.Close()
 		body = f
 	}
-	res, err := c.client.Update(ctx, body, reboot)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(c.out, res.Message)
-	if res.Rebooting {
-		fmt.Fprintln(c.out, "rebooting")
-	}
-	return nil
+	return c.tellResult(c.client.Update(ctx, body, reboot))
 }
 
 func (c *cli) rollback(ctx context.Context, reboot bool) error {
-	res, err := c.client.Rollback(ctx, reboot)
+	return c.tellResult(c.client.Rollback(ctx, reboot))
+}
+
+// tellResult prints what an update or a rollback did.
+func (c *cli) tellResult(res control.UpdateResult, err error) error {
 	if err != nil {
 		return err
 	}
