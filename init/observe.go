@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -48,7 +49,7 @@ func (in *initSys) startShipping(cmdline string) {
 		s := logship.New(d, lc)
 		in.shippers = append(in.shippers, s)
 		in.goSafe("logship "+d.String(), func() { s.Run(context.Background()) })
-		slog.Info("shipping every log", "to", d.String(), "queue", max(lc.QueueLines, 0))
+		slog.Info("shipping every log", "to", d.String(), "queue", cmp.Or(lc.QueueLines, logship.DefaultQueueLines))
 	}
 	shippers := in.shippers
 	in.outputs.ShipTo(func(name, stream string, wall time.Time, lines []string) {
