@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
-	rtmetrics "runtime/metrics"
 	"strings"
 	"time"
 
@@ -95,7 +93,7 @@ func (in *initSys) drainShipping() {
 
 // Metrics writes what init knows of the system (init/metrics).
 func (b controlBackend) Metrics(w io.Writer) error {
-	snap := metrics.Snapshot{Services: b.sup.Statuses(), Phases: b.timeline.Phases(), Init: selfUsage()}
+	snap := metrics.Snapshot{Services: b.sup.Statuses(), Phases: b.timeline.Phases(), Init: *initMemory()}
 	for _, v := range b.outputs.Volumes() {
 		snap.Logs = append(snap.Logs, metrics.Log{Name: v.Name, Lines: v.Lines, Bytes: v.Bytes})
 	}
@@ -103,25 +101,4 @@ func (b controlBackend) Metrics(w io.Writer) error {
 		snap.Shipping = append(snap.Shipping, s.Stats())
 	}
 	return metrics.Write(w, snap)
-}
-
-// selfUsage is PID 1's own memory and goroutines. The heap figure comes
-// from the runtime's cheap counters; ReadMemStats would stop the world.
-func selfUsage() metrics.Process {
-	p := metrics.Process{Goroutines: runtime.NumGoroutine()}
-	var pages, resident uint64
-	if _, err := fmt.Sscan(readFile("/proc/self/statm"), &pages, &resident); err == nil {
-		p.ResidentBytes = resident * uint64(os.Getpagesize())
-	}
-	p.HeapBytes = heapBytes()
-	return p
-}
-
-func heapBytes() uint64 {
-	s := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	rtmetrics.Read(s)
-	if s[0].Value.Kind() != rtmetrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }

@@ -32,7 +32,8 @@ type Snapshot struct {
 	Shipping []logship.Stats
 	// Phases are the boot's timed steps.
 	Phases []control.Phase
-	Init   Process
+	// Init is PID 1's own memory and goroutines.
+	Init control.InitMemory
 }
 
 // Log is the volume of one log: a service's, an onboot container's or
@@ -41,13 +42,6 @@ type Log struct {
 	Name  string
 	Lines uint64
 	Bytes uint64
-}
-
-// Process is PID 1's own use of the machine.
-type Process struct {
-	ResidentBytes uint64
-	HeapBytes     uint64
-	Goroutines    int
 }
 
 // states are every state a service can be in, so that each service has
@@ -138,7 +132,7 @@ func families(s Snapshot) []*dto.MetricFamily {
 	rss := gauge("minikit_init_resident_bytes", "Resident memory of init, PID 1.")
 	heap := gauge("minikit_init_heap_bytes", "Bytes of Go heap init has allocated and not yet freed.")
 	goroutines := gauge("minikit_init_goroutines", "Goroutines of init.")
-	add(rss, float64(s.Init.ResidentBytes))
+	add(rss, float64(s.Init.RSSBytes))
 	add(heap, float64(s.Init.HeapBytes))
 	add(goroutines, float64(s.Init.Goroutines))
 

@@ -32,7 +32,7 @@ func snapshot() Snapshot {
 		Shipping: []logship.Stats{{Destination: "syslog+tcp://10.0.2.2:5514", Connected: true, Queued: 2, Sent: 58,
 			Dropped: 5, DroppedBy: map[string]uint64{"sshd": 1, "init": 4}}},
 		Phases: []control.Phase{{Name: "onboot", Start: time.Second, End: 2500 * time.Millisecond}, {Name: "going", Start: 3 * time.Second}},
-		Init:   Process{ResidentBytes: 8 << 20, HeapBytes: 3 << 20, Goroutines: 17},
+		Init:   control.InitMemory{RSSBytes: 8 << 20, HeapBytes: 3 << 20, Goroutines: 17},
 	}
 }
 
