@@ -15,17 +15,14 @@ func (d *decoder) observe(n ast.Node, fpath string) *observe.Config {
 	c := &observe.Config{}
 	d.object(n, fpath, fields{
 		"logs": func(n ast.Node, p string) {
-			for _, s := range d.strs(n, p, func(s string, at position, p string) bool {
+			d.strs(n, p, func(s string, at position, p string) bool {
 				if _, err := logship.ParseDestination(s); err != nil {
 					d.errorf(at, p, "%v", err)
 					return false
 				}
+				c.Logs = append(c.Logs, s)
 				return true
-			}) {
-				if _, err := logship.ParseDestination(s); err == nil {
-					c.Logs = append(c.Logs, s)
-				}
-			}
+			})
 		},
 		"logCA": func(n ast.Node, p string) {
 			if s, ok := d.str(n, p); ok {

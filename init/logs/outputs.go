@@ -69,7 +69,7 @@ type ShipFunc func(name, stream string, wall time.Time, lines []string)
 func (o *Outputs) ShipTo(ship ShipFunc) {
 	o.mu.Lock()
 	o.ship = ship
-	sinks := append(slices.Collect(maps.Values(o.sinks)), o.own)
+	sinks := o.all()
 	o.mu.Unlock()
 	for _, s := range sinks {
 		s.shipTo(ship)
@@ -247,6 +247,11 @@ type Sink struct {
 	lines, bytes atomic.Uint64 // written since boot, for the metrics
 }
 
+// all lists every log, init's included; o.mu is held.
+func (o *Outputs) all() []*Sink {
+	return append(slices.Collect(maps.Values(o.sinks)), o.own)
+}
+
 // Volume is how much a log has been written to since boot.
 type Volume struct {
 	Name         string
@@ -256,7 +261,7 @@ type Volume struct {
 // Volumes reports every log's volume.
 func (o *Outputs) Volumes() []Volume {
 	o.mu.Lock()
-	sinks := append(slices.Collect(maps.Values(o.sinks)), o.own)
+	sinks := o.all()
 	o.mu.Unlock()
 	out := make([]Volume, 0, len(sinks))
 	for _, s := range sinks {

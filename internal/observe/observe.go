@@ -95,8 +95,8 @@ func FromCmdline(cmdline string) Config {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
 		case "minikit.log":
-			if v != "" && !slices.Contains(c.Logs, v) {
-				c.Logs = append(c.Logs, v)
+			if v != "" {
+				c.Merge(Config{Logs: []string{v}})
 			}
 		case "minikit.metrics":
 			c.Metrics = v
