@@ -111,13 +111,14 @@ func (in *initSys) boot() error {
 			return err
 		}
 	}
-	in.opts = parseCmdline(readFile("/proc/cmdline"))
+	cmdline := readFile("/proc/cmdline")
+	in.opts = parseCmdline(cmdline)
 	if in.opts.level != slog.LevelInfo {
 		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
-	in.startShipping(readFile("/proc/cmdline"))
-	in.openUpdates()
+	in.startShipping(cmdline)
+	in.openUpdates(cmdline)
 
 	if err := in.prepareRun(); err != nil {
 		return err

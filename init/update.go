@@ -353,12 +353,12 @@ func (u *updater) announce() {
 
 // openUpdates finds the slots this boot runs from, and says at boot what
 // their state is.
-func (in *initSys) openUpdates() {
+func (in *initSys) openUpdates(cmdline string) {
 	if in.hostMode() {
 		in.updates = noUpdates("init runs in host test mode")
 		return
 	}
-	in.updates = newUpdater(readFile("/proc/cmdline"), in.rootDevice, "/sys/class/block", "/dev", "/")
+	in.updates = newUpdater(cmdline, in.rootDevice, "/sys/class/block", "/dev", "/")
 	in.updates.announce()
 }
 
