@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -203,9 +204,15 @@ func (md *metadata) layout() (map[string]*node, error) {
 		return files, nil
 	}
 	files["userdata"] = &node{mode: 0o644, content: md.userdata}
+	// User data that is not LinuxKit's JSON form stays as it is, for its
+	// own reader: a shell script, cloud-init, or an object of other keys
+	// (a Kubernetes node's "kubernetes" object). Only an object whose
+	// every entry has LinuxKit's fields is written as files.
 	var tree map[string]entry
-	if json.Unmarshal(md.userdata, &tree) != nil {
-		return files, nil // user data that is not LinuxKit's JSON form stays as it is
+	dec := json.NewDecoder(bytes.NewReader(md.userdata))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&tree) != nil {
+		return files, nil
 	}
 	count := 0
 	if err := addTree(files, "", "userdata", tree, 0, &count); err != nil {

@@ -228,10 +228,19 @@ func TestWriteRefusesHostileUserData(t *testing.T) {
 	if err := md.write(dir); err != nil || md.hostname != "from-userdata" {
 		t.Errorf("hostname from user data: %q, %v", md.hostname, err)
 	}
-	// Not JSON: kept as it is, nothing more.
-	dir = t.TempDir()
-	if err := (&metadata{provider: "cdrom", userdata: []byte("#cloud-config\n")}).write(dir); err != nil {
-		t.Errorf("plain user data: %v", err)
+	// Not JSON, or JSON of other fields than LinuxKit's (a Kubernetes
+	// node's join object): kept as it is for its reader, nothing more.
+	for _, ud := range []string{"#cloud-config\n", `{"kubernetes": {"server": "https://k:6443", "token": "abcdef.0123456789abcdef"}}`} {
+		dir = t.TempDir()
+		if err := (&metadata{provider: "cdrom", userdata: []byte(ud)}).write(dir); err != nil {
+			t.Errorf("user data %s: %v", ud, err)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "userdata")); string(got) != ud {
+			t.Errorf("user data %s kept as %q", ud, got)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "kubernetes")); !os.IsNotExist(err) {
+			t.Errorf("user data %s written as files: %v", ud, err)
+		}
 	}
 }
 
