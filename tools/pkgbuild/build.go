@@ -117,7 +117,7 @@ func (b *builder) build(ctx context.Context, ref string) (*Result, error) {
 	progs := make([]string, len(r.Go))
 	for i, g := range r.Go {
 		progs[i] = filepath.Join(b.work, "go", strconv.Itoa(i))
-		if err := goBuild(ctx, r.Dir, g.Package, progs[i], g.Cgo, false, g.Tags...); err != nil {
+		if err := goBuild(ctx, r.Dir, g.Package, progs[i], g.Cgo, false, g.Vars, g.Tags...); err != nil {
 			return nil, err
 		}
 		if err := rh.file("go "+g.Path, progs[i]); err != nil {
@@ -127,7 +127,7 @@ func (b *builder) build(ctx context.Context, ref string) (*Result, error) {
 	hooks := make([]string, len(r.Run))
 	for i, h := range r.Run {
 		hooks[i] = filepath.Join(b.work, "hooks", strconv.Itoa(i))
-		if err := goBuild(ctx, r.Dir, h.Package, hooks[i], false, true); err != nil {
+		if err := goBuild(ctx, r.Dir, h.Package, hooks[i], false, true, nil); err != nil {
 			return nil, err
 		}
 		if err := rh.file("hook", hooks[i]); err != nil {

@@ -103,7 +103,7 @@ func TestCheckLibrariesPassesStaticProgramsAndOtherFiles(t *testing.T) {
 	root := mergedRoot(t)
 	// A static Go program, built as recipes build them.
 	static := filepath.Join(t.TempDir(), "static")
-	if err := goBuild(t.Context(), ".", "./cmd/busybox-links", static, false, false); err != nil {
+	if err := goBuild(t.Context(), ".", "./cmd/busybox-links", static, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := elf.Open(static); err != nil || f.Section(".interp") != nil {
@@ -144,7 +144,7 @@ func TestResolveInStaysInsideTheRoot(t *testing.T) {
 
 func TestCheckStatic(t *testing.T) {
 	static := filepath.Join(t.TempDir(), "static")
-	if err := goBuild(t.Context(), ".", "./cmd/busybox-links", static, false, false); err != nil {
+	if err := goBuild(t.Context(), ".", "./cmd/busybox-links", static, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckStatic(static); err != nil {

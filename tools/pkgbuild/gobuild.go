@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -16,10 +18,11 @@ import (
 // recipe hash) at every commit. Without cgo it is pure Go; with cgo the C
 // parts are linked statically, with Go's own resolver and user lookup
 // (netgo, osusergo) since glibc's would load shared libraries at run
-// time. tags are added to those. dir is where a relative package is found.
+// time. tags are added to those; vars are set with -X. dir is where a
+// relative package is found.
 // forHost builds for the machine running the build (hooks) instead of the
 // image's linux/amd64.
-func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool, tags ...string) error {
+func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool, vars map[string]string, tags ...string) error {
 	goos, goarch := "linux", "amd64"
 	if forHost {
 		goos, goarch = runtime.GOOS, runtime.GOARCH
@@ -31,8 +34,11 @@ func goBuild(ctx context.Context, dir, pkg, out string, cgo, forHost bool, tags 
 			return fmt.Errorf("go build %s: cgo needs a %s/%s build machine, not %s/%s", pkg, goos, goarch, runtime.GOOS, runtime.GOARCH)
 		}
 		tags = append([]string{"netgo", "osusergo"}, tags...)
-		ldflags = "-ldflags=-s -w -extldflags -static"
+		ldflags += " -extldflags -static"
 		cgoEnabled = "CGO_ENABLED=1"
+	}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		ldflags += " -X " + k + "=" + vars[k]
 	}
 	args := []string{"build", "-trimpath", "-buildvcs=false", ldflags}
 	if len(tags) > 0 {

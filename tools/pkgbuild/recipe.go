@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,11 +84,14 @@ type Move struct{ From, To string }
 // as libcontainer's nsenter in init). Package is an import path, or a
 // path relative to the recipe directory when it starts with ./ or ../.
 // Tags are build tags added to the build's own (seccomp, for init's
-// libcontainer to enforce seccomp filters with libseccomp).
+// libcontainer to enforce seccomp filters with libseccomp). Vars sets
+// string variables at link time (go build -ldflags -X IMPORTPATH.NAME=VALUE),
+// as projects stamp their version (kubelet's k8s.io/component-base/version).
 type GoProgram struct {
 	Package, Path string
 	Cgo           bool
 	Tags          []string
+	Vars          map[string]string
 }
 
 // Copy copies Source (a file or directory of the recipe) to Path. Mode
@@ -142,10 +147,11 @@ type rawMove struct {
 }
 
 type rawGo struct {
-	Package string   `yaml:"package"`
-	Path    string   `yaml:"path"`
-	Cgo     bool     `yaml:"cgo"`
-	Tags    []string `yaml:"tags"`
+	Package string            `yaml:"package"`
+	Path    string            `yaml:"path"`
+	Cgo     bool              `yaml:"cgo"`
+	Tags    []string          `yaml:"tags"`
+	Vars    map[string]string `yaml:"vars"`
 }
 
 type rawCopy struct {
@@ -243,6 +249,7 @@ func Parse(file string, data []byte) (*Recipe, error) {
 			Path:    p.imagePath(at+".path", "go.path", g.Path),
 			Cgo:     g.Cgo,
 			Tags:    p.buildTags(at+".tags", g.Tags),
+			Vars:    p.linkVars(at+".vars", g.Vars),
 		})
 	}
 	for i, c := range raw.Copy {
@@ -390,6 +397,22 @@ func (p *recipeParser) buildTags(at string, tags []string) []string {
 }
 
 var buildTagRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+
+// linkVars checks link-time variables: IMPORTPATH.NAME, and a value that
+// the go command's -ldflags splitting keeps whole (no spaces or quotes).
+func (p *recipeParser) linkVars(at string, vars map[string]string) map[string]string {
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if !linkVarRE.MatchString(k) {
+			p.errorf(at+"."+k, "go.vars", "%q is not IMPORTPATH.NAME", k)
+		}
+		if v := vars[k]; v == "" || strings.ContainsAny(v, " \t\n'\"\\") {
+			p.errorf(at+"."+k, "go.vars", "value %q is empty or has spaces or quotes", v)
+		}
+	}
+	return vars
+}
+
+var linkVarRE = regexp.MustCompile(`^[A-Za-z0-9_./~-]+\.[A-Za-z_][A-Za-z0-9_]*$`)
 
 // mode reads a permission mode written as a quoted octal string. YAML 1.2
 // reads an unquoted 0755 as the decimal number 755, so a number is refused
