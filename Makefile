@@ -8,10 +8,10 @@ OUT     := out
 # tag), without which libcontainer refuses every seccomp filter: cgo, static.
 STATIC  := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo,seccomp -ldflags '-s -w -extldflags -static'
 PURE    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w'
-GOFILES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+GOFILES := $(shell find . -name '*.go' -not -path './build/*' -not -path './kubernetes/*') go.mod go.sum
 DEFAULT := image-spec/examples/minikit.yml
 
-.PHONY: all deps kernel images pkgs run test test-unit fuzz bench bench-go clean
+.PHONY: all deps kernel images pkgs kube kube-images run test test-unit test-kube-modules fuzz bench bench-go clean
 all: bin/minikit bin/svcctl bin/init bin/dhcpcd
 
 bin/init: $(GOFILES)
@@ -44,6 +44,26 @@ RECIPES := $(dir $(wildcard pkg/*/build.yml onboot/*/build.yml services/*/build.
 images pkgs: bin/minikit
 	bin/minikit pkg build $(RECIPES)
 
+# A Kubernetes node's images (kubernetes/: kubelet, containerd with CRI),
+# and the control plane the test starts on the host (kube-apiserver and
+# etcd), all from the releases kubernetes/go.mod pins. Not part of
+# `images`: the first build compiles kubelet, containerd and the API
+# server from source, about 15 minutes on two cores; later ones are
+# cached (the recipes by their content, the binaries by go's cache).
+KUBE_RECIPES := kubernetes/containerd kubernetes/kubelet
+KUBE_BIN     := $(BUILD)/kubernetes
+kube: kube-images $(KUBE_BIN)/kube-apiserver $(KUBE_BIN)/etcd
+kube-images: bin/minikit
+	bin/minikit pkg build $(KUBE_RECIPES)
+# The flags of the recipes' go builds, so the API server shares kubelet's
+# compiled packages.
+KUBE_VERSION = $(shell cd kubernetes && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
+KUBE_GO := cd kubernetes && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitTreeState=clean'
+$(KUBE_BIN)/kube-apiserver: kubernetes/go.mod kubernetes/go.sum
+	$(KUBE_GO) -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+$(KUBE_BIN)/etcd: kubernetes/go.mod kubernetes/go.sum
+	$(KUBE_GO) -o $(CURDIR)/$@ go.etcd.io/etcd/server/v3
+
 # make run logs you in with a key of its own, added by a second spec file.
 SSH_KEY := $(BUILD)/ssh/id_ed25519
 $(SSH_KEY):
@@ -66,12 +86,20 @@ run: deps
 # time (-p 1): guests under TCG starved by a second VM or the host tests
 # hit soft lockups on two cores.
 test: deps
-	$(MAKE) all kernel images
+	$(MAKE) all kernel images kube
 	MINIKIT_REQUIRE_QEMU=1 MINIKIT_REQUIRE_ROOT=1 MINIKIT_SOAK=1 $(GO) test -p 1 -count=1 -timeout 60m ./...
+	$(MAKE) test-kube-modules
 	$(MAKE) fuzz
 
-test-unit:
+test-unit: test-kube-modules
 	$(GO) test -short ./...
+
+# kubernetes/ and kubernetes/containerd are modules of their own (they pin
+# Kubernetes' and containerd's dependencies apart from minikit's), which
+# ./... does not reach.
+KUBE_MODULES := kubernetes kubernetes/containerd
+test-kube-modules:
+	for m in $(KUBE_MODULES); do (cd $$m && $(GO) vet ./... && $(GO) test -count=1 ./...) || exit 1; done
 
 FUZZTIME ?= 30s
 fuzz:

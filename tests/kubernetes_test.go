@@ -1,0 +1,432 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/minikit/minikit/internal/testenv"
+	"github.com/minikit/minikit/tests/harness"
+	"github.com/minikit/minikit/tools/diskimage"
+	"github.com/minikit/minikit/tools/images"
+	"github.com/minikit/minikit/tools/qemu"
+)
+
+const (
+	kubeNode = "minikit-node"
+	// how long a TCG guest may take to boot, start containerd and kubelet
+	// and report Ready; it bounds a hang and measures nothing
+	kubeReadyTimeout = 6 * time.Minute
+	kubePodTimeout   = 4 * time.Minute
+)
+
+// TestKubernetesNodeJoinsAndRunsAPod boots examples/kubernetes-node.yml
+// against a control plane on the host (etcd and kube-apiserver, built from
+// the module kubernetes/ pins), with the join in a CD-ROM's user data. The
+// node must register and become Ready; a pod bound to it must run a
+// container from an image the node carries and print a line read back
+// through the API server (kubelet serves the log); once the pod is
+// deleted, kubelet must confirm that its containers are gone.
+//
+// Playing the cloud controller, the test sets the node's address to the
+// host's loopback, where qemu forwards kubelet's port: the API server
+// cannot reach the guest's own address through qemu's user network.
+func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
+	testenv.QEMU(t)
+	cp := startControlPlane(t)
+	kubeletPort := freePort(t)
+
+	busybox := filepath.Join(t.TempDir(), "busybox.tar")
+	saveImage(t, "minikit/busybox:dev", busybox)
+	preload := filepath.Join(t.TempDir(), "preload.yml")
+	writeFile(t, preload, fmt.Sprintf("files:\n  - path: etc/kubernetes/images/busybox.tar\n    source: %s\n", busybox))
+	image := build(t, "kube-node", "../image-spec/examples/kubernetes-node.yml", preload)
+
+	nodeCert, nodeKey := cp.ca.issue(t, "system:node:"+kubeNode, []string{"system:nodes"}, x509.ExtKeyUsageClientAuth)
+	userdata, err := json.Marshal(map[string]any{"kubernetes": map[string]any{
+		"server":            fmt.Sprintf("https://10.0.2.2:%d", cp.port),
+		"ca":                string(cp.ca.certPEM),
+		"clientCertificate": string(nodeCert),
+		"clientKey":         string(nodeKey),
+		"nodeName":          kubeNode,
+		"kubeletPort":       kubeletPort,
+		"cloudProvider":     "external",
+		"labels":            map[string]string{"minikit.dev/test": "kubernetes"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso := filepath.Join(t.TempDir(), "data.iso")
+	if err := diskimage.DataISO(t.Context(), iso, userdata, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	m := harness.Boot(t, image, harness.WithMemory(3072), harness.WithQEMU(func(o *qemu.Options) {
+		o.CDROMs = []string{iso}
+		o.Forwards = append(o.Forwards, qemu.Forward{HostPort: kubeletPort, GuestPort: kubeletPort})
+	}))
+	ctx := t.Context()
+	c := cp.client
+
+	// Registered, then initialised as a cloud controller would: the
+	// address the API server reaches kubelet at, and the taint lifted.
+	var node *corev1.Node
+	waitFor(t, m, kubeReadyTimeout, "node "+kubeNode+" to register", func() (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		node = n
+		return err == nil, err
+	})
+	t.Logf("node registered %v after boot", time.Since(start).Round(time.Second))
+	if v := node.Status.NodeInfo.KubeletVersion; v != cp.version {
+		t.Errorf("node runs kubelet %s, want %s, the control plane's release", v, cp.version)
+	}
+	if node.Labels["minikit.dev/test"] != "kubernetes" {
+		t.Errorf("node registered without the user data's label: %v", node.Labels)
+	}
+	initialiseNode(t, c, kubeletPort)
+	waitFor(t, m, kubeReadyTimeout, "node "+kubeNode+" to be Ready", func() (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				return cond.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	t.Logf("node Ready %v after boot", time.Since(start).Round(time.Second))
+
+	// A pod bound to the node, from the image it carries.
+	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	no := false
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello"},
+		Spec: corev1.PodSpec{
+			NodeName:                     kubeNode,
+			AutomountServiceAccountToken: &no,
+			Containers: []corev1.Container{{
+				Name:            "hello",
+				Image:           "minikit/busybox:dev",
+				ImagePullPolicy: corev1.PullNever,
+				Command:         []string{"/bin/sh", "-c", "echo hello from pod $(hostname) on minikit; exec sleep 3600"},
+			}},
+			TerminationGracePeriodSeconds: new(int64),
+		},
+	}
+	podStart := time.Now()
+	if _, err := c.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, m, kubePodTimeout, "pod hello to run", func() (bool, error) {
+		p, err := c.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("pod ended: %s", p.Status.Phase)
+		}
+		return p.Status.Phase == corev1.PodRunning, nil
+	})
+	t.Logf("pod running %v after it was created", time.Since(podStart).Round(time.Second))
+	var logs []byte
+	waitFor(t, m, kubePodTimeout, "pod hello's log line", func() (bool, error) {
+		logs, err = c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			return false, nil // kubelet may not have the log file yet
+		}
+		return bytes.Contains(logs, []byte("hello from pod hello on minikit")), nil
+	})
+
+	// Deleted: the API server drops the pod only once kubelet has
+	// stopped its containers and reclaimed what they held.
+	if err := c.CoreV1().Pods("default").Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, m, kubePodTimeout, "pod hello's containers to be gone", func() (bool, error) {
+		_, err := c.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	m.Shutdown(bootTimeout)
+}
+
+// initialiseNode does what a cloud controller does for a new node: it sets
+// the addresses and lifts the uninitialized taint.
+func initialiseNode(t *testing.T, c kubernetes.Interface, kubeletPort int) {
+	ctx := t.Context()
+	n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	if n, err = c.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("set node addresses: %v", err)
+	}
+	var taints []corev1.Taint
+	for _, tn := range n.Spec.Taints {
+		if tn.Key != "node.cloudprovider.kubernetes.io/uninitialized" {
+			taints = append(taints, tn)
+		}
+	}
+	n.Spec.Taints = taints
+	if _, err := c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("lift the uninitialized taint: %v", err)
+	}
+	if port := n.Status.DaemonEndpoints.KubeletEndpoint.Port; port != int32(kubeletPort) {
+		t.Errorf("kubelet reports port %d, user data asked for %d", port, kubeletPort)
+	}
+}
+
+// waitFor polls cond every second until it holds, failing the test when it
+// errs or when timeout passes (with the console's tail, where kubelet and
+// containerd log).
+func waitFor(t *testing.T, m *harness.Machine, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		time.Sleep(time.Second)
+	}
+	lines := m.Lines()
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	t.Fatalf("waited %v for %s (last error: %v); console's end:\n%s", timeout, what, last, strings.Join(lines, "\n"))
+}
+
+// controlPlane is etcd and kube-apiserver on the host's loopback.
+type controlPlane struct {
+	ca      *testCA
+	port    int
+	client  kubernetes.Interface
+	version string // the API server's, v1.X.Y
+}
+
+func startControlPlane(t *testing.T) *controlPlane {
+	t.Helper()
+	bin, err := filepath.Abs("../build/kubernetes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiserver, etcd := filepath.Join(bin, "kube-apiserver"), filepath.Join(bin, "etcd")
+	for _, p := range []string{apiserver, etcd} {
+		if _, err := os.Stat(p); err != nil {
+			testenv.Unavailable(t, testenv.RequireQEMUEnv, "%s is missing: run make kube first", p)
+		}
+	}
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	pki := func(name string, pemData []byte) string {
+		p := filepath.Join(dir, name)
+		writeFile(t, p, string(pemData))
+		return p
+	}
+	caFile := pki("ca.crt", ca.certPEM)
+	servingCert, servingKey := ca.issue(t, "kube-apiserver", nil, x509.ExtKeyUsageServerAuth)
+	adminCert, adminKey := ca.issue(t, "admin", []string{"system:masters"}, x509.ExtKeyUsageClientAuth)
+	kubeletClientCert, kubeletClientKey := ca.issue(t, "kube-apiserver-kubelet-client", []string{"system:masters"}, x509.ExtKeyUsageClientAuth)
+	_, saKey := ca.issue(t, "service-accounts", nil, x509.ExtKeyUsageClientAuth)
+
+	etcdClient, etcdPeer := freePort(t), freePort(t)
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+	startDaemon(t, dir, "etcd", etcd,
+		"--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+clientURL, "--advertise-client-urls="+clientURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync", "--log-level=warn")
+
+	port := freePort(t)
+	startDaemon(t, dir, "kube-apiserver", apiserver,
+		"--etcd-servers="+clientURL,
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port), "--advertise-address=10.0.2.2",
+		"--tls-cert-file="+pki("apiserver.crt", servingCert), "--tls-private-key-file="+pki("apiserver.key", servingKey),
+		"--client-ca-file="+caFile,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+pki("sa.key", saKey), "--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		"--kubelet-client-certificate="+pki("kubelet-client.crt", kubeletClientCert),
+		"--kubelet-client-key="+pki("kubelet-client.key", kubeletClientKey),
+		"--kubelet-preferred-address-types=InternalIP",
+		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
+		"--profiling=false")
+
+	cfg := &rest.Config{
+		Host:            fmt.Sprintf("https://127.0.0.1:%d", port),
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca.certPEM, CertData: adminCert, KeyData: adminKey},
+		Timeout:         30 * time.Second,
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(t.Context())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kube-apiserver not ready after 3 minutes: %v %s (its log: %s)", err, body, filepath.Join(dir, "kube-apiserver.log"))
+		}
+		time.Sleep(time.Second)
+	}
+	info, err := client.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &controlPlane{ca: ca, port: port, client: client, version: info.GitVersion}
+}
+
+// startDaemon runs a control-plane program until the test ends, its output
+// in DIR/NAME.log, whose end is printed if the test fails.
+func startDaemon(t *testing.T, dir, name, path string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			if len(data) > 6000 {
+				data = data[len(data)-6000:]
+			}
+			t.Logf("%s's log ends:\n%s", name, data)
+		}
+	})
+}
+
+// saveImage writes an image of the local store as an archive that
+// `ctr images import` reads.
+func saveImage(t *testing.T, ref, path string) {
+	t.Helper()
+	store, err := images.Open(images.DefaultDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := store.Resolve(t.Context(), ref)
+	if err != nil {
+		testenv.Unavailable(t, testenv.RequireQEMUEnv, "image %s: %v (run make images)", ref, err)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(path, tag, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testCA is a cluster CA for one test.
+type testCA struct {
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	certPEM []byte
+	serial  int64
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "minikit-test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial: 1}
+}
+
+// issue makes a certificate for cn in groups (the subject's
+// organisations, which Kubernetes reads as groups), and its key, as PEM.
+func (ca *testCA) issue(t *testing.T, cn string, groups []string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(ca.serial), Subject: pkix.Name{CommonName: cn, Organization: groups},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+	}
+	if usage == x509.ExtKeyUsageServerAuth {
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.2.2"), net.ParseIP("10.96.0.1")}
+		tmpl.DNSNames = []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+}
