@@ -113,16 +113,18 @@ fuzz:
 
 # Boot benchmark: the reference image against a busybox-script baseline
 # with Debian's runc, and PID 1 measured on the host (bench/README.md);
-# RUNS boots of each, medians. BENCHFLAGS adds flags, such as
+# RUNS boots of each, medians. Then a Kubernetes node's boot to Ready and
+# a pod's start, RUNS times, means. BENCHFLAGS adds flags, such as
 # -before DIR -before-store STORE to measure an earlier checkout beside.
 RUNS ?= 3
 BENCHFLAGS ?=
 bench: deps
-	$(MAKE) all images
+	$(MAKE) all images kube
 	$(GO) run ./bench/bootbench -runs $(RUNS) $(BENCHFLAGS)
+	MINIKIT_REQUIRE_QEMU=1 $(GO) test -run '^$$' -bench '^BenchmarkKubernetesNode$$' -benchtime $(RUNS)x ./tests/
 
 # The Go benchmarks of every package (supervisor, unpacking, builds, …).
-bench-go: all images
+bench-go: all images kube
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
 clean:

@@ -12,7 +12,7 @@ import (
 // minikit returns the path of the built minikit binary, skipping the test
 // when it is missing (failing instead under MINIKIT_REQUIRE_QEMU=1, as in
 // CI, where a skip would hide a broken build).
-func minikit(t *testing.T) string {
+func minikit(t testing.TB) string {
 	t.Helper()
 	bin, err := filepath.Abs("../bin/minikit")
 	if err != nil {
@@ -26,7 +26,7 @@ func minikit(t *testing.T) string {
 
 // build runs `minikit build` on specs (paths relative to this package)
 // into a temporary directory and returns DIR/NAME.
-func build(t *testing.T, name string, specs ...string) string {
+func build(t testing.TB, name string, specs ...string) string {
 	t.Helper()
 	out := t.TempDir()
 	args := append([]string{"build", "-o", out, "-name", name}, specs...)

@@ -56,6 +56,27 @@ const (
 // host's loopback, where qemu forwards kubelet's port: the API server
 // cannot reach the guest's own address through qemu's user network.
 func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
+	k := kubeNodeScenario(t)
+	t.Logf("node Ready %v after boot; pod running %v after it was created", k.ready.Round(time.Second), k.podStart.Round(time.Second))
+}
+
+// BenchmarkKubernetesNode reports the scenario's timings (make bench):
+// from boot to the node Ready, and from a pod's creation to its running.
+func BenchmarkKubernetesNode(b *testing.B) {
+	var ready, podStart time.Duration
+	for range b.N {
+		k := kubeNodeScenario(b)
+		ready += k.ready
+		podStart += k.podStart
+	}
+	b.ReportMetric(ready.Seconds()/float64(b.N), "s-boot-to-ready")
+	b.ReportMetric(podStart.Seconds()/float64(b.N), "s-pod-start")
+}
+
+// kubeTimings are what a node's users wait for.
+type kubeTimings struct{ ready, podStart time.Duration }
+
+func kubeNodeScenario(t testing.TB) kubeTimings {
 	testenv.QEMU(t)
 	cp := startControlPlane(t)
 	kubeletPort := freePort(t)
@@ -124,7 +145,7 @@ func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
 		}
 		return false, nil
 	})
-	t.Logf("node Ready %v after boot", time.Since(start).Round(time.Second))
+	ready := time.Since(start)
 
 	// A pod bound to the node, from the image it carries.
 	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -159,7 +180,7 @@ func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
 		}
 		return p.Status.Phase == corev1.PodRunning, nil
 	})
-	t.Logf("pod running %v after it was created", time.Since(podStart).Round(time.Second))
+	running := time.Since(podStart)
 	var logs []byte
 	waitFor(t, m, kubePodTimeout, "pod hello's log line", func() (bool, error) {
 		logs, err = c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
@@ -182,11 +203,12 @@ func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
 		return false, err
 	})
 	m.Shutdown(bootTimeout)
+	return kubeTimings{ready: ready, podStart: running}
 }
 
 // initialiseNode does what a cloud controller does for a new node: it sets
 // the addresses and lifts the uninitialized taint.
-func initialiseNode(t *testing.T, c kubernetes.Interface, kubeletPort int) {
+func initialiseNode(t testing.TB, c kubernetes.Interface, kubeletPort int) {
 	ctx := t.Context()
 	n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
 	if err != nil {
@@ -214,7 +236,7 @@ func initialiseNode(t *testing.T, c kubernetes.Interface, kubeletPort int) {
 // waitFor polls cond every second until it holds, failing the test when it
 // errs or when timeout passes (with the console's tail, where kubelet and
 // containerd log).
-func waitFor(t *testing.T, m *harness.Machine, timeout time.Duration, what string, cond func() (bool, error)) {
+func waitFor(t testing.TB, m *harness.Machine, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -243,7 +265,7 @@ type controlPlane struct {
 	version string // the API server's, v1.X.Y
 }
 
-func startControlPlane(t *testing.T) *controlPlane {
+func startControlPlane(t testing.TB) *controlPlane {
 	t.Helper()
 	bin, err := filepath.Abs("../build/kubernetes")
 	if err != nil {
@@ -322,7 +344,7 @@ func startControlPlane(t *testing.T) *controlPlane {
 
 // startDaemon runs a control-plane program until the test ends, its output
 // in DIR/NAME.log, whose end is printed if the test fails.
-func startDaemon(t *testing.T, dir, name, path string, args ...string) {
+func startDaemon(t testing.TB, dir, name, path string, args ...string) {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -353,7 +375,7 @@ func startDaemon(t *testing.T, dir, name, path string, args ...string) {
 
 // saveImage writes an image of the local store as an archive that
 // `ctr images import` reads.
-func saveImage(t *testing.T, ref, path string) {
+func saveImage(t testing.TB, ref, path string) {
 	t.Helper()
 	store, err := images.Open(images.DefaultDir())
 	if err != nil {
@@ -380,7 +402,7 @@ type testCA struct {
 	serial  int64
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -404,7 +426,7 @@ func newTestCA(t *testing.T) *testCA {
 
 // issue makes a certificate for cn in groups (the subject's
 // organisations, which Kubernetes reads as groups), and its key, as PEM.
-func (ca *testCA) issue(t *testing.T, cn string, groups []string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+func (ca *testCA) issue(t testing.TB, cn string, groups []string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -170,7 +170,7 @@ func TestRunRefusesWhatItCannotBoot(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	port, err := qemu.FreePort()
 	if err != nil {

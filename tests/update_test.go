@@ -74,7 +74,7 @@ func updateSystem(t *testing.T) (disk string, bundles map[string]string, sshKeyF
 	return filepath.Join(dir, "v1-bios.img"), bundles, sshKeyFile
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
