@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -33,6 +34,7 @@ func FuzzWriteUserData(f *testing.F) {
 		`{"d": {"entries": {"e": {"entries": {"f": {"content": ""}}}}}}`,
 		`#cloud-config` + "\nusers: []\n",
 		`[1, 2]`,
+		`{"kubernetes": {"server": "https://k:6443", "token": "abcdef.0123456789abcdef"}}`,
 	} {
 		f.Add([]byte(seed), true, true)
 		f.Add([]byte(seed), false, false)
@@ -92,8 +94,12 @@ func expected(keys, hostname bool, userdata []byte) map[string]string {
 	if hostname {
 		want["hostname"] = "-rw-r--r-- provider-host"
 	}
+	// Only an object of LinuxKit's fields alone is a tree; any other
+	// user data stays as it is, for its own reader.
 	var tree map[string]entry
-	if json.Unmarshal(userdata, &tree) != nil {
+	dec := json.NewDecoder(bytes.NewReader(userdata))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&tree) != nil {
 		return want
 	}
 	providers := maps.Clone(want)
