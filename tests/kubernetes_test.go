@@ -23,7 +23,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -44,80 +46,105 @@ const (
 	kubePodTimeout   = 4 * time.Minute
 )
 
-// TestKubernetesNodeJoinsAndRunsAPod boots examples/kubernetes-node.yml
-// against a control plane on the host (etcd and kube-apiserver, built from
-// the module kubernetes/ pins), with the join in a CD-ROM's user data. The
-// node must register and become Ready; a pod bound to it must run a
-// container from an image the node carries and print a line read back
-// through the API server (kubelet serves the log); once the pod is
-// deleted, kubelet must confirm that its containers are gone.
-//
-// Playing the cloud controller, the test sets the node's address to the
-// host's loopback, where qemu forwards kubelet's port: the API server
-// cannot reach the guest's own address through qemu's user network.
-func TestKubernetesNodeJoinsAndRunsAPod(t *testing.T) {
-	k := kubeNodeScenario(t)
-	t.Logf("node Ready %v after boot; pod running %v after it was created", k.ready.Round(time.Second), k.podStart.Round(time.Second))
+// TestKubernetesNodeJoinsRunsAPodAndKeepsItsState boots
+// examples/kubernetes-node.yml against a control plane on the host (etcd
+// and kube-apiserver, built from the module kubernetes/ pins), its join in
+// a CD-ROM's user data and its state on a disk. The node joins as
+// kubeadm's nodes do: with a bootstrap token traded for a client
+// certificate. It must register with its labels and the pinned kubelet,
+// become Ready, run a pod bound to it from an image it carries, whose line
+// is read back through the API server (kubelet serves the log), and, once
+// the pod is deleted, confirm that its containers are gone. Rebooted, it
+// must come back Ready with the certificate it keeps on its disk, asking
+// for no other.
+func TestKubernetesNodeJoinsRunsAPodAndKeepsItsState(t *testing.T) {
+	k := joinKubeNode(t)
+	podStart := k.runPod(t)
+	t.Logf("node Ready %v after boot; pod running %v after it was created", k.ready.Round(time.Second), podStart.Round(time.Second))
+	k.reboot(t)
 }
 
-// BenchmarkKubernetesNode reports the scenario's timings (make bench):
-// from boot to the node Ready, and from a pod's creation to its running.
+// BenchmarkKubernetesNode reports what a node's users wait for (make
+// bench): from boot to the node Ready, and from a pod's creation to its
+// container running.
 func BenchmarkKubernetesNode(b *testing.B) {
 	var ready, podStart time.Duration
 	for range b.N {
-		k := kubeNodeScenario(b)
+		k := joinKubeNode(b)
 		ready += k.ready
-		podStart += k.podStart
+		podStart += k.runPod(b)
+		k.m.Shutdown(bootTimeout)
 	}
 	b.ReportMetric(ready.Seconds()/float64(b.N), "s-boot-to-ready")
 	b.ReportMetric(podStart.Seconds()/float64(b.N), "s-pod-start")
 }
 
-// kubeTimings are what a node's users wait for.
-type kubeTimings struct{ ready, podStart time.Duration }
+// testNode is a booted node and the cluster it joined.
+type testNode struct {
+	cp          *controlPlane
+	image, disk string
+	kubeletPort int
+	join        map[string]any
+	m           *harness.Machine
+	ready       time.Duration // from boot to Ready
+	first       *corev1.Node  // as it was when first Ready
+}
 
-func kubeNodeScenario(t testing.TB) kubeTimings {
+// joinKubeNode starts a control plane, boots a node into it and waits
+// for the node to be Ready.
+//
+// Playing the cloud controller (cloudProvider: external), the test sets
+// the node's address to the host's loopback, where qemu forwards kubelet's
+// port: the API server cannot reach the guest's own address through qemu's
+// user network. And it approves and signs kubelet's certificate request,
+// as the controller manager (which this cluster lacks) would.
+func joinKubeNode(t testing.TB) *testNode {
 	testenv.QEMU(t)
 	cp := startControlPlane(t)
-	kubeletPort := freePort(t)
-
-	busybox := filepath.Join(t.TempDir(), "busybox.tar")
-	saveImage(t, "minikit/busybox:dev", busybox)
-	preload := filepath.Join(t.TempDir(), "preload.yml")
-	writeFile(t, preload, fmt.Sprintf("files:\n  - path: etc/kubernetes/images/busybox.tar\n    source: %s\n", busybox))
-	image := build(t, "kube-node", "../image-spec/examples/kubernetes-node.yml", preload)
-
-	nodeCert, nodeKey := cp.ca.issue(t, "system:node:"+kubeNode, []string{"system:nodes"}, x509.ExtKeyUsageClientAuth)
-	userdata, err := json.Marshal(map[string]any{"kubernetes": map[string]any{
-		"server":            fmt.Sprintf("https://10.0.2.2:%d", cp.port),
-		"ca":                string(cp.ca.certPEM),
-		"clientCertificate": string(nodeCert),
-		"clientKey":         string(nodeKey),
-		"nodeName":          kubeNode,
-		"kubeletPort":       kubeletPort,
-		"cloudProvider":     "external",
-		"labels":            map[string]string{"minikit.dev/test": "kubernetes"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iso := filepath.Join(t.TempDir(), "data.iso")
-	if err := diskimage.DataISO(t.Context(), iso, userdata, time.Unix(0, 0)); err != nil {
-		t.Fatal(err)
-	}
-
-	start := time.Now()
-	m := harness.Boot(t, image, harness.WithMemory(3072), harness.WithQEMU(func(o *qemu.Options) {
-		o.CDROMs = []string{iso}
-		o.Forwards = append(o.Forwards, qemu.Forward{HostPort: kubeletPort, GuestPort: kubeletPort})
-	}))
-	ctx := t.Context()
 	c := cp.client
+	ctx := t.Context()
+	// What kubeadm token create and kubeadm init set up: the token's
+	// secret, and the right of its holders to ask for node certificates.
+	waitFor(t, nil, time.Minute, "the bootstrap token's secret", func() (bool, error) {
+		_, err := c.CoreV1().Secrets("kube-system").Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "bootstrap-token-abcdef", Namespace: "kube-system"},
+			Type:       corev1.SecretTypeBootstrapToken,
+			StringData: map[string]string{
+				"token-id": "abcdef", "token-secret": "0123456789abcdef",
+				"usage-bootstrap-authentication": "true",
+				"expiration":                     time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			},
+		}, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return true, nil
+		}
+		return false, err // kube-system may not be there yet
+	})
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "minikit-test-node-bootstrapper"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node-bootstrapper"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:bootstrappers"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
-	// Registered, then initialised as a cloud controller would: the
-	// address the API server reaches kubelet at, and the taint lifted.
+	k := &testNode{cp: cp, image: kubeNodeImage(t), disk: filepath.Join(t.TempDir(), "node.img"), kubeletPort: freePort(t)}
+	k.join = map[string]any{
+		"server":        cp.guestURL(),
+		"ca":            string(cp.ca.certPEM),
+		"token":         "abcdef.0123456789abcdef",
+		"nodeName":      kubeNode,
+		"kubeletPort":   k.kubeletPort,
+		"cloudProvider": "external",
+		"labels":        map[string]string{"minikit.dev/test": "kubernetes"},
+	}
+	start := time.Now()
+	k.m = bootKubeNode(t, k.image, k.kubeletPort, k.disk, k.join)
+	waitFor(t, k.m, kubeReadyTimeout, "kubelet's certificate request, approved and signed", func() (bool, error) {
+		return signNodeCSRs(t, c, cp.ca) > 0, nil
+	})
 	var node *corev1.Node
-	waitFor(t, m, kubeReadyTimeout, "node "+kubeNode+" to register", func() (bool, error) {
+	waitFor(t, k.m, kubeReadyTimeout, "node "+kubeNode+" to register", func() (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
@@ -132,22 +159,17 @@ func kubeNodeScenario(t testing.TB) kubeTimings {
 	if node.Labels["minikit.dev/test"] != "kubernetes" {
 		t.Errorf("node registered without the user data's label: %v", node.Labels)
 	}
-	initialiseNode(t, c, kubeletPort)
-	waitFor(t, m, kubeReadyTimeout, "node "+kubeNode+" to be Ready", func() (bool, error) {
-		n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status == corev1.ConditionTrue, nil
-			}
-		}
-		return false, nil
-	})
-	ready := time.Since(start)
+	initialiseNode(t, c, k.kubeletPort)
+	k.first = waitReady(t, k.m, c, time.Time{})
+	k.ready = time.Since(start)
+	return k
+}
 
-	// A pod bound to the node, from the image it carries.
+// runPod runs a pod on the node, reads its line, deletes it and waits for
+// kubelet to confirm it gone; it returns how long the pod took to run.
+func (k *testNode) runPod(t testing.TB) time.Duration {
+	t.Helper()
+	ctx, c, m := t.Context(), k.cp.client, k.m
 	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -166,7 +188,7 @@ func kubeNodeScenario(t testing.TB) kubeTimings {
 			TerminationGracePeriodSeconds: new(int64),
 		},
 	}
-	podStart := time.Now()
+	start := time.Now()
 	if _, err := c.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +202,11 @@ func kubeNodeScenario(t testing.TB) kubeTimings {
 		}
 		return p.Status.Phase == corev1.PodRunning, nil
 	})
-	running := time.Since(podStart)
-	var logs []byte
+	running := time.Since(start)
 	waitFor(t, m, kubePodTimeout, "pod hello's log line", func() (bool, error) {
-		logs, err = c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		logs, err := c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
 		if err != nil {
-			return false, nil // kubelet may not have the log file yet
+			return false, err // kubelet may not have the log file yet
 		}
 		return bytes.Contains(logs, []byte("hello from pod hello on minikit")), nil
 	})
@@ -202,8 +223,127 @@ func kubeNodeScenario(t testing.TB) kubeTimings {
 		}
 		return false, err
 	})
-	m.Shutdown(bootTimeout)
-	return kubeTimings{ready: ready, podStart: running}
+	return running
+}
+
+// reboot powers the node off and boots it again on the same disk: it must
+// be Ready again, in its new boot, without asking for a new certificate.
+func (k *testNode) reboot(t testing.TB) {
+	t.Helper()
+	c := k.cp.client
+	k.m.Shutdown(bootTimeout)
+	restart := time.Now()
+	k.m = bootKubeNode(t, k.image, k.kubeletPort, k.disk, k.join)
+	again := waitReady(t, k.m, c, restart)
+	if again.Status.NodeInfo.BootID == k.first.Status.NodeInfo.BootID {
+		t.Errorf("the node reported Ready after the reboot with its first boot's ID %s", k.first.Status.NodeInfo.BootID)
+	}
+	csrs, err := c.CertificatesV1().CertificateSigningRequests().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, csr := range csrs.Items {
+		if !csr.CreationTimestamp.Time.Before(restart.Truncate(time.Second)) {
+			t.Errorf("certificate request %s made after the reboot: the node's certificate did not outlive it", csr.Name)
+		}
+	}
+	k.m.Shutdown(bootTimeout)
+}
+
+// kubeNodeImage builds the example node with minikit/busybox among the
+// images it carries.
+func kubeNodeImage(t testing.TB) string {
+	busybox := filepath.Join(t.TempDir(), "busybox.tar")
+	saveImage(t, "minikit/busybox:dev", busybox)
+	preload := filepath.Join(t.TempDir(), "preload.yml")
+	writeFile(t, preload, fmt.Sprintf("files:\n  - path: etc/kubernetes/images/busybox.tar\n    source: %s\n", busybox))
+	return build(t, "kube-node", "../image-spec/examples/kubernetes-node.yml", preload)
+}
+
+// bootKubeNode boots image with join as its user data's "kubernetes"
+// object on a CD-ROM, kubelet's port forwarded from the host's loopback,
+// and disk (when not "") as its state's disk.
+func bootKubeNode(t testing.TB, image string, kubeletPort int, disk string, join map[string]any) *harness.Machine {
+	t.Helper()
+	userdata, err := json.Marshal(map[string]any{"kubernetes": join})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso := filepath.Join(t.TempDir(), "data.iso")
+	if err := diskimage.DataISO(t.Context(), iso, userdata, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	opts := []harness.Option{harness.WithMemory(3072), harness.WithQEMU(func(o *qemu.Options) {
+		o.CDROMs = []string{iso}
+		o.Forwards = append(o.Forwards, qemu.Forward{HostPort: kubeletPort, GuestPort: kubeletPort})
+	})}
+	if disk != "" {
+		opts = append(opts, harness.WithDisk(disk, 2<<30))
+	}
+	return harness.Boot(t, image, opts...)
+}
+
+// waitReady waits for the node to report Ready with a heartbeat after
+// since, and returns it.
+func waitReady(t testing.TB, m *harness.Machine, c kubernetes.Interface, since time.Time) *corev1.Node {
+	t.Helper()
+	var node *corev1.Node
+	waitFor(t, m, kubeReadyTimeout, "node "+kubeNode+" to be Ready", func() (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(t.Context(), kubeNode, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && cond.LastHeartbeatTime.After(since) {
+				node = n
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return node
+}
+
+// signNodeCSRs approves and signs kubelets' pending requests for client
+// certificates, as the controller manager's approver and signer do, and
+// returns how many it signed.
+func signNodeCSRs(t testing.TB, c kubernetes.Interface, ca *testCA) int {
+	t.Helper()
+	ctx := t.Context()
+	list, err := c.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0
+	}
+	signed := 0
+	for _, csr := range list.Items {
+		if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || len(csr.Status.Certificate) > 0 {
+			continue
+		}
+		block, _ := pem.Decode(csr.Spec.Request)
+		if block == nil {
+			t.Fatalf("certificate request %s holds no PEM", csr.Name)
+		}
+		req, err := x509.ParseCertificateRequest(block.Bytes)
+		if err != nil || req.CheckSignature() != nil {
+			t.Fatalf("certificate request %s: %v", csr.Name, err)
+		}
+		if req.Subject.CommonName != "system:node:"+kubeNode {
+			t.Fatalf("certificate request %s is for %q, not the node", csr.Name, req.Subject.CommonName)
+		}
+		csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "MinikitTest", Message: "approved by the test",
+		})
+		approved, err := c.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, &csr, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("approve %s: %v", csr.Name, err)
+		}
+		approved.Status.Certificate = ca.sign(t, req)
+		if _, err := c.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, approved, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("sign %s: %v", csr.Name, err)
+		}
+		signed++
+	}
+	return signed
 }
 
 // initialiseNode does what a cloud controller does for a new node: it sets
@@ -233,9 +373,9 @@ func initialiseNode(t testing.TB, c kubernetes.Interface, kubeletPort int) {
 	}
 }
 
-// waitFor polls cond every second until it holds, failing the test when it
-// errs or when timeout passes (with the console's tail, where kubelet and
-// containerd log).
+// waitFor polls cond every second until it holds, failing the test when
+// timeout passes, with cond's last error and the console's tail (where
+// kubelet and containerd log) when there is a machine.
 func waitFor(t testing.TB, m *harness.Machine, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -250,7 +390,10 @@ func waitFor(t testing.TB, m *harness.Machine, timeout time.Duration, what strin
 		}
 		time.Sleep(time.Second)
 	}
-	lines := m.Lines()
+	var lines []string
+	if m != nil {
+		lines = m.Lines()
+	}
 	if len(lines) > 60 {
 		lines = lines[len(lines)-60:]
 	}
@@ -309,6 +452,7 @@ func startControlPlane(t testing.TB) *controlPlane {
 		"--service-account-key-file="+pki("sa.key", saKey), "--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		"--enable-bootstrap-token-auth",
 		"--kubelet-client-certificate="+pki("kubelet-client.crt", kubeletClientCert),
 		"--kubelet-client-key="+pki("kubelet-client.key", kubeletClientKey),
 		"--kubelet-preferred-address-types=InternalIP",
@@ -341,6 +485,10 @@ func startControlPlane(t testing.TB) *controlPlane {
 	}
 	return &controlPlane{ca: ca, port: port, client: client, version: info.GitVersion}
 }
+
+// guestURL is the API server as the guest reaches it: qemu's user network
+// maps 10.0.2.2 to the host's loopback.
+func (cp *controlPlane) guestURL() string { return fmt.Sprintf("https://10.0.2.2:%d", cp.port) }
 
 // startDaemon runs a control-plane program until the test ends, its output
 // in DIR/NAME.log, whose end is printed if the test fails.
@@ -422,6 +570,23 @@ func newTestCA(t testing.TB) *testCA {
 		t.Fatal(err)
 	}
 	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial: 1}
+}
+
+// sign makes a node client certificate for req, as the controller
+// manager's kube-apiserver-client-kubelet signer does.
+func (ca *testCA) sign(t testing.TB, req *x509.CertificateRequest) []byte {
+	t.Helper()
+	ca.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(ca.serial), Subject: req.Subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, req.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // issue makes a certificate for cn in groups (the subject's
