@@ -403,10 +403,10 @@ var buildTagRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
 func (p *recipeParser) linkVars(at string, vars map[string]string) map[string]string {
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		if !linkVarRE.MatchString(k) {
-			p.errorf(at+"."+k, "go.vars", "%q is not IMPORTPATH.NAME", k)
+			p.errorf(at+".'"+k+"'", "go.vars", "%q is not IMPORTPATH.NAME", k)
 		}
 		if v := vars[k]; v == "" || strings.ContainsAny(v, " \t\n'\"\\") {
-			p.errorf(at+"."+k, "go.vars", "value %q is empty or has spaces or quotes", v)
+			p.errorf(at+".'"+k+"'", "go.vars", "value %q is empty or has spaces or quotes", v)
 		}
 	}
 	return vars

@@ -104,7 +104,7 @@ func TestParseErrorsSayFileLineAndField(t *testing.T) {
 		{"relative image path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: usr/bin/x\n", "build.yml:4:11: go.path: \"usr/bin/x\" is not absolute"},
 		{"bad build tag", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: /x\n    tags: [seccomp, \"a b\"]\n", `build.yml:5:21: go.tags: "a b" is not a Go build tag`},
 		{"bad link variable", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: /x\n    vars:\n      version: v1\n", `go.vars: "version" is not IMPORTPATH.NAME`},
-		{"link value with a space", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: /x\n    vars:\n      example.com/v.Version: \"v1 beta\"\n", `go.vars: value "v1 beta" is empty or has spaces or quotes`},
+		{"link value with a space", "image: minikit/x\ngo:\n  - package: ./cmd/x\n    path: /x\n    vars:\n      example.com/v.Version: \"v1 beta\"\n", `build.yml:6:30: go.vars: value "v1 beta" is empty or has spaces or quotes`},
 		{"missing go path", "image: minikit/x\ngo:\n  - package: ./cmd/x\n", "build.yml:3:12: go.path: is required"},
 		{"unquoted mode", "image: minikit/x\ncopy:\n  - source: a\n    path: /a\n    mode: 0755\n", "build.yml:5:11: copy.mode: 0755 is a number: write the mode as a quoted octal string"},
 		{"copy from outside the recipe", "image: minikit/x\ncopy:\n  - source: ../secret\n    path: /a\n", "build.yml:3:13: copy.source: \"../secret\" is not a path inside the recipe directory"},

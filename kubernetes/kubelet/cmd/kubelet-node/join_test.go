@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 )
@@ -198,5 +199,46 @@ func TestWriteWithABootstrapToken(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "bootstrap-kubeconfig"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("bootstrap kubeconfig mode: %v %v, want 0600", fi.Mode(), err)
+	}
+}
+
+// A node moved to another cluster (new user data, same persistent disk)
+// must bootstrap there, not go on with the kubeconfig kubelet wrote for
+// the old one; in the same cluster it keeps it.
+func TestWriteForgetsAnotherClustersKubeconfig(t *testing.T) {
+	ca, _ := testPEM(t, "ca")
+	otherCA, _ := testPEM(t, "other-ca")
+	for _, c := range []struct {
+		name, server, ca string
+		kept             bool
+	}{
+		{"same cluster", "https://k:6443", ca, true},
+		{"another server", "https://elsewhere:6443", ca, false},
+		{"another CA", "https://k:6443", otherCA, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// what kubelet writes after its bootstrap
+			old := clientcmdapi.NewConfig()
+			old.Clusters["default-cluster"] = &clientcmdapi.Cluster{Server: c.server, CertificateAuthorityData: []byte(c.ca)}
+			old.AuthInfos["default-auth"] = &clientcmdapi.AuthInfo{ClientCertificate: "/var/lib/kubelet/pki/kubelet-client-current.pem"}
+			old.Contexts["default-context"] = &clientcmdapi.Context{Cluster: "default-cluster", AuthInfo: "default-auth"}
+			old.CurrentContext = "default-context"
+			kc := filepath.Join(dir, "kubeconfig")
+			if err := clientcmd.WriteToFile(*old, kc); err != nil {
+				t.Fatal(err)
+			}
+			j, err := ParseUserData(userData(t, map[string]any{"server": "https://k:6443", "ca": ca, "token": token}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Write(j, dir, "n", "/run/containerd/containerd.sock"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = os.Stat(kc)
+			if kept := err == nil; kept != c.kept {
+				t.Errorf("kubeconfig kept: %v, want %v", kept, c.kept)
+			}
+		})
 	}
 }

@@ -38,6 +38,9 @@ func Write(j *Join, dir, hostname, runtime string) ([]string, error) {
 		// kubeconfig itself; a kubeconfig kept on a persistent disk from
 		// an earlier boot is used as long as its certificate is valid.
 		cfg.AuthInfos["node"] = &clientcmdapi.AuthInfo{Token: j.Token}
+		if err := forgetOtherCluster(kubeconfig, j); err != nil {
+			return nil, err
+		}
 		bootstrap := filepath.Join(dir, "bootstrap-kubeconfig")
 		if err := writeKubeconfig(bootstrap, cfg); err != nil {
 			return nil, err
@@ -123,6 +126,29 @@ func kubeletConfig(j *Join, caFile, runtime string) ([]byte, error) {
 		return nil, fmt.Errorf("kubelet configuration: %w", err)
 	}
 	return out, nil
+}
+
+// forgetOtherCluster removes the kubeconfig kubelet wrote at an earlier
+// bootstrap when it names another API server or CA than the user data
+// does: kubelet would go on using it, as long as its certificate is
+// valid, and the node would stay in the cluster it was moved out of.
+func forgetOtherCluster(kubeconfig string, j *Join) error {
+	old, err := clientcmd.LoadFromFile(kubeconfig)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err == nil {
+		if ctx, ok := old.Contexts[old.CurrentContext]; ok {
+			if c, ok := old.Clusters[ctx.Cluster]; ok && c.Server == j.Server && string(c.CertificateAuthorityData) == j.CA {
+				return nil
+			}
+		}
+	}
+	// Another cluster's, or unreadable: kubelet bootstraps anew.
+	if err := os.Remove(kubeconfig); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the kubeconfig of another cluster: %w", err)
+	}
+	return nil
 }
 
 func writeKubeconfig(path string, cfg *clientcmdapi.Config) error {
