@@ -50,6 +50,18 @@ func TestEveryRecipeParses(t *testing.T) {
 			t.Errorf("%s names image %s; want %s, after its directory", r.File, r.Image, want)
 		}
 	}
+	// A Kubernetes node's recipes: built by make kube-images, not by
+	// TestEveryRecipeBuilds (they compile kubelet and containerd), but
+	// checked here like the others.
+	kube, err := filepath.Glob(filepath.Join("../../kubernetes", "*", RecipeFile))
+	if err != nil || len(kube) == 0 {
+		t.Fatalf("no recipes under kubernetes/: %v", err)
+	}
+	for _, f := range kube {
+		if _, err := Load(filepath.Dir(f)); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
 }
 
 // recipeChecks run in the built image, each a command in a chroot of its
