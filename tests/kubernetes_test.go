@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tests/harness"
@@ -347,28 +348,42 @@ func signNodeCSRs(t testing.TB, c kubernetes.Interface, ca *testCA) int {
 }
 
 // initialiseNode does what a cloud controller does for a new node: it sets
-// the addresses and lifts the uninitialized taint.
+// the addresses and lifts the uninitialized taint. kubelet writes the
+// node's status at the same time, so each write is retried on conflict.
 func initialiseNode(t testing.TB, c kubernetes.Interface, kubeletPort int) {
 	ctx := t.Context()
-	n, err := c.CoreV1().Nodes().Get(ctx, kubeNode, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-	if n, err = c.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	nodes := c.CoreV1().Nodes()
+	var port int32
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := nodes.Get(ctx, kubeNode, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		port = n.Status.DaemonEndpoints.KubeletEndpoint.Port
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+		_, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatalf("set node addresses: %v", err)
 	}
-	var taints []corev1.Taint
-	for _, tn := range n.Spec.Taints {
-		if tn.Key != "node.cloudprovider.kubernetes.io/uninitialized" {
-			taints = append(taints, tn)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := nodes.Get(ctx, kubeNode, metav1.GetOptions{})
+		if err != nil {
+			return err
 		}
-	}
-	n.Spec.Taints = taints
-	if _, err := c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		var taints []corev1.Taint
+		for _, tn := range n.Spec.Taints {
+			if tn.Key != "node.cloudprovider.kubernetes.io/uninitialized" {
+				taints = append(taints, tn)
+			}
+		}
+		n.Spec.Taints = taints
+		_, err = nodes.Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatalf("lift the uninitialized taint: %v", err)
 	}
-	if port := n.Status.DaemonEndpoints.KubeletEndpoint.Port; port != int32(kubeletPort) {
+	if port != int32(kubeletPort) {
 		t.Errorf("kubelet reports port %d, user data asked for %d", port, kubeletPort)
 	}
 }
