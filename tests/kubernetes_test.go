@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -35,7 +33,6 @@ import (
 	"github.com/minikit/minikit/internal/testenv"
 	"github.com/minikit/minikit/tests/harness"
 	"github.com/minikit/minikit/tools/diskimage"
-	"github.com/minikit/minikit/tools/images"
 	"github.com/minikit/minikit/tools/qemu"
 )
 
@@ -255,7 +252,7 @@ func (k *testNode) reboot(t testing.TB) {
 // images it carries.
 func kubeNodeImage(t testing.TB) string {
 	busybox := filepath.Join(t.TempDir(), "busybox.tar")
-	saveImage(t, "minikit/busybox:dev", busybox)
+	imageTar(t, "minikit/busybox:dev", "minikit/busybox:dev", busybox)
 	preload := filepath.Join(t.TempDir(), "preload.yml")
 	writeFile(t, preload, fmt.Sprintf("files:\n  - path: etc/kubernetes/images/busybox.tar\n    source: %s\n", busybox))
 	return build(t, "kube-node", "../image-spec/examples/kubernetes-node.yml", preload)
@@ -534,27 +531,6 @@ func startDaemon(t testing.TB, dir, name, path string, args ...string) {
 			t.Logf("%s's log ends:\n%s", name, data)
 		}
 	})
-}
-
-// saveImage writes an image of the local store as an archive that
-// `ctr images import` reads.
-func saveImage(t testing.TB, ref, path string) {
-	t.Helper()
-	store, err := images.Open(images.DefaultDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := store.Resolve(t.Context(), ref)
-	if err != nil {
-		testenv.Unavailable(t, testenv.RequireQEMUEnv, "image %s: %v (run make images)", ref, err)
-	}
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tarball.WriteToFile(path, tag, img); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testCA is a cluster CA for one test.

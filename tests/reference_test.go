@@ -22,7 +22,7 @@ const loginTimeout = 3 * time.Minute
 
 // imageTar writes the stored image ref as a `docker save` tarball tagged
 // tag, for containerd to import inside a booted system.
-func imageTar(t *testing.T, ref, tag, path string) {
+func imageTar(t testing.TB, ref, tag, path string) {
 	t.Helper()
 	st, err := images.Open(images.DefaultDir())
 	if err != nil {
