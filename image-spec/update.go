@@ -70,7 +70,7 @@ func (d *decoder) update(n ast.Node, fpath string) *Update {
 	d.object(n, fpath, fields{
 		"version": func(n ast.Node, p string) {
 			if s, ok := d.str(n, p); ok {
-				if !updatebundle.VersionPattern.MatchString(s) {
+				if !updatebundle.ValidVersion(s) {
 					d.errorf(d.pos(n), p, "%q is not a version: up to 64 letters, digits and . _ + ~ -, starting with a letter or digit", s)
 					return
 				}

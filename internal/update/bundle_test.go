@@ -3,8 +3,14 @@ package update
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -13,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minikit/minikit/internal/update/signkey"
 )
 
 const testSpec = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -305,7 +313,7 @@ func TestOversizedManifestIsNotRead(t *testing.T) {
 
 func TestKeysRoundTripThroughPEM(t *testing.T) {
 	pub, priv := testKey(t)
-	privPEM, err := EncodePrivateKey(priv)
+	privPEM, err := signkey.Encode(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +324,7 @@ func TestKeysRoundTripThroughPEM(t *testing.T) {
 	if !bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")) || !bytes.HasPrefix(pubPEM, []byte("-----BEGIN PUBLIC KEY-----")) {
 		t.Errorf("not PKCS#8 and PKIX PEM:\n%s%s", privPEM, pubPEM)
 	}
-	p2, err := ParsePrivateKey(privPEM)
+	p2, err := signkey.Parse(privPEM)
 	if err != nil || !p2.Equal(priv) {
 		t.Errorf("private key read back: %v", err)
 	}
@@ -329,6 +337,50 @@ func TestKeysRoundTripThroughPEM(t *testing.T) {
 	}
 	if len(KeyID(pub)) != 16 {
 		t.Errorf("KeyID = %q", KeyID(pub))
+	}
+}
+
+// The public key's encoding, written and read without crypto/x509, is
+// crypto/x509's, and a PKIX key of another algorithm is refused.
+func TestPublicKeysAreX509s(t *testing.T) {
+	pub, _ := testKey(t)
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, _ := EncodePublicKey(pub)
+	if theirs := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}); !bytes.Equal(ours, theirs) {
+		t.Errorf("EncodePublicKey:\n%s\nx509:\n%s", ours, theirs)
+	}
+	if sum := sha256.Sum256(der); KeyID(pub) != hex.EncodeToString(sum[:8]) {
+		t.Errorf("KeyID %s is not of the PKIX encoding", KeyID(pub))
+	}
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, _ := x509.MarshalPKIXPublicKey(ec.Public())
+	for name, der := range map[string][]byte{
+		"an ECDSA key":           ecDER,
+		"a key cut short":        der[:len(der)-1],
+		"a key with a byte more": append(bytes.Clone(der), 0),
+		"nothing":                nil,
+	} {
+		if _, err := ParsePublicKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})); err == nil {
+			t.Errorf("%s passes for an ed25519 public key", name)
+		}
+	}
+}
+
+func TestValidVersion(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v2": true, "1.0.0-rc.1+build~3_x": true, strings.Repeat("a", 64): true,
+		"": false, strings.Repeat("a", 65): false, "-v2": false, ".v2": false, "v 2": false,
+		"v2\nboot": false, "v2$(x)": false, "vé": false, "v/2": false,
+	} {
+		if got := ValidVersion(v); got != want {
+			t.Errorf("ValidVersion(%q) = %v", v, got)
+		}
 	}
 }
 
@@ -376,7 +428,7 @@ func TestOpenSSLSpeaksTheSameKeys(t *testing.T) {
 	run("genpkey", "-algorithm", "ed25519", "-out", keyFile)
 	run("pkey", "-in", keyFile, "-pubout", "-out", pubFile)
 	keyPEM, _ := os.ReadFile(keyFile)
-	key, err := ParsePrivateKey(keyPEM)
+	key, err := signkey.Parse(keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,15 +21,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
+	"strings"
 )
 
 // Format names the manifest's format, and is the first thing checked.
@@ -98,13 +97,36 @@ func (m *Manifest) Total() int64 {
 	return n
 }
 
-var (
-	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	specDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	// VersionPattern is what a version may be: it is shown by svcctl and
-	// written into a slot's boot script.
-	VersionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$`)
-)
+// isHexSHA256 tells whether s is a SHA-256 in lower-case hex. These
+// checks are plain loops rather than regular expressions: init reads
+// manifests, and svcctl shares this package, and neither should compile
+// patterns at every start nor carry regexp.
+func isHexSHA256(s string) bool {
+	return len(s) == 2*sha256.Size && strings.IndexFunc(s, func(r rune) bool {
+		return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f')
+	}) < 0
+}
+
+func isSpecDigest(s string) bool {
+	hexPart, ok := strings.CutPrefix(s, "sha256:")
+	return ok && isHexSHA256(hexPart)
+}
+
+// ValidVersion tells whether s may be a version, which svcctl shows and
+// a slot's boot script holds: 1 to 64 of A-Z a-z 0-9 . _ + ~ -, the
+// first a letter or digit.
+func ValidVersion(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		alnum := 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("._+~-", r)) {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseManifest reads a manifest and checks that it says what a bundle
 // must: the format, a valid version and spec digest, and every part, in
@@ -122,10 +144,10 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if m.Format != Format {
 		return nil, fmt.Errorf("manifest: format %q, want %q (a bundle of another minikit?)", m.Format, Format)
 	}
-	if m.Version != "" && !VersionPattern.MatchString(m.Version) {
+	if m.Version != "" && !ValidVersion(m.Version) {
 		return nil, fmt.Errorf("manifest: version %q is not a version", m.Version)
 	}
-	if !specDigest.MatchString(m.Spec) {
+	if !isSpecDigest(m.Spec) {
 		return nil, fmt.Errorf("manifest: spec %q is not a sha256: digest", m.Spec)
 	}
 	var names []string
@@ -134,7 +156,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		if p.Size <= 0 {
 			return nil, fmt.Errorf("manifest: part %s has size %d", p.Name, p.Size)
 		}
-		if !hexSHA256.MatchString(p.SHA256) {
+		if !isHexSHA256(p.SHA256) {
 			return nil, fmt.Errorf("manifest: part %s: %q is not a hex SHA-256", p.Name, p.SHA256)
 		}
 	}
@@ -186,72 +208,49 @@ func HashFile(name string, r io.Reader) (Part, error) {
 	return Part{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// The PEM block types of the keys.
-const (
-	privatePEM = "PRIVATE KEY"
-	publicPEM  = "PUBLIC KEY"
-)
+// The PEM block type of a public key.
+const publicPEM = "PUBLIC KEY"
 
-// EncodePrivateKey writes key as a PKCS#8 PEM block.
-func EncodePrivateKey(key ed25519.PrivateKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: privatePEM, Bytes: der}), nil
+// ed25519SPKI is what the DER of every Ed25519 public key in a PKIX
+// SubjectPublicKeyInfo starts with, as RFC 8410 (sections 3 and 4) gives
+// it: the algorithm is the OID 1.3.101.112 with no parameters, then a
+// BIT STRING of the 32-byte key. DER has one encoding of each value, so
+// this prefix and the key are the whole of it, and init checks signatures
+// without carrying crypto/x509.
+var ed25519SPKI = []byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}
+
+func marshalPublicKey(key ed25519.PublicKey) []byte {
+	return append(slices.Clip(ed25519SPKI), key...)
 }
 
 // EncodePublicKey writes key as a PKIX PEM block.
 func EncodePublicKey(key ed25519.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(key)
-	if err != nil {
-		return nil, err
+	if len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("an ed25519 public key of %d bytes", len(key))
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: publicPEM, Bytes: der}), nil
+	return pem.EncodeToMemory(&pem.Block{Type: publicPEM, Bytes: marshalPublicKey(key)}), nil
 }
 
-// ParsePrivateKey reads an ed25519 key from a PKCS#8 PEM block, as
-// EncodePrivateKey or `openssl genpkey -algorithm ed25519` writes it.
-func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != privatePEM {
-		return nil, fmt.Errorf("not a PEM %q block", privatePEM)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	ed, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
-	}
-	return ed, nil
-}
-
-// ParsePublicKey reads an ed25519 key from a PKIX PEM block.
+// ParsePublicKey reads an ed25519 key from a PKIX PEM block, as
+// EncodePublicKey or `openssl pkey -pubout` writes it.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != publicPEM {
 		return nil, fmt.Errorf("not a PEM %q block", publicPEM)
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, err
+	der := block.Bytes
+	if len(der) != len(ed25519SPKI)+ed25519.PublicKeySize || !bytes.HasPrefix(der, ed25519SPKI) {
+		return nil, errors.New("not an ed25519 public key (a PKIX key of another algorithm, or malformed)")
 	}
-	ed, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an ed25519 key", k)
-	}
-	return ed, nil
+	return ed25519.PublicKey(bytes.Clone(der[len(ed25519SPKI):])), nil
 }
 
 // KeyID names a public key in messages: the first 8 bytes of the SHA-256
 // of its PKIX encoding, in hex.
 func KeyID(pub ed25519.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
+	if len(pub) != ed25519.PublicKeySize {
 		return "(no key)"
 	}
-	sum := sha256.Sum256(der)
+	sum := sha256.Sum256(marshalPublicKey(pub))
 	return hex.EncodeToString(sum[:8])
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/minikit/minikit/internal/update"
+	"github.com/minikit/minikit/internal/update/signkey"
 )
 
 const keyUsage = `Usage: minikit key generate NAME
@@ -36,7 +37,7 @@ func keyCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	privPEM, err := update.EncodePrivateKey(priv)
+	privPEM, err := signkey.Encode(priv)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func readSignKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-sign: %w", err)
 	}
-	key, err := update.ParsePrivateKey(data)
+	key, err := signkey.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("-sign %s: %w (make one with minikit key generate NAME)", path, err)
 	}
