@@ -18,9 +18,11 @@ bin/init: $(GOFILES)
 	$(STATIC) -o $@ ./init
 bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
-# svcctl is init's binary run under that name, as in the image.
-bin/svcctl: bin/init
-	ln -sf init $@
+# svcctl, also the observer that ships logs and serves metrics, is a pure
+# Go binary of its own: PID 1 carries neither.
+bin/svcctl: $(GOFILES)
+	rm -f $@
+	$(PURE) -o $@ ./init/svcctl/cmd/svcctl
 bin/dhcpcd: $(GOFILES)
 	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 

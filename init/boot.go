@@ -13,12 +13,9 @@ import (
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
-	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
-	"github.com/minikit/minikit/init/svcctl"
 	"github.com/minikit/minikit/internal/bundle"
 	"github.com/minikit/minikit/internal/control"
-	"github.com/minikit/minikit/internal/observe"
 	"github.com/minikit/minikit/rootfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -49,9 +46,9 @@ type initSys struct {
 	rootDevice string
 	// updates is what init knows of the disk's slots (update.go).
 	updates *updater
-	// observe is where logs go and metrics are served (internal/observe).
-	observe  observe.Config
-	shippers []*logship.Shipper
+	// observer ships the logs and serves the metrics (observe.go); nil
+	// when the image asks for neither.
+	observer *observerProc
 
 	shutdownReq chan string // "poweroff" or "reboot"
 }
@@ -69,7 +66,7 @@ func run() int {
 	sigs := catchSignals()
 
 	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set); run as "+svcctl.Name+" it is the control client")
+		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (for tests: in a new PID namespace with "+hostRootEnv+" set)")
 		return 1
 	}
 	tuneRuntime()
@@ -117,7 +114,7 @@ func (in *initSys) boot() error {
 		slog.SetDefault(slog.New(in.outputs.Handler(in.opts.level)))
 	}
 	logNamespaces()
-	in.startShipping(cmdline)
+	in.startObserver(cmdline)
 	in.openUpdates(cmdline)
 
 	if err := in.prepareRun(); err != nil {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net"
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/minikit/minikit/init/logs"
-	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/init/supervisor"
 	"github.com/minikit/minikit/internal/control"
 )
@@ -18,22 +15,13 @@ const ControlSocket = control.Socket
 // serveControl serves the control API (internal/control) on a unix
 // socket at path, and makes the socket again if it is removed.
 func (in *initSys) serveControl(path string) error {
-	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, updates: in.updates, shippers: in.shippers}
+	b := controlBackend{sup: in.sup, outputs: in.outputs, timeline: in.timeline, shutdown: in.requestShutdown, updates: in.updates, observer: in.observer}
 	srv, err := control.NewServer(b, control.DefaultLimits)
 	if err != nil {
 		return err
 	}
 	if err := srv.Serve(path, in.goSafe); err != nil {
 		return err
-	}
-	if addr := in.observe.Metrics; addr != "" {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			slog.Error("no metrics listener", "addr", addr, "err", err)
-			return nil
-		}
-		srv.ServeMetrics(l, in.goSafe)
-		slog.Info("serving metrics", "addr", l.Addr().String())
 	}
 	return nil
 }
@@ -46,7 +34,7 @@ type controlBackend struct {
 	timeline *timeline
 	shutdown func(action string) // "poweroff" or "reboot"
 	updates  *updater            // the slots, for control.Updater (update.go)
-	shippers []*logship.Shipper
+	observer *observerProc       // nil when there is none
 }
 
 func (b controlBackend) Services() []control.Service { return b.sup.Statuses() }

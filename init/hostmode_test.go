@@ -66,8 +66,8 @@ func goBinary(t testing.TB, pkg string, env ...string) string {
 
 // initBinary builds this package, init itself, as the Makefile and its
 // recipe do: with cgo and libseccomp, which libcontainer needs to apply a
-// container's seccomp filter, and static, since as svcctl it runs in
-// containers that have no libc. $MINIKIT_INIT_BINARY names a binary to
+// container's seccomp filter, and static, as it runs before any library
+// is there. $MINIKIT_INIT_BINARY names a binary to
 // use instead, so that the benchmarks can measure another build of init
 // (the one before a change, say).
 func initBinary(t testing.TB) string {
@@ -75,6 +75,16 @@ func initBinary(t testing.TB) string {
 		return bin
 	}
 	return goBinary(t, ".", "CGO_ENABLED=1", "GOFLAGS=-tags=netgo,osusergo,seccomp -ldflags=-extldflags=-static")
+}
+
+// svcctlBinary builds svcctl, which is also the observer, as the Makefile
+// and init's recipe do: pure Go, so static. $MINIKIT_SVCCTL_BINARY names
+// a binary to use instead.
+func svcctlBinary(t testing.TB) string {
+	if bin := os.Getenv("MINIKIT_SVCCTL_BINARY"); bin != "" {
+		return bin
+	}
+	return goBinary(t, "./svcctl/cmd/svcctl", "CGO_ENABLED=0")
 }
 
 // busyboxRootfs lays out a read-only root with a static busybox, shared by

@@ -10,19 +10,17 @@
 // kernel modules, runs the onboot containers in order, supervises the
 // services and shuts the system down cleanly.
 //
-// The same binary is svcctl, the control client, when it runs under that
-// name (/usr/bin/svcctl links to /sbin/init), so that the image carries
-// one Go binary rather than two; and libcontainer re-executes it as
-// "init" inside each new container. Both cases are handled before
-// anything else.
+// libcontainer re-executes it as "init" inside each new container, which
+// is handled before anything else. svcctl, the control client, is a
+// binary of its own (init/svcctl/cmd/svcctl): the re-execution pays for
+// every megabyte of this one at each container start, and PID 1 keeps
+// them resident.
 package main
 
 import (
 	"os"
-	"path/filepath"
 	"runtime"
 
-	"github.com/minikit/minikit/init/svcctl"
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 	// Registers the device-rule manager: without it cgroup v2 refuses any
@@ -30,13 +28,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 )
 
-// asSvcctl reports whether this process is svcctl rather than init.
-func asSvcctl() bool { return filepath.Base(os.Args[0]) == svcctl.Name }
-
 func init() {
-	if asSvcctl() {
-		return // a short-lived client: no thread of its own to keep
-	}
 	// Keep the main goroutine on the main thread, the one /proc/1 shows.
 	// libcontainer setns()es a locked thread into a new container's mount
 	// namespace and lets the thread die when done; the main thread cannot
@@ -47,9 +39,6 @@ func init() {
 }
 
 func main() {
-	if asSvcctl() {
-		os.Exit(svcctl.Main())
-	}
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		// The container's init: nsenter's constructor has already joined
 		// the namespaces; this never returns.

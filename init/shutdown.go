@@ -29,7 +29,7 @@ func (in *initSys) shutdown(action string) int {
 	slog.Info("shutdown: services stopped")
 
 	in.runToCompletion(ctx, "onshutdown", in.path(bundle.OnshutdownDir))
-	in.drainShipping()
+	in.stopObserver()
 
 	// Whatever is left: SIGTERM (and SIGCONT, so stopped processes see
 	// it), a grace period, then SIGKILL.

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,33 +24,6 @@ import (
 // These tests run the real init in host test mode (see hostmode_test.go)
 // with real containers: what the supervisor's unit tests prove with fakes,
 // proven with processes that really die.
-
-// svcctlBinary is svcctl: init's binary, which is svcctl when it runs
-// under that name (run it through a link or a copy called svcctl);
-// $MINIKIT_SVCCTL_BINARY names a binary to use instead.
-func svcctlBinary(t testing.TB) string {
-	if bin := os.Getenv("MINIKIT_SVCCTL_BINARY"); bin != "" {
-		return bin
-	}
-	init := initBinary(t)
-	once, _ := built.LoadOrStore("svcctl", sync.OnceValues(func() (string, error) {
-		dir, err := os.MkdirTemp("", "minikit-test-svcctl-")
-		if err != nil {
-			return "", err
-		}
-		abs, err := filepath.Abs(init)
-		if err != nil {
-			return "", err
-		}
-		link := filepath.Join(dir, "svcctl")
-		return link, os.Symlink(abs, link)
-	}))
-	link, err := once.(func() (string, error))()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return link
-}
 
 // fullRootfs is busyboxRootfs with every applet and svcctl in /bin.
 func fullRootfs(t testing.TB) string {

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/minikit/minikit/internal/control"
 )
 
 // Entry is one line of a log.
@@ -113,17 +115,8 @@ const entryOverhead = 96
 
 func entrySize(e Entry) int { return entryOverhead + len(e.Message) + len(e.Service) + len(e.Stream) }
 
-// Stats is what a shipper has done.
-type Stats struct {
-	Destination string `json:"destination"`
-	Connected   bool   `json:"connected"`
-	Queued      int    `json:"queued"`
-	Sent        uint64 `json:"sent"`
-	Dropped     uint64 `json:"dropped"`
-	// DroppedBy counts the dropped lines by the log they came from.
-	DroppedBy map[string]uint64 `json:"droppedBy,omitempty"`
-	LastError string            `json:"lastError,omitempty"`
-}
+// Stats is what a shipper has done, as the control API carries it.
+type Stats = control.ShipStats
 
 // Shipper sends the lines offered to it to one destination.
 type Shipper struct {
@@ -214,6 +207,22 @@ func (s *Shipper) countDrop(service string) {
 	s.stats.Dropped++
 }
 
+// Lost counts n lines of the log service as dropped before they were
+// offered (init could not hand them to the observer): they are told of in
+// the stream and in the stats like the queue's own drops.
+func (s *Shipper) Lost(service string, n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stats.DroppedBy == nil {
+		s.stats.DroppedBy = map[string]uint64{}
+	}
+	s.stats.DroppedBy[service] += n
+	s.dropped += n
+	s.stats.Dropped += n
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
 // Stats reports what the shipper has done so far.
 func (s *Shipper) Stats() Stats {
 	s.mu.Lock()
@@ -234,7 +243,7 @@ func (s *Shipper) peek(max int) (batch []Entry, told, end uint64, more <-chan st
 	if s.dropped > 0 {
 		told = s.dropped
 		batch = append(batch, Entry{Time: time.Now(), Service: "init", Stream: "log",
-			Message: fmt.Sprintf("logship: %d lines dropped: %s was unreachable and the queue of %d lines full", told, s.dest, len(s.queue))})
+			Message: fmt.Sprintf("logship: %d lines dropped before they reached %s: it was unreachable and its queue full, or init could not hand them over", told, s.dest)})
 	}
 	taken := 0
 	for ; taken < s.n && len(batch) < max; taken++ {

@@ -1,11 +1,13 @@
-// Package metrics writes what init knows of the system as Prometheus
-// metrics: each service's state, restarts, last exit, uptime, readiness
+// Package metrics writes what init knows of the system (control.Metrics)
+// as Prometheus metrics: each service's state, restarts, last exit, uptime, readiness
 // and cgroup usage; each log's volume and what shipping it dropped; the
 // boot's phases; and PID 1's own memory and goroutines.
 //
 // The text is written by Prometheus' own encoder (prometheus/common's
 // expfmt), so that names, label values and numbers are escaped and
-// formatted as every scraper expects.
+// formatted as every scraper expects. PID 1 does not carry it: the
+// encoder brings the protobuf runtime and net/http, which would make
+// init half as large again. svcctl and the observer, one binary, do.
 package metrics
 
 import (
@@ -18,31 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/internal/control"
 )
-
-// ContentType is what the text written is, for an HTTP response.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// Snapshot is the system's state at one moment.
-type Snapshot struct {
-	Services []control.Service
-	Logs     []Log
-	Shipping []logship.Stats
-	// Phases are the boot's timed steps.
-	Phases []control.Phase
-	// Init is PID 1's own memory and goroutines.
-	Init control.InitMemory
-}
-
-// Log is the volume of one log: a service's, an onboot container's or
-// init's.
-type Log struct {
-	Name  string
-	Lines uint64
-	Bytes uint64
-}
 
 // states are every state a service can be in, so that each service has
 // one series per state, 1 for the one it is in: a query can count
@@ -54,7 +33,7 @@ var states = []string{
 
 // Write writes s in the text format, families in a fixed order and
 // samples sorted by their labels, so that the output is stable.
-func Write(w io.Writer, s Snapshot) error {
+func Write(w io.Writer, s control.Metrics) error {
 	for _, f := range families(s) {
 		if len(f.Metric) == 0 {
 			continue
@@ -66,7 +45,7 @@ func Write(w io.Writer, s Snapshot) error {
 	return nil
 }
 
-func families(s Snapshot) []*dto.MetricFamily {
+func families(s control.Metrics) []*dto.MetricFamily {
 	svcs := slices.SortedFunc(slices.Values(s.Services), func(a, b control.Service) int { return cmp.Compare(a.Name, b.Name) })
 	state := gauge("minikit_service_state", "Whether the service is in the state named (1) or not (0).")
 	restarts := counter("minikit_service_restarts_total", "Times the service was started again after its process ended.")
@@ -100,7 +79,7 @@ func families(s Snapshot) []*dto.MetricFamily {
 
 	logLines := counter("minikit_log_lines_total", "Lines written to the log.")
 	logBytes := counter("minikit_log_bytes_total", "Bytes written to the log, without line ends.")
-	for _, lg := range slices.SortedFunc(slices.Values(s.Logs), func(a, b Log) int { return cmp.Compare(a.Name, b.Name) }) {
+	for _, lg := range slices.SortedFunc(slices.Values(s.Logs), func(a, b control.LogVolume) int { return cmp.Compare(a.Name, b.Name) }) {
 		add(logLines, float64(lg.Lines), "log", lg.Name)
 		add(logBytes, float64(lg.Bytes), "log", lg.Name)
 	}
@@ -109,7 +88,7 @@ func families(s Snapshot) []*dto.MetricFamily {
 	shipQueued := gauge("minikit_logship_queued_lines", "Lines waiting for the destination.")
 	shipSent := counter("minikit_logship_sent_lines_total", "Lines written to the destination.")
 	shipDropped := counter("minikit_logship_dropped_lines_total", "Lines dropped, oldest first, while the destination was down and its queue full, by the log they came from.")
-	for _, st := range slices.SortedFunc(slices.Values(s.Shipping), func(a, b logship.Stats) int { return cmp.Compare(a.Destination, b.Destination) }) {
+	for _, st := range slices.SortedFunc(slices.Values(s.Shipping), func(a, b control.ShipStats) int { return cmp.Compare(a.Destination, b.Destination) }) {
 		d := st.Destination
 		add(shipConnected, b2f(st.Connected), "destination", d)
 		add(shipQueued, float64(st.Queued), "destination", d)

@@ -12,15 +12,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/minikit/minikit/init/logship"
 	"github.com/minikit/minikit/internal/control"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden file")
 
-func snapshot() Snapshot {
+func snapshot() control.Metrics {
 	two, sig := 2, 137
-	return Snapshot{
+	return control.Metrics{
 		Services: []control.Service{
 			{Name: "sshd", State: control.StateRunning, Ready: true, Restarts: 0, UptimeSeconds: 12.5,
 				Usage: &control.Usage{MemoryBytes: 4 << 20, CPUMicros: 250000, Pids: 1}},
@@ -28,8 +27,8 @@ func snapshot() Snapshot {
 			{Name: `odd"name\`, State: control.StateFailed, LastExit: &sig,
 				Usage: &control.Usage{MemoryBytes: 1, MemoryLimit: 64 << 20, CPUMicros: 1, Pids: 0}},
 		},
-		Logs: []Log{{Name: "sshd", Lines: 10, Bytes: 400}, {Name: "init", Lines: 50, Bytes: 3000}},
-		Shipping: []logship.Stats{{Destination: "syslog+tcp://10.0.2.2:5514", Connected: true, Queued: 2, Sent: 58,
+		Logs: []control.LogVolume{{Name: "sshd", Lines: 10, Bytes: 400}, {Name: "init", Lines: 50, Bytes: 3000}},
+		Shipping: []control.ShipStats{{Destination: "syslog+tcp://10.0.2.2:5514", Connected: true, Queued: 2, Sent: 58,
 			Dropped: 5, DroppedBy: map[string]uint64{"sshd": 1, "init": 4}}},
 		Phases: []control.Phase{{Name: "onboot", Start: time.Second, End: 2500 * time.Millisecond}, {Name: "going", Start: 3 * time.Second}},
 		Init:   control.InitMemory{RSSBytes: 8 << 20, HeapBytes: 3 << 20, Goroutines: 17},

@@ -1,8 +1,8 @@
 // Package svcctl is the svcctl command, which inspects and steers the
 // services of a running minikit system through init's control socket.
-// It is init's own binary run under the name svcctl (/usr/bin/svcctl
-// links to /sbin/init), so the image carries one binary for both. It is
-// static, so binding it and the socket's directory into a container is
+// It is a binary of its own, apart from init (cmd/svcctl), which also
+// carries the observer (init/observer): both write Prometheus' text, and
+// init is leaner without it. It is static, so binding it and the socket's directory into a container is
 // all a service (sshd, getty) needs to use it:
 //
 //	binds:
@@ -29,6 +29,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/minikit/minikit/init/metrics"
 	"github.com/minikit/minikit/internal/control"
 )
 
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, env func(str
 		}
 	case "metrics":
 		if err = need(0, "no arguments"); err == nil {
-			err = c.client.Metrics(ctx, out)
+			err = c.metrics(ctx, out)
 		}
 	case "poweroff", "reboot":
 		if err = need(0, "no arguments"); err == nil {
@@ -363,4 +364,14 @@ func (c *cli) notify(fields []string) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
+}
+
+// metrics writes init's metrics in Prometheus' text format, as a
+// Prometheus server or a node exporter's textfile collector reads them.
+func (c *cli) metrics(ctx context.Context, out io.Writer) error {
+	m, err := c.client.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	return metrics.Write(out, m)
 }

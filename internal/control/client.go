@@ -67,17 +67,10 @@ func (c *Client) Analyze(ctx context.Context) (Analysis, error) {
 	return a, c.do(ctx, "GET", PathAnalyze, &a)
 }
 
-// Metrics copies the system's metrics, in Prometheus' text format, to w.
-func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
-	body, err := c.request(ctx, "GET", PathMetrics, nil)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if _, err := io.Copy(w, body); err != nil {
-		return fmt.Errorf("GET %s: %w", PathMetrics, err)
-	}
-	return nil
+// Metrics returns what the system's metrics are made of.
+func (c *Client) Metrics(ctx context.Context) (Metrics, error) {
+	var m Metrics
+	return m, c.do(ctx, "GET", PathMetrics, &m)
 }
 
 // Power asks for "poweroff" or "reboot".

@@ -34,13 +34,13 @@ const (
 	PathAction   = "/v1/services/{name}/{action}" // POST start, stop, restart: Service
 	PathLogs     = "/v1/logs/{name}"              // GET ?lines=N&follow=true: LogLine, one JSON object a line
 	PathAnalyze  = "/v1/analyze"                  // GET: Analysis
-	PathMetrics  = "/v1/metrics"                  // GET: Prometheus' text format (MetricsContentType)
+	PathMetrics  = "/v1/metrics"                  // GET: Metrics (svcctl metrics writes them as Prometheus text)
 	PathPoweroff = "/v1/poweroff"                 // POST: 202 Accepted
 	PathReboot   = "/v1/reboot"                   // POST: 202 Accepted
 )
 
-// MetricsContentType is the type of PathMetrics' answer: Prometheus' text
-// exposition format.
+// MetricsContentType is the type of the metrics a metrics listener
+// (ServeMetrics) answers with: Prometheus' text exposition format.
 const MetricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Service states.
@@ -157,4 +157,40 @@ type Error struct {
 	// Capability is, on a 403, the capability (such as CAP_SYS_BOOT) the
 	// caller lacks in its effective set for what it asked.
 	Capability string `json:"capability,omitempty"`
+}
+
+// Metrics is what init knows of the system for its metrics, as data:
+// PID 1 does not carry Prometheus' encoder, svcctl and the observer do
+// (init/metrics).
+type Metrics struct {
+	Services []Service `json:"services"`
+	// Logs are the volumes of every log.
+	Logs []LogVolume `json:"logs"`
+	// Shipping is what each log destination has done, as the observer
+	// last reported it.
+	Shipping []ShipStats `json:"shipping,omitempty"`
+	// Phases are the boot's timed steps.
+	Phases []Phase `json:"phases"`
+	// Init is PID 1's own memory and goroutines.
+	Init InitMemory `json:"init"`
+}
+
+// LogVolume is what one log has taken: a service's, an onboot
+// container's or init's.
+type LogVolume struct {
+	Name  string `json:"name"`
+	Lines uint64 `json:"lines"`
+	Bytes uint64 `json:"bytes"`
+}
+
+// ShipStats is what the shipper of one log destination has done.
+type ShipStats struct {
+	Destination string `json:"destination"`
+	Connected   bool   `json:"connected"`
+	Queued      int    `json:"queued"`
+	Sent        uint64 `json:"sent"`
+	Dropped     uint64 `json:"dropped"`
+	// DroppedBy counts the dropped lines by the log they came from.
+	DroppedBy map[string]uint64 `json:"droppedBy,omitempty"`
+	LastError string            `json:"lastError,omitempty"`
 }

@@ -2,12 +2,10 @@ package control
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -56,8 +54,8 @@ type Backend interface {
 	LogNames() []string
 	// Analysis is the boot timeline so far.
 	Analysis() Analysis
-	// Metrics writes the system's metrics in Prometheus' text format.
-	Metrics(w io.Writer) error
+	// Metrics is what the system's metrics are made of.
+	Metrics() Metrics
 	// Power refuses every later start and asks for "poweroff" or
 	// "reboot". The caller has had its answer by then.
 	Power(action string)
@@ -590,18 +588,8 @@ func (s *Server) analyze(w responseWriter, r *request) {
 	writeJSON(w, 200, an)
 }
 
-// metrics answers with the whole text or an error, never half of it: the
-// text is small (a few KiB a service) and a scraper takes a cut answer
-// for a good one.
 func (s *Server) metrics(w responseWriter, r *request) {
-	var b bytes.Buffer
-	if err := s.backend.Metrics(&b); err != nil {
-		writeError(w, 500, "metrics: "+err.Error())
-		return
-	}
-	w.setHeader("Content-Type", MetricsContentType)
-	w.writeHeader(200)
-	_, _ = w.Write(b.Bytes())
+	writeJSON(w, 200, s.backend.Metrics())
 }
 
 func (s *Server) powerHandler(action string) handler {

@@ -1,6 +1,6 @@
 // Package observe is the contract between the builder and init for what
-// goes off the machine: where init ships the logs and where it serves
-// its metrics. The spec's `observe:` section is written into the image
+// goes off the machine: where the logs are shipped and where the metrics
+// are served, and how init starts the observer that does both. The spec's `observe:` section is written into the image
 // as File; the kernel command line adds to it at boot (minikit.log=URL,
 // repeatable, and minikit.metrics=HOST:PORT), so one image can be sent to
 // a different collector without a rebuild.
@@ -17,6 +17,33 @@ import (
 	"strconv"
 	"strings"
 )
+
+// ObserverName is the name init runs svcctl's binary (ObserverBinary)
+// under to make it the observer, the process that ships the logs and
+// serves the metrics (init/observer), so that PID 1 does neither.
+const ObserverName = "minikit-observe"
+
+// ObserverBinary is where, in the image, the observer's binary is.
+const ObserverBinary = "/usr/bin/svcctl"
+
+// HandoffFD is the descriptor of the log hand-off socket (init/handoff)
+// in the observer.
+const HandoffFD = 3
+
+// ObserverArgs is what init tells the observer, as the JSON of its one
+// argument.
+type ObserverArgs struct {
+	// Config is the spec's settings merged with the kernel command
+	// line's.
+	Config Config `json:"config"`
+	// LogCA is the contents of Config.LogCA, which init reads: the path
+	// is in init's view of the root. "" with Config.LogCA set means it
+	// was unreadable, and no syslog+tls receiver is trusted.
+	LogCA  string `json:"logCA,omitempty"`
+	BootID string `json:"bootID"`
+	// Control is the control socket, which the metrics come from.
+	Control string `json:"control"`
+}
 
 // File is where, in the image, the spec's settings are.
 const File = "/etc/minikit/observe.json"

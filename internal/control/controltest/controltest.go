@@ -7,7 +7,6 @@ package controltest
 import (
 	"cmp"
 	"context"
-	"io"
 	"maps"
 	"net"
 	"path/filepath"
@@ -58,11 +57,11 @@ type Backend struct {
 	// error it returns fails the action.
 	OnAct func(ctx context.Context, name, action string) error
 
-	mu       sync.Mutex
-	services map[string]control.Service
-	logs     map[string]*Log
-	analysis control.Analysis
-	metrics  string
+	mu         sync.Mutex
+	services   map[string]control.Service
+	logs       map[string]*Log
+	analysis   control.Analysis
+	metricsSet control.Metrics
 }
 
 // NewBackend returns a backend of the services given.
@@ -165,20 +164,20 @@ func (b *Backend) Analysis() control.Analysis {
 	return b.analysis
 }
 
-// Metrics writes the text SetMetrics set.
-func (b *Backend) Metrics(w io.Writer) error {
+// Metrics returns what SetMetrics set, with the services as they are.
+func (b *Backend) Metrics() control.Metrics {
 	b.mu.Lock()
-	text := b.metrics
+	m := b.metricsSet
 	b.mu.Unlock()
-	_, err := io.WriteString(w, text)
-	return err
+	m.Services = b.Services()
+	return m
 }
 
-// SetMetrics sets what Metrics writes.
-func (b *Backend) SetMetrics(text string) {
+// SetMetrics sets what Metrics returns beside the services.
+func (b *Backend) SetMetrics(m control.Metrics) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.metrics = text
+	b.metricsSet = m
 }
 
 // Power records the action.
