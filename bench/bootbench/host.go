@@ -156,7 +156,7 @@ type hostRow struct {
 var hostRows = []hostRow{
 	{label: "init binary (stripped)", size: func(h *hostFigures) int64 { return h.InitBytes }, goal: "<= 8 MiB"},
 	{label: "svcctl binary, beside init", size: func(h *hostFigures) int64 { return h.SvcctlBytes }, zeroOK: true},
-	{label: "smoke image's root image", size: func(h *hostFigures) int64 { return h.SmokeRootBytes }, goal: "<= before/2"},
+	{label: "smoke image's root image", size: func(h *hostFigures) int64 { return h.SmokeRootBytes }, goal: "<= 12.15 MiB"},
 	{label: "PID 1 RSS, 100 services", unit: "init-rss-MiB", goal: "<= 16 MiB"},
 	{label: "  of it anonymous (heap, stacks, runtime)", unit: "init-anon-MiB"},
 	{label: "  of it file pages (the binary)", unit: "init-file-MiB"},
