@@ -7,7 +7,7 @@ package main
 
 // Runs before the Go runtime maps its heap and starts its threads, which
 // is the point: a transparent huge page is given at the first touch of a
-// region, and stays. PID 1 only: not svcctl, not libcontainer's init
+// region, and stays. PID 1 only: not libcontainer's init
 // (which is never PID 1 when the binary starts: nsexec clones it into the
 // container's PID namespace later).
 __attribute__((constructor)) static void minikit_no_huge_pages(int argc, char **argv, char **envp) {

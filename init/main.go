@@ -1,7 +1,6 @@
 // The runtime's periodic check of the cgroup's CPU limit (Go 1.25) and its
 // reading of the cgroup files at every start are not for this binary: PID 1
-// runs at the cgroup root, svcctl for a moment, libcontainer's init until it
-// execs, and none needs GOMAXPROCS fitted to a limit, nor a wakeup a second.
+// runs at the cgroup root, libcontainer's init until it execs, and neither needs GOMAXPROCS fitted to a limit, nor a wakeup a second.
 
 //go:debug updatemaxprocs=0
 //go:debug containermaxprocs=0
