@@ -131,6 +131,10 @@ func (o *observerProc) run(in *initSys) error {
 	o.mu.Lock()
 	o.exited = exited
 	o.mu.Unlock()
+	// As for a container: no thread held in waitid(2) while it runs.
+	if werr := awaitExit(cmd.Process.Pid); werr != nil {
+		slog.Debug("waiting for the observer's exit with a thread of its own", "err", werr)
+	}
 	err = cmd.Wait()
 	in.reaper.disown(cmd.Process.Pid)
 	o.mu.Lock()
