@@ -63,6 +63,12 @@ func Main(args []string) int {
 		slog.Error("unreadable arguments", "err", err)
 		return 2
 	}
+	// Before anything from the network is read: an observer that cannot
+	// give up its privileges does not run.
+	if err := confine(); err != nil {
+		slog.Error("cannot give up the privileges the observer does not need", "err", err)
+		return 1
+	}
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
 	// SIGTERM comes at the end of a shutdown, after init's end message,
 	// or from someone else: either way the queued lines get their chance.
