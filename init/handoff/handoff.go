@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -70,7 +71,13 @@ func Pair() (*Sender, *os.File, error) {
 		unix.Close(fds[1])
 		return nil, nil, err
 	}
-	return &Sender{conn: conn, lost: map[string]uint64{}}, os.NewFile(uintptr(fds[1]), "handoff-observer"), nil
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		unix.Close(fds[1])
+		return nil, nil, fmt.Errorf("log hand-off socket: %w", err)
+	}
+	return &Sender{conn: conn, raw: rc, lost: map[string]uint64{}}, os.NewFile(uintptr(fds[1]), "handoff-observer"), nil
 }
 
 func fileConn(f *os.File) (*net.UnixConn, error) {
@@ -90,8 +97,10 @@ func fileConn(f *os.File) (*net.UnixConn, error) {
 // Sender is init's end.
 type Sender struct {
 	conn *net.UnixConn
+	raw  syscall.RawConn // conn's, for writes that never wait
 
 	mu      sync.Mutex
+	buf     []byte            // a message being made, kept for the next
 	lost    map[string]uint64 // by log, not yet told to the observer
 	dropped uint64            // in all, for init's own figures
 	stats   []control.ShipStats
@@ -102,7 +111,8 @@ type Sender struct {
 func (s *Sender) Send(name, stream string, wall time.Time, lines []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var b []byte
+	b := s.buf
+	defer func() { s.buf = b[:0] }()
 	for i, l := range lines {
 		if len(s.lost) > 0 && !s.tellLost() {
 			s.drop(name, len(lines)-i)
@@ -143,12 +153,8 @@ func (s *Sender) tellLost() bool {
 
 // send writes one message if the socket has room now.
 func (s *Sender) send(msg []byte) bool {
-	rc, err := s.conn.SyscallConn()
-	if err != nil {
-		return false
-	}
 	var serr error
-	if err := rc.Write(func(fd uintptr) bool {
+	if err := s.raw.Write(func(fd uintptr) bool {
 		serr = unix.Send(int(fd), msg, unix.MSG_DONTWAIT)
 		return true // never wait for room
 	}); err != nil {
