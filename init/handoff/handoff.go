@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,13 +70,20 @@ func Pair() (*Sender, *os.File, error) {
 		unix.Close(fds[1])
 		return nil, nil, err
 	}
+	// Writes go straight to the descriptor, which is non-blocking and
+	// never closed: the poller, which would wait for room, has no part
+	// in them.
 	rc, err := conn.SyscallConn()
+	fd := -1
+	if err == nil {
+		err = rc.Control(func(f uintptr) { fd = int(f) })
+	}
 	if err != nil {
 		conn.Close()
 		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("log hand-off socket: %w", err)
 	}
-	return &Sender{conn: conn, raw: rc, lost: map[string]uint64{}}, os.NewFile(uintptr(fds[1]), "handoff-observer"), nil
+	return &Sender{conn: conn, fd: fd, lost: map[string]uint64{}}, os.NewFile(uintptr(fds[1]), "handoff-observer"), nil
 }
 
 func fileConn(f *os.File) (*net.UnixConn, error) {
@@ -97,7 +103,7 @@ func fileConn(f *os.File) (*net.UnixConn, error) {
 // Sender is init's end.
 type Sender struct {
 	conn *net.UnixConn
-	raw  syscall.RawConn // conn's, for writes that never wait
+	fd   int // conn's, for writes that never wait
 
 	mu      sync.Mutex
 	buf     []byte            // a message being made, kept for the next
@@ -153,14 +159,12 @@ func (s *Sender) tellLost() bool {
 
 // send writes one message if the socket has room now.
 func (s *Sender) send(msg []byte) bool {
-	var serr error
-	if err := s.raw.Write(func(fd uintptr) bool {
-		serr = unix.Send(int(fd), msg, unix.MSG_DONTWAIT)
-		return true // never wait for room
-	}); err != nil {
-		return false
+	for {
+		err := unix.Send(s.fd, msg, unix.MSG_DONTWAIT)
+		if err != unix.EINTR {
+			return err == nil
+		}
 	}
-	return serr == nil
 }
 
 // Dropped is how many lines init could not hand over.

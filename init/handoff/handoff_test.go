@@ -193,3 +193,37 @@ func TestStatsGoBackToInit(t *testing.T) {
 }
 
 func dupFD(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
+
+// BenchmarkSend is what handing one line over costs init, with the
+// observer reading as fast as it can.
+func BenchmarkSend(b *testing.B) {
+	s, peer, err := Pair()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := NewReceiver(peer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan int)
+	go func() {
+		n := 0
+		_ = r.Receive(func(Line) { n++ }, func(string, uint64) {})
+		done <- n
+	}()
+	line := []string{strings.Repeat("z", 120)}
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s.Send("svc", "output", now, line)
+	}
+	b.StopTimer()
+	if err := s.End(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if received := <-done; uint64(received)+s.Dropped() != uint64(b.N) {
+		b.Errorf("%d lines received and %d dropped of %d", received, s.Dropped(), b.N)
+	}
+	b.ReportMetric(float64(s.Dropped())/float64(b.N)*100, "dropped-%")
+}
