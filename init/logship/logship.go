@@ -165,7 +165,7 @@ func (s *Shipper) Offer(e Entry) {
 		if s.headID < s.inflightEnd {
 			s.evicted = append(s.evicted, s.queue[s.head].Service)
 		} else {
-			s.countDrop(s.queue[s.head].Service)
+			s.countDrops(s.queue[s.head].Service, 1)
 		}
 		s.popHead()
 	}
@@ -197,14 +197,14 @@ func (s *Shipper) grow() {
 	s.queue, s.head = q, 0
 }
 
-// countDrop counts a line of the log service as lost; s.mu is held.
-func (s *Shipper) countDrop(service string) {
+// countDrops counts n lines of the log service as lost; s.mu is held.
+func (s *Shipper) countDrops(service string, n uint64) {
 	if s.stats.DroppedBy == nil {
 		s.stats.DroppedBy = map[string]uint64{}
 	}
-	s.stats.DroppedBy[service]++
-	s.dropped++
-	s.stats.Dropped++
+	s.stats.DroppedBy[service] += n
+	s.dropped += n
+	s.stats.Dropped += n
 }
 
 // Lost counts n lines of the log service as dropped before they were
@@ -213,12 +213,7 @@ func (s *Shipper) countDrop(service string) {
 func (s *Shipper) Lost(service string, n uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stats.DroppedBy == nil {
-		s.stats.DroppedBy = map[string]uint64{}
-	}
-	s.stats.DroppedBy[service] += n
-	s.dropped += n
-	s.stats.Dropped += n
+	s.countDrops(service, n)
 	close(s.wake)
 	s.wake = make(chan struct{})
 }
@@ -274,7 +269,7 @@ func (s *Shipper) failed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, name := range s.evicted {
-		s.countDrop(name)
+		s.countDrops(name, 1)
 	}
 	s.evicted, s.inflightEnd = s.evicted[:0], 0
 }

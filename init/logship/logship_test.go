@@ -480,3 +480,24 @@ func TestQueueIsBoundedInBytes(t *testing.T) {
 		t.Errorf("the newest line kept is %.10q", m)
 	}
 }
+
+// Lines init could not hand to the observer are told of in the stream,
+// before the lines that follow, and counted by log as the queue's drops.
+func TestLinesLostBeforeTheQueueAreToldAndCounted(t *testing.T) {
+	r := newReceiver(t)
+	s := New(Destination{Kind: JSONTCP, Addr: "10.0.2.2:1"}, Config{Host: "h", BootID: "b", Dial: r.dial})
+	s.Lost("flood", 40)
+	s.Offer(entry(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if m := r.next(t); !strings.Contains(m["msg"], "40 lines dropped") || m["service"] != "init" {
+		t.Errorf("first line: %v, want the count of lost lines", m)
+	}
+	if m := r.next(t); m["msg"] != "line 1" {
+		t.Errorf("got %q, want line 1", m["msg"])
+	}
+	if st := s.Stats(); st.Dropped != 40 || st.DroppedBy["flood"] != 40 {
+		t.Errorf("stats: %+v", st)
+	}
+}
