@@ -67,9 +67,9 @@ func goBinary(t testing.TB, pkg string, env ...string) string {
 // initBinary builds this package, init itself, as the Makefile and its
 // recipe do: with cgo and libseccomp, which libcontainer needs to apply a
 // container's seccomp filter, and static, as it runs before any library
-// is there. $MINIKIT_INIT_BINARY names a binary to
-// use instead, so that the benchmarks can measure another build of init
-// (the one before a change, say).
+// is there. $MINIKIT_INIT_BINARY names a binary to use instead, so that
+// the benchmarks can measure another build of init (the one before a
+// change, say).
 func initBinary(t testing.TB) string {
 	if bin := os.Getenv("MINIKIT_INIT_BINARY"); bin != "" {
 		return bin

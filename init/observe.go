@@ -44,11 +44,11 @@ func (in *initSys) startObserver(cmdline string) {
 	args := observe.ObserverArgs{Config: cfg, Control: in.path(ControlSocket),
 		BootID: strings.TrimSpace(readFile("/proc/sys/kernel/random/boot_id"))}
 	if cfg.LogCA != "" {
+		// Unreadable, it is passed empty: the observer then trusts no
+		// syslog+tls receiver and says so.
 		pem, err := os.ReadFile(in.path(cfg.LogCA))
 		if err != nil {
-			// syslog+tls destinations will refuse every receiver, and say
-			// so in their metrics; better than trusting any.
-			slog.Error("no CA for the syslog+tls destinations: they will reach no receiver", "err", err)
+			slog.Error("the syslog+tls destinations' CA is unreadable", "err", err)
 		}
 		args.LogCA = string(pem)
 	}

@@ -2,8 +2,9 @@
 // services of a running minikit system through init's control socket.
 // It is a binary of its own, apart from init (cmd/svcctl), which also
 // carries the observer (init/observer): both write Prometheus' text, and
-// init is leaner without it. It is static, so binding it and the socket's directory into a container is
-// all a service (sshd, getty) needs to use it:
+// init is leaner without it. It is static, so binding it and the
+// socket's directory into a container is all a service (sshd, getty)
+// needs to use it:
 //
 //	binds:
 //	  - /run/minikit:/run/minikit
