@@ -107,6 +107,22 @@ func TestTranslateSeccompIsDockers(t *testing.T) {
 	}
 }
 
+// The default filter lists the 64-bit ABI alone; default-compat is
+// Docker's profile whole, with the same rules.
+func TestTranslateSeccompABIs(t *testing.T) {
+	def, _ := translate(t, "", alpine)
+	if got := def.Linux.Seccomp.Architectures; !slices.Equal(got, []specs.Arch{specs.ArchX86_64}) {
+		t.Errorf("default filter's architectures %v, want SCMP_ARCH_X86_64 alone", got)
+	}
+	compat, _ := translate(t, "    seccomp: default-compat\n", alpine)
+	if got := compat.Linux.Seccomp.Architectures; !slices.Contains(got, specs.ArchX86) || !slices.Contains(got, specs.ArchX32) {
+		t.Errorf("default-compat filter's architectures %v, want the 32-bit and x32 ABIs too", got)
+	}
+	if len(def.Linux.Seccomp.Syscalls) != len(compat.Linux.Seccomp.Syscalls) {
+		t.Errorf("default has %d rules, default-compat %d: want the same rules", len(def.Linux.Seccomp.Syscalls), len(compat.Linux.Seccomp.Syscalls))
+	}
+}
+
 func TestSeccompKeyIsChecked(t *testing.T) {
 	_, _, err := Parse("t.yml", []byte(service("    seccomp: strict\n")))
 	if err == nil || !strings.Contains(err.Error(), `"strict" is not a seccomp setting`) {
