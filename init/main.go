@@ -44,5 +44,8 @@ func main() {
 		allowHugePages()
 		libcontainer.Init()
 	}
+	if os.Getpid() == 1 {
+		sealSelf()
+	}
 	os.Exit(run())
 }
