@@ -81,7 +81,11 @@ func openSelf() (*os.File, error) {
 	}
 	// The kernel starts PID 1 with nothing mounted: /proc is mounted to
 	// open the binary, and unmounted before the exec, so that init
-	// starts again from the state the kernel left.
+	// starts again from the state the kernel left (but for the empty
+	// directory, which the early mounts would have made).
+	if err := os.MkdirAll("/proc", 0o555); err != nil {
+		return nil, err
+	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return nil, fmt.Errorf("mount /proc: %w", err)
 	}
