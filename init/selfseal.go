@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"unsafe"
 
@@ -50,7 +51,7 @@ func reexecSealed() error {
 	// exeseal.Memfd, not CloneBinary, which falls back to a file that is
 	// not a memfd: libcontainer would not take it as sealed, and PID 1
 	// would make its copy at every start of its own.
-	clone, seal, err := exeseal.Memfd("/proc/self/exe")
+	clone, seal, err := exeseal.Memfd(filepath.Base(os.Args[0]))
 	if err != nil {
 		return err
 	}
@@ -72,6 +73,7 @@ func reexecSealed() error {
 func openSelf() (*os.File, error) {
 	if os.Getenv(hostRootEnv) != "" {
 		if exeseal.IsSelfExeCloned() {
+			nameThreads()
 			return nil, errNoSealNeeded
 		}
 		return os.Open("/proc/self/exe")
@@ -91,9 +93,28 @@ func openSelf() (*os.File, error) {
 	}
 	defer unix.Unmount("/proc", unix.MNT_DETACH)
 	if exeseal.IsSelfExeCloned() {
+		nameThreads()
 		return nil, errNoSealNeeded
 	}
 	return os.Open("/proc/self/exe")
+}
+
+// nameThreads gives every thread of PID 1 the name of the command it was
+// started as ("init"): the kernel names a process run through a
+// descriptor after the file, and ps, top and /proc/1/status would show
+// the memfd's "memfd:runc_clon". Threads started later inherit the name.
+func nameThreads() {
+	name := []byte(filepath.Base(os.Args[0]))
+	if len(name) > 15 { // TASK_COMM_LEN, with its NUL
+		name = name[:15]
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		_ = os.WriteFile("/proc/self/task/"+t.Name()+"/comm", name, 0)
+	}
 }
 
 // execFD is execveat(fd, "", argv, envv, AT_EMPTY_PATH): it returns only

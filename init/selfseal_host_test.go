@@ -43,6 +43,17 @@ func TestHostInitRunsFromSealedCopy(t *testing.T) {
 	if seals&want != want {
 		t.Errorf("PID 1's binary has seals %#x, want %#x: a container could write it", seals, want)
 	}
+	// Yet ps shows init, not the memfd's name, for every thread.
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(h.cmd.Process.Pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(h.cmd.Process.Pid) + "/task/" + task.Name() + "/comm")
+		if err == nil && strings.TrimSpace(string(comm)) != "init" {
+			t.Errorf("thread %s of PID 1 is called %q, want init", task.Name(), strings.TrimSpace(string(comm)))
+		}
+	}
 	if code := h.stop(time.Minute); code != 0 {
 		t.Errorf("init exited %d", code)
 	}

@@ -48,8 +48,9 @@ type bootResult struct {
 	// InitRSSKiB is PID 1's VmRSS; RuncRSSKiB the sum over runc
 	// processes left running (the baseline's only supervision layer).
 	InitRSSKiB int `json:"initRssKiB"`
-	// InitAnonKiB and InitFileKiB are the anonymous and file-backed parts
-	// of it (RssAnon, RssFile); InitHeapKiB is the Go heap, from `svcctl
+	// InitAnonKiB and InitFileKiB are the anonymous part of it (RssAnon)
+	// and its binary's pages (RssFile plus RssShmem: PID 1 runs from the
+	// initramfs or a memfd, whose pages are shared memory); InitHeapKiB is the Go heap, from `svcctl
 	// analyze --json` (minikit only, once its init reports it).
 	InitAnonKiB int    `json:"initAnonKiB"`
 	InitFileKiB int    `json:"initFileKiB"`
@@ -239,7 +240,7 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 	// Log in: PID 1's memory, and minikit's own account of its boot.
 	var analysis *control.Analysis
 	if err == nil {
-		script := `grep -E '^(Name|VmRSS|RssAnon|RssFile):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
+		script := `grep -E '^(Name|VmRSS|RssAnon|RssFile|RssShmem):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
 			`case "$(cat $d/comm 2>/dev/null)" in runc*) echo runc $(grep VmRSS: $d/status);; esac; done`
 		if img.name != imgBaseline {
 			script += "; echo ANALYZE; svcctl analyze --json"
@@ -415,8 +416,9 @@ func parseMemory(res *bootResult, out string) {
 			res.InitRSSKiB, _ = strconv.Atoi(f[1])
 		case len(f) >= 2 && f[0] == "RssAnon:":
 			res.InitAnonKiB, _ = strconv.Atoi(f[1])
-		case len(f) >= 2 && f[0] == "RssFile:":
-			res.InitFileKiB, _ = strconv.Atoi(f[1])
+		case len(f) >= 2 && (f[0] == "RssFile:" || f[0] == "RssShmem:"):
+			kib, _ := strconv.Atoi(f[1])
+			res.InitFileKiB += kib
 		case len(f) >= 3 && f[0] == "runc" && f[1] == "VmRSS:":
 			kib, _ := strconv.Atoi(f[2])
 			res.RuncRSSKiB += kib

@@ -159,7 +159,7 @@ var hostRows = []hostRow{
 	{label: "smoke image's root image", size: func(h *hostFigures) int64 { return h.SmokeRootBytes }, goal: "<= 12.15 MiB"},
 	{label: "PID 1 RSS, 100 services", unit: "init-rss-MiB", goal: "<= 16 MiB"},
 	{label: "  of it anonymous (heap, stacks, runtime)", unit: "init-anon-MiB"},
-	{label: "  of it file pages (the binary)", unit: "init-file-MiB"},
+	{label: "  of it the binary's pages", unit: "init-file-MiB"},
 	{label: "  Go heap, 100 services", unit: "init-heap-MiB"},
 	{label: "svcctl list, 100 services (command)", unit: "svcctl-list-ms", goal: "<= 5 ms"},
 	{label: "  the API's answer alone", unit: "api-list-ms"},

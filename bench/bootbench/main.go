@@ -496,7 +496,7 @@ func printTable(res *results) {
 	}
 	row("PID 1 resident memory after boot", "%.1f MiB", median("pid1RssKiB", 1024))
 	row("  of it anonymous (heap, stacks, runtime)", "%.1f MiB", median("pid1AnonKiB", 1024))
-	row("  of it file pages (the binary)", "%.1f MiB", median("pid1FileKiB", 1024))
+	row("  of it the binary's pages", "%.1f MiB", median("pid1FileKiB", 1024))
 	row("  Go heap (svcctl analyze --json)", "%.1f MiB", median("pid1HeapKiB", 1024))
 	if r, ok := res.Medians[imgBaseline]["runcRssKiB"]; ok && r > 0 {
 		row("  runc processes left running", "%.1f MiB", median("runcRssKiB", 1024))
