@@ -98,12 +98,17 @@ func run() int {
 func (in *initSys) boot() error {
 	handoff := boottime.Now()
 	slog.Info("minikit init starting", "kernel_to_init", handoff.Round(time.Millisecond))
+	sealed := os.Getenv(selfSealEnv)
+	os.Unsetenv(selfSealEnv) // containers inherit nothing of it
+	if p := handoffPhases(sealed, handoff); len(p) == 2 {
+		slog.Info("init runs from a sealed copy of its binary", "copy_took", (p[1].End - p[1].Start).Round(time.Millisecond))
+	}
 	if in.hostMode() {
 		if err := in.hostSetup(); err != nil {
 			return err
 		}
 	} else {
-		switched, err := in.systemSetup()
+		switched, err := in.systemSetup(sealed)
 		if err != nil || switched {
 			return err
 		}
@@ -200,8 +205,9 @@ func (in *initSys) prepareRun() error {
 
 // systemSetup prepares a real system's root: it moves the initramfs onto
 // a tmpfs (then re-executes init and reports switched), mounts the pseudo
-// filesystems, makes / read-only and loads the kernel modules.
-func (in *initSys) systemSetup() (switched bool, err error) {
+// filesystems, makes / read-only and loads the kernel modules. sealed is
+// what sealSelf passed on of the copy it made, for the timeline.
+func (in *initSys) systemSetup(sealed string) (switched bool, err error) {
 	start := boottime.Now()
 	if err := (rootfs.SyscallMounter{}).Mount(rootfs.EarlyMounts[0]); err != nil {
 		return false, fmt.Errorf("mount /proc: %w", err)
@@ -217,7 +223,9 @@ func (in *initSys) systemSetup() (switched bool, err error) {
 		if err := in.mountRootImage(); err != nil {
 			return false, err
 		}
-		in.timeline.add(control.Phase{Name: "kernel", End: start})
+		for _, p := range handoffPhases(sealed, start) {
+			in.timeline.add(p)
+		}
 		in.timeline.add(control.Phase{Name: phaseRootMount, Start: start, End: boottime.Now()})
 	case initramfs:
 		// pivot_root cannot leave the initramfs: move it onto a tmpfs

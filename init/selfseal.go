@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/minikit/minikit/init/boottime"
 	"github.com/opencontainers/runc/libcontainer/exeseal"
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +21,8 @@ import (
 // the binary's directory first, which costs nothing, but PID 1's binary
 // is the initramfs copy, deleted when the first stage switches to the
 // root image: the overlay cannot find it, and every container start
-// copied 8 MiB into a new memfd (5 of a start's 33 ms on the host, more
-// under emulation). When /proc/self/exe is a sealed memfd already,
+// copied 8 MiB into a new memfd (about 10 of a start's 45 ms on the
+// host, and more under emulation). When /proc/self/exe is a sealed memfd already,
 // libcontainer uses it as it is. So PID 1 makes that copy once, at the
 // start, and runs from it.
 //
@@ -34,7 +36,7 @@ import (
 // a failure, which costs only the copy at each start and is said on the
 // console.
 func sealSelf() {
-	err := reexecSealed()
+	err := reexecSealed(boottime.Now())
 	if err != nil && !errors.Is(err, errNoSealNeeded) {
 		fmt.Fprintf(os.Stderr, "init: each container start copies init's binary: running from a sealed copy failed: %v\n", err)
 	}
@@ -42,7 +44,11 @@ func sealSelf() {
 
 var errNoSealNeeded = errors.New("no sealed copy needed")
 
-func reexecSealed() error {
+// selfSealEnv carries when the copy began and ended across the exec, for
+// the boot timeline.
+const selfSealEnv = "MINIKIT_SELF_SEAL"
+
+func reexecSealed(start time.Duration) error {
 	self, err := openSelf()
 	if err != nil {
 		return err
@@ -66,7 +72,8 @@ func reexecSealed() error {
 		return errors.New("the copy is not sealed")
 	}
 	// The copy runs through its descriptor, which needs no /proc.
-	return execFD(int(clone.Fd()), os.Args, os.Environ())
+	env := append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", selfSealEnv, phaseSelfSeal, start, boottime.Now()))
+	return execFD(int(clone.Fd()), os.Args, env)
 }
 
 // openSelf opens PID 1's binary, or returns errNoSealNeeded.

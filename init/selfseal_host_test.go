@@ -20,6 +20,7 @@ func TestHostInitRunsFromSealedCopy(t *testing.T) {
 	tree := newTree(t)
 	writeBundle(t, filepath.Join(tree, bundle.OnbootDir, "000-true"), bundleSpec(rootfs, false, nil, "/bin/true"))
 	h := startHostInit(t, tree)
+	h.expect(`init runs from a sealed copy of its binary copy_took=`, time.Minute)
 	h.expect(`onboot 000-true exited 0`, time.Minute)
 
 	exe := "/proc/" + strconv.Itoa(h.cmd.Process.Pid) + "/exe"

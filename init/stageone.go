@@ -175,4 +175,5 @@ func verityBlockKind(v string) string {
 const (
 	phaseRootMount  = "root mount"  // the first stage mounted a root image
 	phaseRootSwitch = "root switch" // the initramfs was copied into a tmpfs
+	phaseSelfSeal   = "sealed copy" // init copied itself into a sealed memfd and ran it
 )

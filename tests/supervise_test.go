@@ -102,7 +102,8 @@ func TestSupervision(t *testing.T) {
 
 	// The boot timeline: init's phases, then each service's start.
 	m.Expect(`checker: PHASE +START +END +TOOK`, long)
-	m.Expect(`checker: root mount +\d+\.\d+s +\d+\.\d+s +\S+`, long) // the first stage mounted the verified image
+	m.Expect(`checker: sealed copy +\d+\.\d+s +\d+\.\d+s +\S+`, long) // PID 1 runs from a sealed memfd copy of itself
+	m.Expect(`checker: root mount +\d+\.\d+s +\d+\.\d+s +\S+`, long)  // the first stage mounted the verified image
 	m.Expect(`checker: onboot +\d+\.\d+s +\d+\.\d+s +\S+`, long)
 	m.Expect(`checker: SERVICE +WAITING +STARTED +READY +START TO READY`, long)
 	m.Expect(`checker: db +\d+\.\d+s +\d+\.\d+s +\d+\.\d+s +[\d.]+m?s`, long) // ready some time after its start
