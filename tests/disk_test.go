@@ -22,7 +22,8 @@ func TestPersistentDiskSurvivesPoweroff(t *testing.T) {
 	first.Shutdown(bootTimeout) // at once: the marker is not synced by the writer
 
 	second := harness.Boot(t, image, harness.WithDisk(disk, 256<<20))
-	second.Expect(`onboot 000-fsck exited 0`, bootTimeout) // e2fsck -fn: clean
+	second.Expect(`onboot 000-fsck exited 0`, bootTimeout)   // e2fsck -fn: clean
+	second.Expect(`onboot 001-format exited 0`, bootTimeout) // the disk it prepared: nothing to do, no error
 	found := second.Expect(`writer: found marker (boot-[0-9a-f-]+)`, bootTimeout)
 	if found.Groups[1] != wrote.Groups[1] {
 		t.Errorf("second boot found marker %s, want %s from the first boot", found.Groups[1], wrote.Groups[1])

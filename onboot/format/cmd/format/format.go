@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,7 +34,10 @@ type formatter struct {
 
 // formatFirstEmpty formats the first disk that is neither mounted nor
 // holds a partition table or filesystem. No such disk is an error, as in
-// LinuxKit: the spec asked for a disk to be prepared.
+// LinuxKit: the spec asked for a disk to be prepared. Unless a disk's
+// first partition holds the filesystem this would have made (its type,
+// and its label when one is asked for): that is the disk an earlier boot
+// prepared, and onboot runs at every boot.
 func (f *formatter) formatFirstEmpty() error {
 	devs, err := disk.List(f.sys)
 	if err != nil {
@@ -60,7 +62,37 @@ func (f *formatter) formatFirstEmpty() error {
 		}
 		return f.format(d.Name, d.Size)
 	}
-	return errors.New("no empty disk found")
+	if part, ok := f.preparedEarlier(devs); ok {
+		f.log.Info("no empty disk; "+part+" holds the filesystem format makes, from an earlier boot", "partition", part, "type", f.fsType, "label", f.label)
+		return nil
+	}
+	if f.label != "" {
+		return fmt.Errorf("no empty disk found, nor a %s filesystem labelled %q on a disk's first partition", f.fsType, f.label)
+	}
+	return fmt.Errorf("no empty disk found, nor a %s filesystem on a disk's first partition", f.fsType)
+}
+
+// preparedEarlier finds a first partition that holds a filesystem of the
+// type asked for, with the label asked for, and returns its path.
+func (f *formatter) preparedEarlier(devs []disk.Device) (string, bool) {
+	for _, d := range devs {
+		if !d.Partition || d.Number != 1 {
+			continue
+		}
+		p := filepath.Join(f.dev, d.Name)
+		dev, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fs, ok := disk.Probe(dev)
+		dev.Close()
+		// Probe names every ext2/3/4 filesystem ext4, as mount takes it.
+		sameType := fs.Type == f.fsType || fs.Type == "ext4" && strings.HasPrefix(f.fsType, "ext")
+		if ok && sameType && (f.label == "" || fs.Label == f.label) {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // formatDevice formats the named disk if it is empty, or with force.

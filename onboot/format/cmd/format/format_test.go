@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,62 @@ func TestFormatWithoutAnEmptyDiskFails(t *testing.T) {
 	}
 	if err := f.formatFirstEmpty(); err == nil {
 		t.Fatal("a second format found an empty disk; both disks now hold tables")
+	}
+}
+
+// addExt4Partition lists partition 1 of the disk name in the fake sysfs,
+// as the kernel does once the disk has a table, with an ext4 superblock
+// labelled label on its node.
+func (m *machine) addExt4Partition(t *testing.T, name, label string) {
+	t.Helper()
+	part := name + "1"
+	real := filepath.Join(m.sys, "devices", name, part) // sysfs nests a partition in its disk
+	if err := os.MkdirAll(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(real, "partition"), []byte("1\n"), 0o644)
+	os.WriteFile(filepath.Join(real, "dev"), []byte("254:17\n"), 0o644)
+	os.WriteFile(filepath.Join(real, "size"), []byte("129024\n"), 0o644)
+	if err := os.Symlink(real, filepath.Join(m.sys, "class/block", part)); err != nil {
+		t.Fatal(err)
+	}
+	sb := make([]byte, 2048)
+	sb[1024+0x38], sb[1024+0x39] = 0x53, 0xEF // the ext2/3/4 magic
+	copy(sb[1024+0x78:], label)
+	if err := os.WriteFile(filepath.Join(m.dev, part), sb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// At a later boot, the disk format prepared is no longer empty: format
+// recognises its filesystem and succeeds without touching a disk, but
+// only for the filesystem it would have made.
+func TestFormatRecognisesTheDiskItPreparedBefore(t *testing.T) {
+	for _, tt := range []struct {
+		name, label string
+		ok          bool
+	}{
+		{"the same label", "data", true},
+		{"another label", "other", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(t)
+			if err := m.formatter().formatFirstEmpty(); err != nil {
+				t.Fatal(err)
+			}
+			m.addExt4Partition(t, "vdb", tt.label)
+			m.made = nil
+			err := m.formatter().formatFirstEmpty()
+			if (err == nil) != tt.ok {
+				t.Errorf("second format: %v, want success %v", err, tt.ok)
+			}
+			if len(m.made) != 0 {
+				t.Errorf("second format made a filesystem: %q", m.made)
+			}
+			if !tt.ok && err != nil && !strings.Contains(err.Error(), `labelled "data"`) {
+				t.Errorf("error %q does not say what it looked for", err)
+			}
+		})
 	}
 }
 

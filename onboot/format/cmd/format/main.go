@@ -1,6 +1,9 @@
 // Command format prepares a persistent disk, as LinuxKit's format package
 // does at onboot: it gives the first empty disk (no partition table, no
-// filesystem) one partition and makes a filesystem on it.
+// filesystem) one partition and makes a filesystem on it. At later boots,
+// a disk whose first partition holds that filesystem (type, and label if
+// -label is given) is taken as the one it prepared, and format succeeds
+// without writing; LinuxKit's fails there, for want of an empty disk.
 //
 // usage: format [-type ext4|xfs|btrfs] [-label LABEL] [-partition dos|gpt] [-force] [DEVICE]
 //
