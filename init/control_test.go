@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ func backendOver(t *testing.T, names ...string) (controlBackend, <-chan string) 
 	}
 	sup.Run()
 	asked := make(chan string, 1)
-	b := controlBackend{sup: sup, outputs: outputs, timeline: newTimeline(), shutdown: func(a string) { asked <- a }}
+	b := controlBackend{sup: sup, outputs: outputs, timeline: newTimeline(), shutdown: func(a string) { asked <- a },
+		goSafe: func(_ string, fn func()) { go fn() }, callerGrace: callerGrace}
 	return b, asked
 }
 
@@ -47,12 +49,53 @@ func TestAServiceHasALogBeforeItWritesAnything(t *testing.T) {
 
 func TestPowerRefusesEveryLaterStart(t *testing.T) {
 	b, asked := backendOver(t, "web")
-	b.Power("reboot")
+	b.Power("reboot", nil)
 	if a := <-asked; a != "reboot" {
 		t.Errorf("asked for %s, want reboot", a)
 	}
 	if err := b.Act(context.Background(), "web", control.ActionRestart); err == nil || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("a restart after the power request: %v; want it refused", err)
+	}
+}
+
+// A shutdown asked through the API waits for its caller to exit, so that
+// the answer reaches whoever the caller passes it on to (svcctl over
+// ssh), but no longer than the grace: a caller that lingers cannot hold
+// the shutdown back.
+func TestPowerWaitsForItsCallerToExit(t *testing.T) {
+	b, asked := backendOver(t, "web")
+	b.callerGrace = time.Minute
+	caller := exec.Command("sleep", "0.5")
+	if err := caller.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caller.Wait() })
+	began := time.Now()
+	b.Power("reboot", &control.Caller{PID: caller.Process.Pid})
+	if a := <-asked; a != "reboot" {
+		t.Errorf("asked for %s, want reboot", a)
+	}
+	// The caller exits half a second after it started, a little before
+	// Power was called; the grace is a minute.
+	if took := time.Since(began); took < 400*time.Millisecond || took > 30*time.Second {
+		t.Errorf("the shutdown began %v after it was asked, want once its caller exited, 0.5 s", took)
+	}
+
+	b, asked = backendOver(t, "web")
+	b.callerGrace = 200 * time.Millisecond
+	lingerer := exec.Command("sleep", "60")
+	if err := lingerer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lingerer.Process.Kill(); _ = lingerer.Wait() })
+	b.Power("poweroff", &control.Caller{PID: lingerer.Process.Pid})
+	select {
+	case a := <-asked:
+		if a != "poweroff" {
+			t.Errorf("asked for %s, want poweroff", a)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a caller that does not exit held the shutdown back past the grace")
 	}
 }
 

@@ -142,9 +142,10 @@ func TestUpdatesRollBackAndSurviveAPowerCut(t *testing.T) {
 
 	t.Log("1. v1 to v2 through ssh, rebooting into it")
 	// The issue's own words: the flag after the file, as a user types it.
-	// What svcctl prints may be lost when the reboot ends the session
-	// before ssh relays it, so its exit status and output prove nothing:
-	// init's log on the console does.
+	// init begins the reboot once svcctl has exited, so its answer is
+	// on its way, but the shutdown may still stop sshd before it relays
+	// it: svcctl's exit status and output prove nothing, init's log on
+	// the console does.
 	s.run("svcctl update - --reboot", openFile(t, bundles["v2"]))
 	at = m.ExpectAfter(at, `update: slot B now holds version v2`, updateBoot)
 	at = m.ExpectAfter(at, `minikit: trying slot B once`, updateBoot)

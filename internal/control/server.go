@@ -57,8 +57,12 @@ type Backend interface {
 	// Metrics is what the system's metrics are made of.
 	Metrics() Metrics
 	// Power refuses every later start and asks for "poweroff" or
-	// "reboot". The caller has had its answer by then.
-	Power(action string)
+	// "reboot". The caller has had its answer by then, but is still
+	// connected, waiting for the answer's end: caller (nil when it could
+	// not be identified) is who asked, whose exit the backend may await
+	// before it stops anything, so that the answer reaches whoever the
+	// caller passes it on to (svcctl in an ssh session, say).
+	Power(action string, caller *Caller)
 }
 
 // Log is one log as the server reads it: the last lines it holds in
@@ -598,7 +602,8 @@ func (s *Server) powerHandler(action string) handler {
 		// Answer before shutting down: the caller may be a service
 		// that is about to be stopped.
 		_ = w.flush()
-		s.backend.Power(action)
+		p, _ := r.ctx.Value(callerKey{}).(*Caller)
+		s.backend.Power(action, p)
 	}
 }
 

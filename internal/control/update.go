@@ -205,5 +205,5 @@ func (s *Server) answerUpdate(w responseWriter, r *request, what string, res Upd
 		return
 	}
 	_ = w.flush()
-	s.backend.Power("reboot")
+	s.backend.Power("reboot", p)
 }

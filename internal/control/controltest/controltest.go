@@ -181,7 +181,7 @@ func (b *Backend) SetMetrics(m control.Metrics) {
 }
 
 // Power records the action.
-func (b *Backend) Power(action string) { record(b.Powered, action) }
+func (b *Backend) Power(action string, _ *control.Caller) { record(b.Powered, action) }
 
 func record(c chan string, what string) {
 	select {
