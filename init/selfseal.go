@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/minikit/minikit/init/boottime"
 	"github.com/opencontainers/runc/libcontainer/exeseal"
@@ -48,7 +48,31 @@ var errNoSealNeeded = errors.New("no sealed copy needed")
 const selfSealEnv = "MINIKIT_SELF_SEAL"
 
 func reexecSealed(start time.Duration) error {
-	self, err := openSelf()
+	if os.Getenv(hostRootEnv) == "" {
+		if !isStageOne() {
+			return errNoSealNeeded
+		}
+		// The kernel starts PID 1 with nothing mounted. /proc is mounted
+		// to open the binary and to run the copy through
+		// /proc/self/fd/N; it stays mounted across the exec, and the new
+		// PID 1 unmounts it here, so that init starts again from the
+		// state the kernel left (but for the empty directory, which the
+		// early mounts would have made).
+		if os.Getenv(selfSealEnv) == "" {
+			if err := os.MkdirAll("/proc", 0o555); err != nil {
+				return err
+			}
+			if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+				return fmt.Errorf("mount /proc: %w", err)
+			}
+		}
+		defer unix.Unmount("/proc", unix.MNT_DETACH)
+	}
+	if exeseal.IsSelfExeCloned() {
+		nameThreads()
+		return errNoSealNeeded
+	}
+	self, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return err
 	}
@@ -70,39 +94,13 @@ func reexecSealed(start time.Duration) error {
 	if !exeseal.IsCloned(clone) {
 		return errors.New("the copy is not sealed")
 	}
-	// The copy runs through its descriptor, which needs no /proc.
+	// syscall.Exec, not a bare execveat of the descriptor: Go raised this
+	// process's RLIMIT_NOFILE soft limit, and Exec puts back the one the
+	// kernel gave, which the containers' inits then start from (a bare
+	// exec left every container the raised limit instead of the one its
+	// spec asks for).
 	env := append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", selfSealEnv, phaseSelfSeal, start, boottime.Now()))
-	return execFD(int(clone.Fd()), os.Args, env)
-}
-
-// openSelf opens PID 1's binary, or returns errNoSealNeeded.
-func openSelf() (*os.File, error) {
-	if os.Getenv(hostRootEnv) != "" {
-		if exeseal.IsSelfExeCloned() {
-			nameThreads()
-			return nil, errNoSealNeeded
-		}
-		return os.Open("/proc/self/exe")
-	}
-	if !isStageOne() {
-		return nil, errNoSealNeeded
-	}
-	// The kernel starts PID 1 with nothing mounted: /proc is mounted to
-	// open the binary, and unmounted before the exec, so that init
-	// starts again from the state the kernel left (but for the empty
-	// directory, which the early mounts would have made).
-	if err := os.MkdirAll("/proc", 0o555); err != nil {
-		return nil, err
-	}
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return nil, fmt.Errorf("mount /proc: %w", err)
-	}
-	defer unix.Unmount("/proc", unix.MNT_DETACH)
-	if exeseal.IsSelfExeCloned() {
-		nameThreads()
-		return nil, errNoSealNeeded
-	}
-	return os.Open("/proc/self/exe")
+	return syscall.Exec("/proc/self/fd/"+strconv.Itoa(int(clone.Fd())), os.Args, env)
 }
 
 // nameThreads gives every thread of PID 1 the name of the command it was
@@ -121,24 +119,4 @@ func nameThreads() {
 	for _, t := range tasks {
 		_ = os.WriteFile("/proc/self/task/"+t.Name()+"/comm", name, 0)
 	}
-}
-
-// execFD is execveat(fd, "", argv, envv, AT_EMPTY_PATH): it returns only
-// on failure.
-func execFD(fd int, argv, envv []string) error {
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	envvp, err := syscall.SlicePtrFromStrings(envv)
-	if err != nil {
-		return err
-	}
-	empty, err := syscall.BytePtrFromString("")
-	if err != nil {
-		return err
-	}
-	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envvp[0])), unix.AT_EMPTY_PATH, 0)
-	return fmt.Errorf("execveat: %w", errno)
 }
