@@ -104,9 +104,9 @@ func reexecSealed(start time.Duration) error {
 }
 
 // nameThreads gives every thread of PID 1 the name of the command it was
-// started as ("init"): the kernel names a process run through a
-// descriptor after the file, and ps, top and /proc/1/status would show
-// the memfd's "memfd:runc_clon". Threads started later inherit the name.
+// started as ("init"): the kernel names a process after the path it ran,
+// here /proc/self/fd/N, and ps, top and /proc/1/status would show a
+// number. Threads started later inherit the name.
 func nameThreads() {
 	name := []byte(filepath.Base(os.Args[0]))
 	if len(name) > 15 { // TASK_COMM_LEN, with its NUL
