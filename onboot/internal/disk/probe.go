@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -60,6 +61,18 @@ func Probe(r io.ReaderAt) (fs Filesystem, ok bool) {
 		return Filesystem{Type: "swap"}, true
 	}
 	return Filesystem{}, false
+}
+
+// ProbePath is Probe of the device (or file) at p; ok is false when it
+// holds no filesystem Probe knows, err is set when it cannot be read.
+func ProbePath(p string) (fs Filesystem, ok bool, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return Filesystem{}, false, err
+	}
+	defer f.Close()
+	fs, ok = Probe(f)
+	return fs, ok, nil
 }
 
 // isFAT recognises a FAT boot sector, which ends in 0x55AA like an MBR.

@@ -50,7 +50,7 @@ func (c *crypt) open() error {
 		return err
 	}
 	mapped := filepath.Join(c.mapper, c.name)
-	fs, ok, err := probe(mapped)
+	fs, ok, err := disk.ProbePath(mapped)
 	if err != nil {
 		return err
 	}
@@ -95,17 +95,6 @@ func (c *crypt) mapDevice() error {
 	}
 	c.log.Info("opening the LUKS device", "device", c.device, "mapping", filepath.Join(c.mapper, c.name))
 	return c.run("cryptsetup", "--key-file", c.keyFile, "open", "--type", "luks", c.device, c.name)
-}
-
-// probe reads the filesystem signature of a device.
-func probe(p string) (disk.Filesystem, bool, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return disk.Filesystem{}, false, err
-	}
-	defer f.Close()
-	fs, ok := disk.Probe(f)
-	return fs, ok, nil
 }
 
 // fillZeros writes zeros over all of a device, so that through the

@@ -80,12 +80,7 @@ func (f *formatter) preparedEarlier(devs []disk.Device) (string, bool) {
 			continue
 		}
 		p := filepath.Join(f.dev, d.Name)
-		dev, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		fs, ok := disk.Probe(dev)
-		dev.Close()
+		fs, ok, _ := disk.ProbePath(p) // unreadable: not the one
 		// Probe names every ext2/3/4 filesystem ext4, as mount takes it.
 		sameType := fs.Type == f.fsType || fs.Type == "ext4" && strings.HasPrefix(f.fsType, "ext")
 		if ok && sameType && (f.label == "" || fs.Label == f.label) {

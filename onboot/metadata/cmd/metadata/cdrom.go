@@ -44,12 +44,7 @@ func cdromProvider(devDir, sysBlock string) provider {
 // isISO9660 reports whether dev holds an ISO 9660 filesystem, by the
 // signature disk.Probe knows.
 func isISO9660(dev string) bool {
-	f, err := os.Open(dev)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fs, ok := disk.Probe(f)
+	fs, ok, _ := disk.ProbePath(dev)
 	return ok && fs.Type == "iso9660"
 }
 

@@ -29,7 +29,7 @@ func (m *mounter) find(device, label, uuid string) (string, disk.Filesystem, err
 		if err := disk.WaitFor(device, cmp.Or(m.waitFor, disk.DeviceWait)); err != nil {
 			return "", disk.Filesystem{}, err
 		}
-		fs, ok, err := m.probe(device)
+		fs, ok, err := disk.ProbePath(device)
 		if err != nil {
 			return "", fs, err
 		}
@@ -48,7 +48,7 @@ func (m *mounter) find(device, label, uuid string) (string, disk.Filesystem, err
 	}
 	for _, d := range devs {
 		p := filepath.Join(m.dev, d.Name)
-		fs, ok, err := m.probe(p)
+		fs, ok, err := disk.ProbePath(p)
 		if err != nil {
 			m.log.Warn("cannot read device; skipped", "device", p, "err", err)
 			continue
@@ -75,16 +75,6 @@ func (m *mounter) find(device, label, uuid string) (string, disk.Filesystem, err
 		return "", disk.Filesystem{}, fmt.Errorf("no filesystem with UUID %s", uuid)
 	}
 	return "", disk.Filesystem{}, errors.New("no unmounted disk with a filesystem found")
-}
-
-func (m *mounter) probe(p string) (disk.Filesystem, bool, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return disk.Filesystem{}, false, err
-	}
-	defer f.Close()
-	fs, ok := disk.Probe(f)
-	return fs, ok, nil
 }
 
 // mountAt makes the mount point and mounts the device there.
