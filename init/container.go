@@ -184,20 +184,15 @@ func (c *container) signal(sig os.Signal) error {
 // for a socket. pid must be a child that nothing else reaps (the
 // reaper leaves owned pids alone).
 func awaitExit(pid int) error {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("pidfd_open %d: %w", pid, err)
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
+	f, err := openPidfd(pid)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	var waitErr error
-	err = rc.Read(func(fd uintptr) bool {
+	err = pollPidfd(f, func(fd int) bool {
 		var info unix.Siginfo
-		waitErr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		waitErr = unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
 		if errors.Is(waitErr, unix.EINTR) {
 			return false
 		}
@@ -208,6 +203,27 @@ func awaitExit(pid int) error {
 		return err
 	}
 	return waitErr
+}
+
+// openPidfd opens a pidfd for pid, non-blocking, so that Go's poller
+// can wait on it.
+func openPidfd(pid int) (*os.File, error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// pollPidfd calls done with f's descriptor at once and again each time
+// f becomes readable, until it reports true; f's read deadline, if set,
+// bounds the wait. It holds no thread while it waits.
+func pollPidfd(f *os.File, done func(fd int) bool) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(func(fd uintptr) bool { return done(int(fd)) })
 }
 
 func exitCode(ws syscall.WaitStatus) int {

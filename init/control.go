@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/minikit/minikit/init/boottime"
@@ -106,23 +105,19 @@ func callerExit(caller *control.Caller) (wait func(time.Duration) error, ok bool
 	if caller == nil || caller.Err != nil || caller.PID <= 1 {
 		return nil, false // PID 0: outside init's PID namespace
 	}
-	fd, err := unix.PidfdOpen(caller.PID, unix.PIDFD_NONBLOCK)
+	f, err := openPidfd(caller.PID)
 	if err != nil {
 		return nil, false
 	}
-	f := os.NewFile(uintptr(fd), "pidfd")
 	return func(limit time.Duration) error {
 		defer f.Close()
 		if err := f.SetReadDeadline(time.Now().Add(limit)); err != nil {
 			return err
 		}
-		rc, err := f.SyscallConn()
-		if err != nil {
-			return err
-		}
-		// A pidfd is readable once its process has exited; the poller
-		// waits for that as for a socket, without a thread.
-		return rc.Read(func(fd uintptr) bool {
+		// A pidfd is readable once its process has exited. The caller
+		// is not init's child: waitid, as awaitExit asks, would not
+		// answer for it.
+		return pollPidfd(f, func(fd int) bool {
 			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
 			return n > 0
 		})
