@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -20,18 +21,47 @@ import (
 // of a third of init's binary: its protobuf stats types keep every method
 // of every type alive.)
 
-// cgroupUsage reads the CPU, memory and pids figures of the cgroup at
-// group, a path under the cgroup2 mount (/sys/fs/cgroup). A figure whose
-// controller is not enabled for the group stays 0.
-func cgroupUsage(mountpoint, group string) (*control.Usage, error) {
-	dir, err := unix.Open(filepath.Join(mountpoint, group), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// cgroupDir is a service's cgroup, opened once when its container starts
+// and read at every `svcctl list`: a list of 100 services reads 500
+// files, and a path walk for each (or, where the group is missing, a
+// failed one) would cost more than the reads.
+type cgroupDir struct {
+	group string
+	mu    sync.Mutex // fd is closed when the container ends, maybe during a read
+	fd    int
+}
+
+// openCgroup opens the cgroup at group, a path under the cgroup2 mount
+// (/sys/fs/cgroup).
+func openCgroup(mountpoint, group string) (*cgroupDir, error) {
+	fd, err := unix.Open(filepath.Join(mountpoint, group), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", group, err)
 	}
-	defer unix.Close(dir)
+	return &cgroupDir{group: group, fd: fd}, nil
+}
+
+// Close lets the group go; Usage fails from then on.
+func (d *cgroupDir) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd >= 0 {
+		unix.Close(d.fd)
+		d.fd = -1
+	}
+}
+
+// Usage reads the group's CPU, memory and pids figures. A figure whose
+// controller is not enabled for the group stays 0.
+func (d *cgroupDir) Usage() (*control.Usage, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd < 0 {
+		return nil, fmt.Errorf("cgroup %s: closed", d.group)
+	}
 	var buf [512]byte
 	read := func(name string) []byte {
-		fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil
 		}
@@ -42,7 +72,7 @@ func cgroupUsage(mountpoint, group string) (*control.Usage, error) {
 		}
 		return buf[:n]
 	}
-	u := &control.Usage{Cgroup: group}
+	u := &control.Usage{Cgroup: d.group}
 	u.MemoryBytes, _ = cgroupValue(read("memory.current"))
 	u.MemoryLimit, _ = cgroupValue(read("memory.max"))
 	u.Pids, _ = cgroupValue(read("pids.current"))

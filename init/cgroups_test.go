@@ -25,7 +25,11 @@ func TestCgroupUsageReadsTheGroupsFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	u, err := cgroupUsage(mnt, "/minikit/sshd")
+	sshd, err := openCgroup(mnt, "/minikit/sshd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := sshd.Usage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +42,22 @@ func TestCgroupUsageReadsTheGroupsFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(mnt, "bare"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := cgroupUsage(mnt, "/bare"); err != nil || *u != (control.Usage{Cgroup: "/bare"}) {
+	bare, err := openCgroup(mnt, "/bare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close()
+	if u, err := bare.Usage(); err != nil || *u != (control.Usage{Cgroup: "/bare"}) {
 		t.Errorf("bare group: %+v, %v", u, err)
 	}
-	if _, err := cgroupUsage(mnt, "/gone"); err == nil {
-		t.Error("a group that does not exist has no usage")
+	if _, err := openCgroup(mnt, "/gone"); err == nil {
+		t.Error("a group that does not exist opened")
 	}
+
+	// Once its container has ended, a group is let go.
+	sshd.Close()
+	if u, err := sshd.Usage(); err == nil {
+		t.Errorf("a closed group read %+v", u)
+	}
+	sshd.Close() // twice is harmless
 }

@@ -52,8 +52,12 @@ func (l containerLauncher) Launch(cfg *supervisor.Config, out io.Writer) (superv
 		return nil, err
 	}
 	p := &containerProcess{c: c}
-	if cg := c.c.Config().Cgroups; cg != nil {
-		p.cgroup = cg.Path
+	if cg := c.c.Config().Cgroups; cg != nil && cg.Path != "" {
+		// Without it (a cgroup v1 host in test mode), the service
+		// shows no usage.
+		p.cgroup, p.cgroupErr = openCgroup("/sys/fs/cgroup", cg.Path)
+	} else {
+		p.cgroupErr = errors.New("no cgroup")
 	}
 	return p, nil
 }
@@ -76,19 +80,28 @@ func withNotifySocket(hostPath, path string) startOption {
 
 // containerProcess is a service's running container.
 type containerProcess struct {
-	c      *container
-	cgroup string
+	c         *container
+	cgroup    *cgroupDir // nil when it could not be opened
+	cgroupErr error
 }
 
 func (p *containerProcess) Pid() int                   { return p.c.pid }
 func (p *containerProcess) Signal(sig os.Signal) error { return p.c.signal(sig) }
-func (p *containerProcess) Wait() (int, error)         { return p.c.wait() }
+
+// Wait lets the cgroup go once the container has ended.
+func (p *containerProcess) Wait() (int, error) {
+	code, err := p.c.wait()
+	if p.cgroup != nil {
+		p.cgroup.Close()
+	}
+	return code, err
+}
 
 // Usage is read from the container's cgroup, for `svcctl list` and
 // `svcctl status`.
 func (p *containerProcess) Usage() (*control.Usage, error) {
-	if p.cgroup == "" {
-		return nil, errors.New("no cgroup")
+	if p.cgroup == nil {
+		return nil, p.cgroupErr
 	}
-	return cgroupUsage("/sys/fs/cgroup", p.cgroup)
+	return p.cgroup.Usage()
 }
