@@ -12,17 +12,20 @@ GOFILES := $(shell find . -name '*.go' -not -path './build/*' -not -path './kube
 DEFAULT := image-spec/examples/minikit.yml
 
 .PHONY: all deps kernel images pkgs kube kube-images run test test-unit test-kube-modules fuzz bench bench-go clean
-all: bin/minikit bin/svcctl bin/init bin/dhcpcd
+all: bin/minikit bin/svcctl bin/minikit-observe bin/init bin/dhcpcd
 
 bin/init: $(GOFILES)
 	$(STATIC) -o $@ ./init
 bin/minikit: $(GOFILES)
 	$(PURE) -o $@ ./tools/minikit
-# svcctl, also the observer that ships logs and serves metrics, is a pure
-# Go binary of its own: PID 1 carries neither.
+# svcctl and the observer that ships logs and serves metrics are pure Go
+# binaries of their own: PID 1 carries neither, and svcctl not the
+# observer's TLS and HTTP.
 bin/svcctl: $(GOFILES)
 	rm -f $@
 	$(PURE) -o $@ ./init/svcctl/cmd/svcctl
+bin/minikit-observe: $(GOFILES)
+	$(PURE) -o $@ ./init/observer/cmd/minikit-observe
 bin/dhcpcd: $(GOFILES)
 	$(PURE) -o $@ ./netconf/cmd/dhcpcd
 

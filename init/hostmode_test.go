@@ -77,7 +77,7 @@ func initBinary(t testing.TB) string {
 	return goBinary(t, ".", "CGO_ENABLED=1", "GOFLAGS=-tags=netgo,osusergo,seccomp -ldflags=-extldflags=-static")
 }
 
-// svcctlBinary builds svcctl, which is also the observer, as the Makefile
+// svcctlBinary builds svcctl as the Makefile
 // and init's recipe do: pure Go, so static. $MINIKIT_SVCCTL_BINARY names
 // a binary to use instead.
 func svcctlBinary(t testing.TB) string {

@@ -33,6 +33,9 @@ type hostFigures struct {
 	// SvcctlBytes is what svcctl adds to the image: 0 when it is init
 	// itself under another name.
 	SvcctlBytes int64 `json:"svcctlBytes"`
+	// ObserverBytes is the observer's binary: 0 when svcctl's is the
+	// observer too.
+	ObserverBytes int64 `json:"observerBytes"`
 	// SmokeRootBytes is the root image of tests/images/smoke.yml.
 	SmokeRootBytes int64 `json:"smokeRootBytes"`
 	// Bench holds each metric of the host benchmarks, by unit, one value
@@ -69,6 +72,9 @@ func measureSizes(v variant, work string, h *hostFigures) {
 		h.fail("%s: %v", v.name, err)
 	} else if !os.SameFile(st, sv) {
 		h.SvcctlBytes = sv.Size()
+	}
+	if ob, err := os.Stat(filepath.Join(v.dir, "bin/minikit-observe")); err == nil {
+		h.ObserverBytes = ob.Size()
 	}
 	out := filepath.Join(work, "smoke-"+v.name)
 	args := []string{"build", "-o", out, "-format", "kernel+squashfs", "-sbom=false"}
@@ -156,6 +162,7 @@ type hostRow struct {
 var hostRows = []hostRow{
 	{label: "init binary (stripped)", size: func(h *hostFigures) int64 { return h.InitBytes }, goal: "<= 8 MiB"},
 	{label: "svcctl binary, beside init", size: func(h *hostFigures) int64 { return h.SvcctlBytes }, zeroOK: true},
+	{label: "observer binary, beside init", size: func(h *hostFigures) int64 { return h.ObserverBytes }, zeroOK: true},
 	{label: "smoke image's root image", size: func(h *hostFigures) int64 { return h.SmokeRootBytes }, goal: "<= 12.15 MiB"},
 	{label: "PID 1 RSS, 100 services", unit: "init-rss-MiB", goal: "<= 16 MiB"},
 	{label: "  of it anonymous (heap, stacks, runtime)", unit: "init-anon-MiB"},

@@ -21,11 +21,11 @@ import (
 // can get none back.
 func TestTheObserverGivesUpItsPrivileges(t *testing.T) {
 	testenv.Root(t, "go")
-	bin := filepath.Join(t.TempDir(), "svcctl")
-	build := exec.Command("go", "build", "-o", bin, "../svcctl/cmd/svcctl")
+	bin := filepath.Join(t.TempDir(), observe.ObserverName)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/minikit-observe")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile and the recipe build it
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build svcctl: %v\n%s", err, out)
+		t.Fatalf("go build the observer: %v\n%s", err, out)
 	}
 	sender, peer, err := handoff.Pair()
 	if err != nil {

@@ -5,8 +5,8 @@
 // Prometheus server (init/metrics).
 //
 // Init starts it only when the image or the kernel command line asks for
-// either, as svcctl's binary run under the name observe.ObserverName,
-// and restarts it if it dies. What reaches the network, TLS and
+// either, as a binary of its own (cmd/minikit-observe, which the image
+// has at observe.ObserverBinary), and restarts it if it dies. What reaches the network, TLS and
 // Prometheus' encoder are thus in a process of their own: PID 1 stays
 // small, and a receiver that misbehaves can at worst stall the observer,
 // whose lines then wait in the hand-off socket and are dropped and

@@ -18,13 +18,13 @@ import (
 	"strings"
 )
 
-// ObserverName is the name init runs svcctl's binary (ObserverBinary)
-// under to make it the observer, the process that ships the logs and
-// serves the metrics (init/observer), so that PID 1 does neither.
+// ObserverName is the name of the observer, the process that ships the
+// logs and serves the metrics (init/observer), so that PID 1 does
+// neither: its binary's, its log's and its argv[0].
 const ObserverName = "minikit-observe"
 
 // ObserverBinary is where, in the image, the observer's binary is.
-const ObserverBinary = "/usr/bin/svcctl"
+const ObserverBinary = "/sbin/" + ObserverName
 
 // HandoffFD is the descriptor of the log hand-off socket (init/handoff)
 // in the observer.
