@@ -6,11 +6,11 @@
 //
 // Init starts it only when the image or the kernel command line asks for
 // either, as a binary of its own (cmd/minikit-observe, which the image
-// has at observe.ObserverBinary), and restarts it if it dies. What reaches the network, TLS and
-// Prometheus' encoder are thus in a process of their own: PID 1 stays
-// small, and a receiver that misbehaves can at worst stall the observer,
-// whose lines then wait in the hand-off socket and are dropped and
-// counted past its bound.
+// has at observe.ObserverBinary), and restarts it if it dies. What
+// reaches the network, TLS and an HTTP server are thus in a process of
+// their own: PID 1 stays small, and a receiver that misbehaves can at
+// worst stall the observer, whose lines then wait in the hand-off socket
+// and are dropped and counted past its bound.
 package observer
 
 import (

@@ -160,8 +160,8 @@ type Error struct {
 }
 
 // Metrics is what init knows of the system for its metrics, as data:
-// PID 1 does not carry Prometheus' encoder, svcctl and the observer do
-// (init/metrics).
+// PID 1 does not write Prometheus' text format, svcctl and the observer
+// do (init/metrics).
 type Metrics struct {
 	Services []Service `json:"services"`
 	// Logs are the volumes of every log.

@@ -1,6 +1,6 @@
-// svcctl lives for a moment and is not confined to a CPU limit, so it
-// needs no GOMAXPROCS fitted to a cgroup's: leaving it out spares its
-// start the cgroup files.
+// svcctl lives for a moment and is not confined to a CPU limit, so its
+// GOMAXPROCS need not follow a cgroup's. (The runtime still reads the
+// cgroup files at start: these settings only leave the limit unapplied.)
 
 //go:debug updatemaxprocs=0
 //go:debug containermaxprocs=0
