@@ -43,6 +43,7 @@ type container struct {
 	pid     int
 	cleanup func()
 	r       *runner
+	exited  <-chan struct{} // closed by the reaper once pid has exited
 }
 
 // startOption changes a bundle's spec before its container is created,
@@ -116,11 +117,12 @@ func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*con
 	// before Exec lets it run the container's command.
 	err = c.Start(p)
 	var pid int
+	var exited <-chan struct{}
 	if err == nil {
 		pid, err = p.Pid()
 	}
 	if err == nil {
-		r.reaper.own(pid)
+		exited = r.reaper.own(pid)
 		if err = rt.created(pid); err == nil {
 			err = c.Exec()
 		}
@@ -144,7 +146,7 @@ func (r *runner) start(id, dir string, out io.Writer, opts ...startOption) (*con
 	if sc := c.Config().Seccomp; sc != nil {
 		sc.Syscalls = nil
 	}
-	return &container{id: id, c: c, proc: p, pid: pid, cleanup: cleanup, r: r}, nil
+	return &container{id: id, c: c, proc: p, pid: pid, cleanup: cleanup, r: r, exited: exited}, nil
 }
 
 // wait waits for the container's init to exit, destroys the container and

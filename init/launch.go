@@ -88,6 +88,10 @@ type containerProcess struct {
 func (p *containerProcess) Pid() int                   { return p.c.pid }
 func (p *containerProcess) Signal(sig os.Signal) error { return p.c.signal(sig) }
 
+// Exited is closed once the container's init has exited; Wait then
+// returns without waiting.
+func (p *containerProcess) Exited() <-chan struct{} { return p.c.exited }
+
 // Wait lets the cgroup go once the container has ended.
 func (p *containerProcess) Wait() (int, error) {
 	code, err := p.c.wait()

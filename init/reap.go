@@ -18,16 +18,26 @@ import (
 // mu for reading and a reaping pass holds it for writing. After a start the
 // container's init pid is marked as owned before the read lock is dropped,
 // and only zombies that nobody owns are ever reaped.
+//
+// An owned zombie is left to its owner, and the pass tells the owner it
+// is there: the pass runs at every SIGCHLD anyway, so a hundred services
+// need no hundred goroutines parked on their processes' ends.
 type reaper struct {
 	mu      sync.RWMutex
 	ownedMu sync.Mutex
-	owned   map[int]bool
+	owned   map[int]*ownedChild
 	self    int
 	procDir string
 }
 
+// ownedChild is a child whose owner collects its exit status.
+type ownedChild struct {
+	exited chan struct{} // closed once a pass saw it a zombie
+	told   bool
+}
+
 func newReaper() *reaper {
-	return &reaper{owned: map[int]bool{}, self: os.Getpid(), procDir: "/proc"}
+	return &reaper{owned: map[int]*ownedChild{}, self: os.Getpid(), procDir: "/proc"}
 }
 
 // holdStart keeps orphan reaping paused until the returned func is called.
@@ -36,10 +46,15 @@ func (r *reaper) holdStart() (release func()) {
 	return r.mu.RUnlock
 }
 
-func (r *reaper) own(pid int) {
+// own leaves pid's exit status to the caller, and returns a channel that
+// a reaping pass closes once pid has exited (a SIGCHLD brings the pass
+// at once, the periodic one within seconds if the signal was lost).
+func (r *reaper) own(pid int) <-chan struct{} {
 	r.ownedMu.Lock()
-	r.owned[pid] = true
-	r.ownedMu.Unlock()
+	defer r.ownedMu.Unlock()
+	c := &ownedChild{exited: make(chan struct{})}
+	r.owned[pid] = c
+	return c.exited
 }
 
 func (r *reaper) disown(pid int) {
@@ -48,20 +63,30 @@ func (r *reaper) disown(pid int) {
 	r.ownedMu.Unlock()
 }
 
-func (r *reaper) isOwned(pid int) bool {
+// tellOwner tells whoever owns the zombie pid that it has exited, and
+// reports whether anyone owns it.
+func (r *reaper) tellOwner(pid int) bool {
 	r.ownedMu.Lock()
 	defer r.ownedMu.Unlock()
-	return r.owned[pid]
+	c := r.owned[pid]
+	if c == nil {
+		return false
+	}
+	if !c.told {
+		c.told = true
+		close(c.exited)
+	}
+	return true
 }
 
-// reapOrphans reaps every zombie child of ours that nobody owns and
-// returns their pids.
+// reapOrphans reaps every zombie child of ours that nobody owns, tells
+// the owners of the others, and returns the pids it reaped.
 func (r *reaper) reapOrphans() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var reaped []int
 	for _, pid := range r.zombieChildren() {
-		if r.isOwned(pid) {
+		if r.tellOwner(pid) {
 			continue
 		}
 		var ws unix.WaitStatus

@@ -27,8 +27,8 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
-// An owned child's exit status must survive a reaping pass, while an
-// unowned zombie is collected.
+// An owned child's exit status must survive a reaping pass, which tells
+// its owner it has exited, while an unowned zombie is collected.
 func TestReaperLeavesOwnedChildrenAlone(t *testing.T) {
 	r := newReaper()
 	owned := exec.Command("/bin/sh", "-c", "exit 7")
@@ -36,17 +36,30 @@ func TestReaperLeavesOwnedChildrenAlone(t *testing.T) {
 	if err := owned.Start(); err != nil {
 		t.Skipf("no /bin/sh: %v", err)
 	}
-	r.own(owned.Process.Pid)
+	exited := r.own(owned.Process.Pid)
 	if err := orphan.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitZombie(t, owned.Process.Pid)
 	waitZombie(t, orphan.Process.Pid)
+	select {
+	case <-exited:
+		t.Fatal("the owner was told of the exit before a reaping pass saw it")
+	default:
+	}
 
 	reaped := r.reapOrphans()
 	if len(reaped) != 1 || reaped[0] != orphan.Process.Pid {
 		t.Fatalf("reaped %v, want only the orphan %d", reaped, orphan.Process.Pid)
 	}
+	// The pass tells the owner, whose wait then returns at once; a
+	// second pass, at the next SIGCHLD, leaves it as it is.
+	select {
+	case <-exited:
+	default:
+		t.Fatal("a reaping pass saw the owned zombie and did not tell its owner")
+	}
+	r.reapOrphans()
 	err := owned.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 		t.Fatalf("owned child's Wait = %v, want exit status 7", err)

@@ -144,6 +144,7 @@ type fakeLauncher struct {
 	entered  chan string               // names whose Launch began (when gated)
 	gate     chan struct{}             // when set, Launch waits for it to close
 	onLaunch func(p *fakeProc)
+	notify   bool // hand out processes that say when they ended (exitNotifier)
 }
 
 func newFakeLauncher() *fakeLauncher {
@@ -170,14 +171,18 @@ func (l *fakeLauncher) Launch(cfg *Config, out io.Writer) (Process, error) {
 		return nil, err
 	}
 	l.pid++
-	p := &fakeProc{name: cfg.Name, pid: l.pid, out: out, exit: make(chan int, 1), signals: make(chan os.Signal, 16)}
+	p := &fakeProc{name: cfg.Name, pid: l.pid, out: out, exit: make(chan int, 1), exited: make(chan struct{}),
+		signals: make(chan os.Signal, 16)}
 	l.procs[cfg.Name] = append(l.procs[cfg.Name], p)
-	onLaunch := l.onLaunch
+	onLaunch, notify := l.onLaunch, l.notify
 	l.mu.Unlock()
 	if onLaunch != nil {
 		onLaunch(p)
 	}
 	l.queue(cfg.Name) <- p
+	if notify {
+		return notifyingProc{p}, nil
+	}
 	return p, nil
 }
 
@@ -229,8 +234,16 @@ type fakeProc struct {
 	pid     int
 	out     io.Writer
 	exit    chan int
+	exited  chan struct{} // closed by the first end
+	ended   sync.Once
 	signals chan os.Signal
 }
+
+// notifyingProc is a fakeProc that says when it ended, as init's
+// containers do.
+type notifyingProc struct{ *fakeProc }
+
+func (p notifyingProc) Exited() <-chan struct{} { return p.exited }
 
 func (p *fakeProc) Pid() int { return p.pid }
 
@@ -253,6 +266,7 @@ func (p *fakeProc) end(code int) {
 	case p.exit <- code:
 	default:
 	}
+	p.ended.Do(func() { close(p.exited) })
 }
 
 // signaled waits for the next signal the process gets.

@@ -125,7 +125,10 @@ func (s *service) waitForDependencies() phase {
 type launched struct {
 	proc    Process
 	started time.Time
-	exited  chan exitResult
+	// done is closed once the process has ended; collect then returns
+	// how, having taken its last lines. Only the service's loop calls it.
+	done    <-chan struct{}
+	collect func() exitResult
 }
 
 type exitResult struct {
@@ -145,7 +148,7 @@ func (s *service) launch() phase {
 		s.answerWaiting(err, cmdStart, cmdRestart)
 		return s.afterRun(-1, 0)
 	}
-	r := &launched{proc: p, started: s.sup.clock.Now(), exited: make(chan exitResult, 1)}
+	r := s.watch(p, closeOut)
 	s.current = r
 	pid := p.Pid()
 	s.mu.Lock()
@@ -162,12 +165,38 @@ func (s *service) launch() phase {
 		s.markReady()
 	}
 	s.answerWaiting(nil, cmdStart, cmdRestart)
+	return func() phase { return s.running(r) }
+}
+
+// watch makes the launched run of p, whose end the service's loop
+// selects on: p's own signal when it gives one, else a goroutine's wait.
+// Either way its last lines are logged before its end is.
+func (s *service) watch(p Process, closeOut func()) *launched {
+	r := &launched{proc: p, started: s.sup.clock.Now()}
+	if n, ok := p.(exitNotifier); ok {
+		var ex *exitResult
+		r.done = n.Exited()
+		r.collect = func() exitResult {
+			if ex == nil { // after a panic in Wait, the loop tries again
+				code, err := p.Wait()
+				closeOut()
+				ex = &exitResult{code, err}
+			}
+			return *ex
+		}
+		return r
+	}
+	done := make(chan struct{})
+	var ex exitResult
+	r.done = done
+	r.collect = func() exitResult { return ex }
 	s.sup.goSafe("wait for "+s.name, func() {
 		code, err := p.Wait()
-		closeOut() // its last lines are logged before its end is
-		r.exited <- exitResult{code, err}
+		closeOut()
+		ex = exitResult{code, err}
+		close(done)
 	})
-	return func() phase { return s.running(r) }
+	return r
 }
 
 func (s *service) markReady() {
@@ -203,7 +232,8 @@ func (s *service) running(r *launched) phase {
 	var watchdogTimeout time.Duration
 	for {
 		select {
-		case ex := <-r.exited:
+		case <-r.done:
+			ex := r.collect()
 			return s.afterRun(ex.code, s.ended(r, ex))
 		case m := <-s.notes:
 			if m.status != nil {
@@ -263,8 +293,8 @@ func (s *service) stopping(r *launched, restart bool) phase {
 	deadline := s.sup.clock.After(s.cfg.stopTimeout)
 	for {
 		select {
-		case ex := <-r.exited:
-			s.ended(r, ex)
+		case <-r.done:
+			s.ended(r, r.collect())
 			if restart {
 				s.answerWaiting(nil, cmdStop)
 				s.failures = 0

@@ -41,6 +41,15 @@ type Process interface {
 	Wait() (exit int, err error)
 }
 
+// exitNotifier is a process that says when it has ended without anyone
+// waiting on it: Exited is closed once it has, and Wait then returns at
+// once. Its service's loop waits for that in its select, where any other
+// process needs a goroutine of its own parked in Wait, one for each
+// running service.
+type exitNotifier interface {
+	Exited() <-chan struct{}
+}
+
 // usageReporter is a process that can tell its resource use.
 type usageReporter interface {
 	Usage() (*control.Usage, error)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,56 @@ func TestAKilledServiceRunsAgain(t *testing.T) {
 	st := ts.waitState(t, "victim", control.StateRunning)
 	if st.pid != second.pid || st.restarts != 1 || st.exit != 137 {
 		t.Errorf("after the restart: %v; want pid %d, 1 restart, last exit 137", st, second.pid)
+	}
+}
+
+// A process that says when it has ended (init's containers do) needs no
+// goroutine parked in its Wait, one for each running service; its
+// service still sees it die, restarts it, and stops it.
+func TestAProcessThatSaysItEndedNeedsNoWaiter(t *testing.T) {
+	ts := newTestSupervisor(t, svc("victim"), svc("web"))
+	ts.launcher.notify = true
+	ts.launcher.onLaunch = func(p *fakeProc) {
+		go func() {
+			if <-p.signals == unix.SIGTERM {
+				p.end(0)
+			}
+		}()
+	}
+	var mu sync.Mutex
+	var goroutines []string
+	ts.goSafe = func(what string, fn func()) {
+		mu.Lock()
+		goroutines = append(goroutines, what)
+		mu.Unlock()
+		go fn()
+	}
+	ts.Run()
+	first := ts.launcher.next(t, "victim")
+	ts.launcher.next(t, "web")
+	ts.waitState(t, "victim", control.StateRunning)
+	ts.waitState(t, "web", control.StateRunning)
+
+	first.end(128 + int(unix.SIGKILL))
+	ts.clock.waitTimer(t, defaultRestarter.base)
+	ts.clock.advance(defaultRestarter.base)
+	second := ts.launcher.next(t, "victim")
+	if st := ts.waitState(t, "victim", control.StateRunning); st.pid != second.pid || st.restarts != 1 || st.exit != 137 {
+		t.Errorf("after its death and restart: %v; want pid %d, 1 restart, last exit 137", st, second.pid)
+	}
+	if err := ts.service("web").stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := ts.service("web").state(); st.state != control.StateStopped || st.exit != 0 {
+		t.Errorf("after stop: %v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range goroutines {
+		if strings.HasPrefix(g, "wait for ") {
+			t.Errorf("goroutines started: %q; want none waiting for a process", goroutines)
+			break
+		}
 	}
 }
 
