@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/minikit/minikit/internal/bundle"
+	"github.com/minikit/minikit/internal/control"
 	"github.com/minikit/minikit/internal/testenv"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -213,6 +215,18 @@ func hostInitCommand(t testing.TB, root string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), hostRootEnv+"="+root)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	return cmd
+}
+
+// act starts, stops or restarts a service through svcctl, run from
+// init's PID namespace as it would be inside the machine: the API tells
+// its callers apart by their pids there, and refuses one it cannot see.
+func (h *hostInit) act(name, action string) {
+	h.t.Helper()
+	out, err := exec.Command("nsenter", "--target", strconv.Itoa(h.cmd.Process.Pid), "--pid", "--",
+		svcctlBinary(h.t), "--socket", filepath.Join(h.root, control.Socket), action, name).CombinedOutput()
+	if err != nil {
+		h.t.Fatalf("svcctl %s %s in init's namespace: %v\n%s", action, name, err, out)
+	}
 }
 
 func (h *hostInit) snapshot() []string {

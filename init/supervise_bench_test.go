@@ -37,7 +37,6 @@ func BenchmarkHostRestartAfterDeath(b *testing.B) {
 	spec := bundleSpec(rootfs, false, nil, "/bin/sh", "-c", "exec sleep 4545")
 	writeBundle(b, filepath.Join(tree, bundle.ServicesDir, "victim"), spec)
 	h := startHostInit(b, tree)
-	client := control.NewClient(filepath.Join(tree, control.Socket))
 	h.lineIndex(`service victim started`, 1, time.Minute)
 	var total time.Duration
 	b.ResetTimer()
@@ -45,9 +44,7 @@ func BenchmarkHostRestartAfterDeath(b *testing.B) {
 		if i > 0 && i%(supervisor.CrashLoopLimit-1) == 0 {
 			// Before the crash loop limit: a start by hand forgives.
 			b.StopTimer()
-			if _, err := client.Act(context.Background(), "victim", "restart"); err != nil {
-				b.Fatal(err)
-			}
+			h.act("victim", "restart")
 			h.lineIndex(`service victim started`, i+1+i/(supervisor.CrashLoopLimit-1), time.Minute)
 			b.StartTimer()
 		}
@@ -248,14 +245,11 @@ func BenchmarkHostLogThroughput(b *testing.B) {
 		fmt.Sprintf("yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c %d", total))
 	writeBundle(b, filepath.Join(tree, bundle.ServicesDir, "flood"), spec)
 	h := startHostInit(b, tree)
-	client := control.NewClient(filepath.Join(tree, control.Socket))
 	h.lineIndex(`service flood exited 0`, 1, 5*time.Minute)
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := client.Act(context.Background(), "flood", "start"); err != nil {
-			b.Fatal(err)
-		}
+		h.act("flood", "start")
 		h.lineIndex(`service flood exited 0`, i+2, 5*time.Minute)
 	}
 	b.StopTimer()
