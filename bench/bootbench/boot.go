@@ -60,6 +60,9 @@ type bootResult struct {
 	RuncProcs   int    `json:"runcProcs"`
 	// GuestUsedKiB is MemTotal - MemAvailable at the same moment.
 	GuestUsedKiB int `json:"guestUsedKiB"`
+	// SettleSeconds is how long, after sshd answered, free memory took
+	// to hold steady before these were read (settleScript).
+	SettleSeconds int `json:"settleSeconds"`
 	// Analysis is `svcctl analyze --json` (minikit only).
 	Analysis   *control.Analysis `json:"analysis,omitempty"`
 	ConsoleLog string            `json:"consoleLog"`
@@ -240,7 +243,7 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 	// Log in: PID 1's memory, and minikit's own account of its boot.
 	var analysis *control.Analysis
 	if err == nil {
-		script := `grep -E '^(Name|VmRSS|RssAnon|RssFile|RssShmem):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
+		script := settleScript + `grep -E '^(Name|VmRSS|RssAnon|RssFile|RssShmem):' /proc/1/status; grep -E '^Mem(Total|Available):' /proc/meminfo; for d in /proc/[0-9]*; do ` +
 			`case "$(cat $d/comm 2>/dev/null)" in runc*) echo runc $(grep VmRSS: $d/status);; esac; done`
 		if img.name != imgBaseline {
 			script += "; echo ANALYZE; svcctl analyze --json"
@@ -296,6 +299,17 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 	}
 	return res
 }
+
+// settleScript waits, in the guest's shell, until free memory holds
+// steady: sshd answers while containerd still loads its plugins and
+// PID 1 has yet to collect the garbage of boot, and memory read then
+// moved by tens of MiB from one boot to the next. Steady is two
+// readings in a row, a second apart, each within 1 MiB of the one
+// before, waited for at most 30 s; the wait is printed as SETTLED N.
+const settleScript = `prev=0; steady=0; n=0; while [ $n -lt 30 ]; do ` +
+	`set -- $(grep '^MemAvailable:' /proc/meminfo); d=$(($2 - prev)); [ $d -lt 0 ] && d=$((0 - d)); ` +
+	`if [ $d -le 1024 ]; then steady=$((steady + 1)); else steady=0; fi; [ $steady -ge 2 ] && break; ` +
+	`prev=$2; n=$((n + 1)); sleep 1; done; echo SETTLED $n; `
 
 // markTimes fills times from the console (and minikit's analysis) and
 // returns the figures still missing.
@@ -410,6 +424,8 @@ func parseMemory(res *bootResult, out string) {
 			total, _ = strconv.Atoi(f[1])
 		case len(f) >= 2 && f[0] == "MemAvailable:":
 			avail, _ = strconv.Atoi(f[1])
+		case len(f) == 2 && f[0] == "SETTLED":
+			res.SettleSeconds, _ = strconv.Atoi(f[1])
 		case len(f) >= 2 && f[0] == "Name:":
 			res.InitComm = f[1]
 		case len(f) >= 2 && f[0] == "VmRSS:":

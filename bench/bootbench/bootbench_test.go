@@ -173,3 +173,16 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// The login script's output: how long memory took to settle, PID 1's
+// memory and the guest's, read after.
+func TestParseMemoryReadsTheSettledFigures(t *testing.T) {
+	out := "SETTLED 4\nName:\tinit\nVmRSS:\t   12048 kB\nRssAnon:\t    4400 kB\nRssFile:\t       0 kB\nRssShmem:\t    7648 kB\n" +
+		"MemTotal:        2014000 kB\nMemAvailable:    1770000 kB\n"
+	var res bootResult
+	parseMemory(&res, out)
+	if res.SettleSeconds != 4 || res.InitRSSKiB != 12048 || res.InitAnonKiB != 4400 || res.InitFileKiB != 7648 ||
+		res.GuestUsedKiB != 244000 || res.InitComm != "init" {
+		t.Errorf("parsed %+v", res)
+	}
+}

@@ -397,8 +397,9 @@ func medians(res *results) {
 				continue
 			}
 			for key, v := range map[string]int{"pid1RssKiB": b.InitRSSKiB, "pid1AnonKiB": b.InitAnonKiB,
-				"pid1FileKiB": b.InitFileKiB, "pid1HeapKiB": b.InitHeapKiB, "runcRssKiB": b.RuncRSSKiB, "guestUsedKiB": b.GuestUsedKiB} {
-				if v > 0 || key == "runcRssKiB" {
+				"pid1FileKiB": b.InitFileKiB, "pid1HeapKiB": b.InitHeapKiB, "runcRssKiB": b.RuncRSSKiB, "guestUsedKiB": b.GuestUsedKiB,
+				"settleSeconds": b.SettleSeconds} {
+				if v > 0 || key == "runcRssKiB" || key == "settleSeconds" {
 					mem[key] = append(mem[key], float64(v))
 				}
 			}
@@ -494,6 +495,7 @@ func printTable(res *results) {
 	for _, f := range figures {
 		row(f.label, "%.2f s", median(f.key, 1))
 	}
+	row("memory read: seconds after sshd answered", "%.0f s", median("settleSeconds", 1))
 	row("PID 1 resident memory after boot", "%.1f MiB", median("pid1RssKiB", 1024))
 	row("  of it anonymous (heap, stacks, runtime)", "%.1f MiB", median("pid1AnonKiB", 1024))
 	row("  of it the binary's pages", "%.1f MiB", median("pid1FileKiB", 1024))
