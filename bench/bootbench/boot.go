@@ -302,10 +302,13 @@ func bootOnce(img image, run int, o bootOpts) *bootResult {
 
 // settleScript waits, in the guest's shell, until free memory holds
 // steady: sshd answers while containerd still loads its plugins and
-// PID 1 has yet to collect the garbage of boot, and memory read then
-// moved by tens of MiB from one boot to the next. Steady is two
+// before PID 1 has collected the garbage of boot (settleAfterBoot), so
+// memory read at that moment caught the boot midway. Steady is two
 // readings in a row, a second apart, each within 1 MiB of the one
 // before, waited for at most 30 s; the wait is printed as SETTLED N.
+// It takes 2-4 s. Boots of one image still differ by up to 30 MiB in
+// RAM in use after it (two clusters, near 245 and 270 MiB, for either
+// checkout): that row compares only over several boots.
 const settleScript = `prev=0; steady=0; n=0; while [ $n -lt 30 ]; do ` +
 	`set -- $(grep '^MemAvailable:' /proc/meminfo); d=$(($2 - prev)); [ $d -lt 0 ] && d=$((0 - d)); ` +
 	`if [ $d -le 1024 ]; then steady=$((steady + 1)); else steady=0; fi; [ $steady -ge 2 ] && break; ` +
