@@ -82,6 +82,7 @@ func run() int {
 	// writer runs under the guard from now on.
 	in.outputs = logs.New(in.consoles, in.path("/var/log"), in.goSafe)
 	slog.SetDefault(slog.New(in.outputs.Handler(slog.LevelInfo)))
+	in.goSafe("reaper", in.reaper.run)
 	in.goSafe("signals", func() { in.handleSignals(sigs) })
 	defer func() {
 		if r := recover(); r != nil {

@@ -19,25 +19,53 @@ import (
 // container's init pid is marked as owned before the read lock is dropped,
 // and only zombies that nobody owns are ever reaped.
 //
-// An owned zombie is left to its owner, and the pass tells the owner it
-// is there: the pass runs at every SIGCHLD anyway, so a hundred services
-// need no hundred goroutines parked on their processes' ends.
+// An owned zombie is left to its owner, and each pass first tells the
+// owners of those that have exited: the pass runs at every SIGCHLD
+// anyway, so a hundred services need no hundred goroutines parked on
+// their processes' ends. That part reaps nothing, so it does not wait for
+// the starts in flight: a service's end is heard at once, however long
+// another container takes to start.
 type reaper struct {
 	mu      sync.RWMutex
 	ownedMu sync.Mutex
 	owned   map[int]*ownedChild
 	self    int
 	procDir string
+	// betweenHalves, when set (tests), runs after a pass has told the
+	// owners and before it waits for the starts in flight.
+	betweenHalves func()
+	// kick wakes the reaping goroutine (run); one pending kick stands
+	// for every SIGCHLD before it, since a pass takes every zombie.
+	kick chan struct{}
 }
 
 // ownedChild is a child whose owner collects its exit status.
 type ownedChild struct {
-	exited chan struct{} // closed once a pass saw it a zombie
+	exited chan struct{} // closed once a pass saw it had exited
 	told   bool
 }
 
 func newReaper() *reaper {
-	return &reaper{owned: map[int]*ownedChild{}, self: os.Getpid(), procDir: "/proc"}
+	return &reaper{owned: map[int]*ownedChild{}, self: os.Getpid(), procDir: "/proc", kick: make(chan struct{}, 1)}
+}
+
+// childExited is what a SIGCHLD asks: it tells the owners of the
+// children that have exited at once, and leaves the orphans to the
+// reaping goroutine, so that the signal loop, which also hears the
+// requests to shut down, never waits for a container's start.
+func (r *reaper) childExited() {
+	r.tellOwners()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run reaps orphans each time childExited asks, until the end of PID 1.
+func (r *reaper) run() {
+	for range r.kick {
+		r.reapOrphans()
+	}
 }
 
 // holdStart keeps orphan reaping paused until the returned func is called.
@@ -69,19 +97,49 @@ func (r *reaper) tellOwner(pid int) bool {
 	r.ownedMu.Lock()
 	defer r.ownedMu.Unlock()
 	c := r.owned[pid]
-	if c == nil {
-		return false
+	if c != nil {
+		c.tell()
 	}
+	return c != nil
+}
+
+// tellOwners closes the channel of every owned child that has exited,
+// asking the kernel of each without collecting its status (WNOWAIT): a
+// system call per owned child, where finding zombies reads all of /proc.
+func (r *reaper) tellOwners() {
+	r.ownedMu.Lock()
+	defer r.ownedMu.Unlock()
+	for pid, c := range r.owned {
+		if c.told {
+			continue
+		}
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		// Still running leaves si_signo 0; an exit makes it SIGCHLD.
+		if err == nil && info.Signo == int32(unix.SIGCHLD) {
+			c.tell()
+		}
+	}
+}
+
+// tell closes the channel, once. The caller holds ownedMu.
+func (c *ownedChild) tell() {
 	if !c.told {
 		c.told = true
 		close(c.exited)
 	}
-	return true
 }
 
-// reapOrphans reaps every zombie child of ours that nobody owns, tells
-// the owners of the others, and returns the pids it reaped.
+// reapOrphans tells the owners of owned children that have exited, then
+// reaps every zombie child of ours that nobody owns and returns their
+// pids. The zombies are told of again once the starts in flight are
+// over: a container's init that exits before its start has marked it
+// owned raises its SIGCHLD before tellOwners could know it.
 func (r *reaper) reapOrphans() []int {
+	r.tellOwners()
+	if r.betweenHalves != nil {
+		r.betweenHalves()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var reaped []int

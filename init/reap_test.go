@@ -81,6 +81,94 @@ func waitZombie(t *testing.T, pid int) {
 	t.Fatalf("pid %d never became a zombie", pid)
 }
 
+// A SIGCHLD is handled by the signal loop, which also hears the requests
+// to shut down. While a start holds orphan reaping off (a start can hang
+// for long), it must return at once, having told the owners of their
+// children's exits; the orphans are reaped once the start is over.
+func TestASIGCHLDDuringAStartNeitherWaitsNorLosesAnExit(t *testing.T) {
+	r := newReaper()
+	owned := exec.Command("/bin/true")
+	orphan := exec.Command("/bin/true")
+	if err := owned.Start(); err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	exited := r.own(owned.Process.Pid)
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitZombie(t, owned.Process.Pid)
+	waitZombie(t, orphan.Process.Pid)
+	go r.run()
+	t.Cleanup(func() { close(r.kick) })
+
+	release := r.holdStart()
+	handled := make(chan struct{})
+	go func() {
+		r.childExited()
+		close(handled)
+	}()
+	select {
+	case <-handled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handling a SIGCHLD waited for the start in flight")
+	}
+	select {
+	case <-exited:
+	default:
+		t.Fatal("the owner was not told of its child's exit while a start was in flight")
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(orphan.Process.Pid)); err != nil {
+		t.Fatalf("an orphan was reaped while a start was in flight: %v", err)
+	}
+	release()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(orphan.Process.Pid)); err != nil {
+			break // reaped
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan was not reaped once the start was over")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := owned.Wait(); err != nil {
+		t.Fatalf("the owner lost its child's status: %v", err)
+	}
+}
+
+// A container's init can exit before its start has marked it owned: its
+// SIGCHLD's pass tells no one then, and must tell its owner once the
+// start is over, rather than skip an owned zombie.
+func TestAChildThatExitsBeforeItIsOwnedIsToldOfAfterItsStart(t *testing.T) {
+	r := newReaper()
+	child := exec.Command("/bin/true")
+	if err := child.Start(); err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	waitZombie(t, child.Process.Pid)
+
+	release := r.holdStart()
+	halfway := make(chan struct{})
+	r.betweenHalves = func() { close(halfway) }
+	passed := make(chan struct{})
+	go func() {
+		r.reapOrphans()
+		close(passed)
+	}()
+	<-halfway
+	exited := r.own(child.Process.Pid) // as a start does before its release
+	release()
+	<-passed
+	select {
+	case <-exited:
+	default:
+		t.Fatal("the pass after the start did not tell the owner of its exited child")
+	}
+	if err := child.Wait(); err != nil {
+		t.Fatalf("the owner lost its child's status: %v", err)
+	}
+}
+
 // While a container start is in flight, no unknown child may be reaped:
 // it may be one of libcontainer's helpers, which libcontainer waits for.
 func TestReaperWaitsWhileAStartIsInFlight(t *testing.T) {

@@ -50,10 +50,10 @@ func caughtSignals() []os.Signal {
 	return out
 }
 
-// handleSignals reaps orphans on SIGCHLD and turns the signals users
-// expect of a container OS into shutdown requests; it ignores the others,
-// saying so. It runs from the start of boot, so that orphans of onboot
-// containers are reaped as they die.
+// handleSignals has orphans reaped on SIGCHLD and turns the signals
+// users expect of a container OS into shutdown requests; it ignores the
+// others, saying so. It runs from the start of boot, so that orphans of
+// onboot containers are reaped as they die.
 func (in *initSys) handleSignals(sigs chan os.Signal) {
 	tick := time.NewTicker(5 * time.Second) // a safety net for coalesced SIGCHLDs
 	defer tick.Stop()
@@ -62,7 +62,7 @@ func (in *initSys) handleSignals(sigs chan os.Signal) {
 		case sig := <-sigs:
 			in.handleSignal(sig)
 		case <-tick.C:
-			in.reaper.reapOrphans()
+			in.reaper.childExited()
 		}
 	}
 }
@@ -70,7 +70,7 @@ func (in *initSys) handleSignals(sigs chan os.Signal) {
 func (in *initSys) handleSignal(sig os.Signal) {
 	switch sig {
 	case unix.SIGCHLD:
-		in.reaper.reapOrphans()
+		in.reaper.childExited()
 	case unix.SIGTERM, unix.SIGUSR2, unix.SIGPWR:
 		in.requestShutdown("poweroff")
 	case unix.SIGINT:
