@@ -19,12 +19,11 @@ import (
 // container's init pid is marked as owned before the read lock is dropped,
 // and only zombies that nobody owns are ever reaped.
 //
-// An owned zombie is left to its owner, and each pass first tells the
-// owners of those that have exited: the pass runs at every SIGCHLD
-// anyway, so a hundred services need no hundred goroutines parked on
-// their processes' ends. That part reaps nothing, so it does not wait for
-// the starts in flight: a service's end is heard at once, however long
-// another container takes to start.
+// An owned zombie is left to its owner, who is told when it has exited:
+// every SIGCHLD is looked into anyway, so a hundred services need no
+// hundred goroutines parked on their processes' ends. Telling reaps
+// nothing, so it does not wait for the starts in flight: a service's end
+// is heard at once, however long another container takes to start.
 type reaper struct {
 	mu      sync.RWMutex
 	ownedMu sync.Mutex
@@ -74,9 +73,9 @@ func (r *reaper) holdStart() (release func()) {
 	return r.mu.RUnlock
 }
 
-// own leaves pid's exit status to the caller, and returns a channel that
-// a reaping pass closes once pid has exited (a SIGCHLD brings the pass
-// at once, the periodic one within seconds if the signal was lost).
+// own leaves pid's exit status to the caller, and returns a channel
+// closed once pid has exited: at its SIGCHLD, or at the periodic check
+// within seconds if the signal was lost.
 func (r *reaper) own(pid int) <-chan struct{} {
 	r.ownedMu.Lock()
 	defer r.ownedMu.Unlock()
