@@ -32,7 +32,9 @@ import (
 
 // Process is one run of a service: all the supervisor needs of a
 // container, so that tests can drive it with a fake. A Process that has
-// a Usage() (*control.Usage, error) method reports its resource use too.
+// a Usage() (*control.Usage, error) method reports its resource use too,
+// and one with an Exited() <-chan struct{} says when it has ended
+// (exitNotifier).
 type Process interface {
 	Pid() int
 	Signal(os.Signal) error
