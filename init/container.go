@@ -193,13 +193,12 @@ func awaitExit(pid int) error {
 	defer f.Close()
 	var waitErr error
 	err = pollPidfd(f, func(fd int) bool {
-		var info unix.Siginfo
-		waitErr = unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		var exited bool
+		exited, waitErr = hasExited(unix.P_PIDFD, fd)
 		if errors.Is(waitErr, unix.EINTR) {
 			return false
 		}
-		// Nothing to report leaves si_signo 0; an exit makes it SIGCHLD.
-		return waitErr != nil || info.Signo == int32(unix.SIGCHLD)
+		return waitErr != nil || exited
 	})
 	if err != nil {
 		return err

@@ -30,9 +30,6 @@ type reaper struct {
 	owned   map[int]*ownedChild
 	self    int
 	procDir string
-	// betweenHalves, when set (tests), runs after a pass has told the
-	// owners and before it waits for the starts in flight.
-	betweenHalves func()
 	// kick wakes the reaping goroutine (run); one pending kick stands
 	// for every SIGCHLD before it, since a pass takes every zombie.
 	kick chan struct{}
@@ -112,13 +109,20 @@ func (r *reaper) tellOwners() {
 		if c.told {
 			continue
 		}
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		// Still running leaves si_signo 0; an exit makes it SIGCHLD.
-		if err == nil && info.Signo == int32(unix.SIGCHLD) {
+		if exited, err := hasExited(unix.P_PID, pid); err == nil && exited {
 			c.tell()
 		}
 	}
+}
+
+// hasExited asks the kernel whether the child that idType and id name
+// (waitid's P_PID and a pid, or P_PIDFD and a pidfd) has exited, without
+// collecting its status.
+func hasExited(idType, id int) (bool, error) {
+	var info unix.Siginfo
+	err := unix.Waitid(idType, id, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	// Still running leaves si_signo 0; an exit makes it SIGCHLD.
+	return err == nil && info.Signo == int32(unix.SIGCHLD), err
 }
 
 // tell closes the channel, once. The caller holds ownedMu.
@@ -129,16 +133,11 @@ func (c *ownedChild) tell() {
 	}
 }
 
-// reapOrphans tells the owners of owned children that have exited, then
-// reaps every zombie child of ours that nobody owns and returns their
-// pids. The zombies are told of again once the starts in flight are
-// over: a container's init that exits before its start has marked it
-// owned raises its SIGCHLD before tellOwners could know it.
+// reapOrphans reaps every zombie child of ours that nobody owns and
+// returns their pids. It tells the owners of the owned ones: childExited
+// told them already, unless the child exited before its start had marked
+// it owned, and so raised its SIGCHLD before anyone could be told.
 func (r *reaper) reapOrphans() []int {
-	r.tellOwners()
-	if r.betweenHalves != nil {
-		r.betweenHalves()
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var reaped []int

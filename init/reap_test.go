@@ -137,8 +137,8 @@ func TestASIGCHLDDuringAStartNeitherWaitsNorLosesAnExit(t *testing.T) {
 }
 
 // A container's init can exit before its start has marked it owned: its
-// SIGCHLD's pass tells no one then, and must tell its owner once the
-// start is over, rather than skip an owned zombie.
+// SIGCHLD tells no one then, and the pass it asks for, once the start is
+// over, must tell the owner rather than skip an owned zombie.
 func TestAChildThatExitsBeforeItIsOwnedIsToldOfAfterItsStart(t *testing.T) {
 	r := newReaper()
 	child := exec.Command("/bin/true")
@@ -148,15 +148,13 @@ func TestAChildThatExitsBeforeItIsOwnedIsToldOfAfterItsStart(t *testing.T) {
 	waitZombie(t, child.Process.Pid)
 
 	release := r.holdStart()
-	halfway := make(chan struct{})
-	r.betweenHalves = func() { close(halfway) }
+	r.childExited()                    // its SIGCHLD, during the start
+	exited := r.own(child.Process.Pid) // as a start does before its release
 	passed := make(chan struct{})
 	go func() {
-		r.reapOrphans()
+		r.reapOrphans() // the pass the SIGCHLD asked for
 		close(passed)
 	}()
-	<-halfway
-	exited := r.own(child.Process.Pid) // as a start does before its release
 	release()
 	<-passed
 	select {
