@@ -24,13 +24,16 @@ static int minikit_wrap_go_handler(int sig) {
 	if (sig <= 0 || sig > 64) {
 		return -1;
 	}
-	if (sigaction(sig, NULL, &minikit_go_handlers[sig]) != 0) {
+	if (sigaction(sig, NULL, &sa) != 0) {
 		return -1;
 	}
-	if (!(minikit_go_handlers[sig].sa_flags & SA_SIGINFO) || minikit_go_handlers[sig].sa_sigaction == NULL) {
+	if ((sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction == minikit_sent_as_user) {
+		return 0; // wrapped already: wrapping the wrapper would call itself
+	}
+	if (!(sa.sa_flags & SA_SIGINFO) || sa.sa_sigaction == NULL) {
 		return -1; // not the Go runtime's handler: leave it alone
 	}
-	sa = minikit_go_handlers[sig];
+	minikit_go_handlers[sig] = sa;
 	sa.sa_sigaction = minikit_sent_as_user;
 	return sigaction(sig, &sa, NULL);
 }
