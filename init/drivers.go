@@ -16,6 +16,8 @@ type drivers struct {
 	loader *kmod.Loader
 	rules  []kmod.ColdplugRule
 	tried  map[string]bool // module paths loaded, or that failed: never tried again
+	// walk lists the modaliases of the devices under a /sys/devices.
+	walk func(sysDevices string) ([]string, error)
 }
 
 // newDrivers reads the coldplug table; it returns nil when the image has
@@ -28,30 +30,70 @@ func newDrivers(l *kmod.Loader, table string, loaded []string) (*drivers, error)
 	if err != nil {
 		return nil, err
 	}
-	d := &drivers{loader: l, rules: rules, tried: map[string]bool{}}
+	d := &drivers{loader: l, rules: rules, tried: map[string]bool{}, walk: kmod.Modaliases}
 	for _, p := range loaded {
 		d.tried[p] = true
 	}
 	return d, nil
 }
 
-// coldplugRounds bounds the rescans: a bus driver's devices (virtio on
+// coldplugRounds bounds the walks of /sys/devices when no events tell of
+// the devices new drivers bring: a bus driver's devices (virtio on
 // virtio_pci) appear only once it is loaded, and may need drivers of
 // their own, but a real chain of buses is short.
 const coldplugRounds = 4
 
-// coldplug loads what the devices under sysDevices answer to, scanning
-// again after each round for the devices the new drivers brought.
-func (d *drivers) coldplug(sysDevices string) {
-	for range coldplugRounds {
-		devices, err := kmod.Modaliases(sysDevices)
-		if err != nil {
-			slog.Warn("coldplug: reading devices: "+err.Error(), "err", err)
-		}
-		if d.load("coldplug", devices) == 0 {
-			return
+// coldplug loads what the devices under sysDevices answer to, then what
+// the devices its drivers brought answer to, round after round until a
+// round brings none. A driver's probe queues the kernel's event for each
+// device it adds before its load returns, so the events queued on events
+// tell of them at no cost, where a walk of /sys/devices took 170 ms
+// under TCG, three times a boot. With no events (nil), or when a burst
+// overflowed their queue, it walks again.
+//
+// A device that a driver adds later, from a probe of its own pace, is
+// hotplug's, as any device added after the boot.
+func (d *drivers) coldplug(sysDevices string, events ueventSource) {
+	devices := d.walkDevices(sysDevices)
+	for walks := 1; d.load("coldplug", devices) > 0; {
+		var missed bool
+		devices, missed = addedDevices(events)
+		if missed {
+			if walks == coldplugRounds {
+				return
+			}
+			walks++
+			devices = append(devices, d.walkDevices(sysDevices)...)
 		}
 	}
+}
+
+func (d *drivers) walkDevices(sysDevices string) []string {
+	devices, err := d.walk(sysDevices)
+	if err != nil {
+		slog.Warn("coldplug: reading devices: "+err.Error(), "err", err)
+	}
+	return devices
+}
+
+// addedDevices returns the modaliases of the devices whose addition
+// events has queued, and whether it may have missed some: events lost in
+// a burst, or no events at all.
+func addedDevices(events ueventSource) (modaliases []string, missed bool) {
+	if events == nil {
+		return nil, true
+	}
+	queued, lost, err := events.queued()
+	if err != nil {
+		slog.Warn("coldplug: reading uevents: "+err.Error(), "err", err)
+		lost = true
+	}
+	for _, ev := range queued {
+		if ev["ACTION"] == "add" && ev["MODALIAS"] != "" {
+			modaliases = append(modaliases, ev["MODALIAS"])
+		}
+	}
+	return modaliases, lost
 }
 
 // hotplug loads, for each device the kernel adds from now on, what it

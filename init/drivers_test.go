@@ -12,20 +12,11 @@ import (
 
 // Coldplug loads the drivers of the devices present, then those of the
 // devices the new drivers brought (virtio devices appear once virtio_pci
-// is loaded), and nothing for devices that are not there.
+// is loaded), and nothing for devices that are not there. The kernel's
+// events tell of the devices a driver brought, so /sys/devices is walked
+// once; it is walked again only when no events tell, or some were lost.
 func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 	dir := t.TempDir()
-	sys := filepath.Join(dir, "sys")
-	addDevice := func(rel, alias string) {
-		p := filepath.Join(sys, rel, "modalias")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(alias+"\n"), 0o444); err != nil {
-			t.Fatal(err)
-		}
-	}
-	addDevice("pci0000:00/0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
 	table := filepath.Join(dir, "coldplug")
 	rules := []kmod.ColdplugRule{
 		{Pattern: "pci:v00001AF4d*sv*sd*bc*sc*i*", Paths: []string{"/virtio_pci.ko"}},
@@ -40,21 +31,78 @@ func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 		os.MkdirAll(modules, 0o755)
 		os.WriteFile(filepath.Join(modules, m+".ko"), nil, 0o644)
 	}
-	var inserted []string
-	l := &kmod.Loader{Root: modules, Insert: func(f *os.File) error {
-		inserted = append(inserted, filepath.Base(f.Name()))
-		if filepath.Base(f.Name()) == "virtio_pci.ko" {
-			addDevice("pci0000:00/0000:00:03.0/virtio0", "virtio:d00000001v00001AF4")
-		}
-		return nil
-	}}
-	d, err := newDrivers(l, table, []string{"/failover.ko"})
+	const virtioNIC = "virtio:d00000001v00001AF4"
+	for _, tc := range []struct {
+		name      string
+		events    bool // a uevent socket is open
+		lost      bool // a burst overflowed its queue
+		wantWalks int
+	}{
+		{name: "told by events", events: true, wantWalks: 1},
+		{name: "events lost", events: true, lost: true, wantWalks: 2},
+		// A walk after each round, until one loads nothing.
+		{name: "no events", wantWalks: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := filepath.Join(t.TempDir(), "sys")
+			addDevice := func(rel, alias string) {
+				p := filepath.Join(sys, rel, "modalias")
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(alias+"\n"), 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+			addDevice("pci0000:00/0000:00:03.0", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")
+			ev := &fakeUevents{}
+			var inserted []string
+			l := &kmod.Loader{Root: modules, Insert: func(f *os.File) error {
+				inserted = append(inserted, filepath.Base(f.Name()))
+				if filepath.Base(f.Name()) == "virtio_pci.ko" {
+					addDevice("pci0000:00/0000:00:03.0/virtio0", virtioNIC)
+					ev.queue = append(ev.queue,
+						map[string]string{"ACTION": "add", "SUBSYSTEM": "virtio", "MODALIAS": virtioNIC},
+						map[string]string{"ACTION": "add", "SUBSYSTEM": "net"})
+					ev.lost = tc.lost
+					if tc.lost {
+						ev.queue = nil
+					}
+				}
+				return nil
+			}}
+			d, err := newDrivers(l, table, []string{"/failover.ko"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			walks := 0
+			d.walk = func(sys string) ([]string, error) {
+				walks++
+				return kmod.Modaliases(sys)
+			}
+			var src ueventSource
+			if tc.events {
+				src = ev
+			}
+			d.coldplug(sys, src)
+			if want := []string{"virtio_pci.ko", "virtio_net.ko"}; !slices.Equal(inserted, want) {
+				t.Errorf("coldplug loaded %v, want %v", inserted, want)
+			}
+			if walks != tc.wantWalks {
+				t.Errorf("coldplug walked /sys/devices %d times, want %d", walks, tc.wantWalks)
+			}
+		})
+	}
+
+	l := &kmod.Loader{Root: modules}
+	d, err := newDrivers(l, table, []string{"/failover.ko", "/virtio_pci.ko", "/virtio_net.ko"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.coldplug(sys)
-	if want := []string{"virtio_pci.ko", "virtio_net.ko"}; !slices.Equal(inserted, want) {
-		t.Errorf("coldplug loaded %v, want %v", inserted, want)
+	var inserted []string
+	l.Insert = func(f *os.File) error {
+		inserted = append(inserted, filepath.Base(f.Name()))
+		return nil
 	}
 
 	// Then an e1000 is plugged in, and a second virtio NIC, whose driver
@@ -75,8 +123,13 @@ func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 	}
 }
 
-// fakeUevents yields its events, then an error that ends the watch.
-type fakeUevents struct{ events []map[string]string }
+// fakeUevents yields its events, then an error that ends the watch; the
+// queue is what it has queued, lost whether a burst overflowed it.
+type fakeUevents struct {
+	events []map[string]string
+	queue  []map[string]string
+	lost   bool
+}
 
 func (f *fakeUevents) next() (map[string]string, error) {
 	if len(f.events) == 0 {
@@ -85,6 +138,12 @@ func (f *fakeUevents) next() (map[string]string, error) {
 	ev := f.events[0]
 	f.events = f.events[1:]
 	return ev, nil
+}
+
+func (f *fakeUevents) queued() ([]map[string]string, bool, error) {
+	q, lost := f.queue, f.lost
+	f.queue, f.lost = nil, false
+	return q, lost, nil
 }
 
 func TestParseUevent(t *testing.T) {

@@ -38,9 +38,9 @@ func (in *initSys) loadModules() {
 	events, err := openUevents()
 	if err != nil {
 		slog.Warn("hotplug: no uevents, devices added later get no driver: "+err.Error(), "err", err)
+		d.coldplug("/sys/devices", nil)
+		return
 	}
-	d.coldplug("/sys/devices")
-	if events != nil {
-		in.goSafe("hotplug", func() { d.hotplug(events) })
-	}
+	d.coldplug("/sys/devices", events)
+	in.goSafe("hotplug", func() { d.hotplug(events) })
 }

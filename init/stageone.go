@@ -107,7 +107,8 @@ func (in *initSys) findRootImage(cmdline string, p *verity.Params, loaded []stri
 	}
 	opts := rootfs.FindOptions{Timeout: rootWaitFrom(cmdline)}
 	if d != nil {
-		opts.Poll = func() { d.coldplug("/sys/devices") }
+		// Each poll walks again: the disk awaited may be slow to appear.
+		opts.Poll = func() { d.coldplug("/sys/devices", nil) }
 	}
 	slog.Info("looking for the disk that holds the root image", "timeout", opts.Timeout)
 	return rootfs.FindImage(p, newRoot, opts)

@@ -12,6 +12,10 @@ import (
 // its KEY=VALUE pairs (ACTION, DEVPATH, SUBSYSTEM, MODALIAS, …).
 type ueventSource interface {
 	next() (map[string]string, error)
+	// queued returns the events queued now, without waiting for more.
+	// lost says that a burst overflowed the queue and some were dropped:
+	// what they told of must be found another way.
+	queued() (events []map[string]string, lost bool, err error)
 }
 
 // uevents reads the kernel's uevent broadcast (NETLINK_KOBJECT_UEVENT,
@@ -41,12 +45,39 @@ func openUevents() (*uevents, error) {
 
 func (u *uevents) next() (map[string]string, error) {
 	for {
-		n, from, err := unix.Recvfrom(u.fd, u.buf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		ev, err := u.recv(0)
 		if errors.Is(err, unix.ENOBUFS) {
 			// Events were lost in a burst; the next ones still come.
+			continue
+		}
+		if ev != nil || err != nil {
+			return ev, err
+		}
+	}
+}
+
+func (u *uevents) queued() (events []map[string]string, lost bool, err error) {
+	for {
+		ev, err := u.recv(unix.MSG_DONTWAIT)
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			return events, lost, nil
+		case errors.Is(err, unix.ENOBUFS):
+			lost = true
+		case err != nil:
+			return events, lost, err
+		case ev != nil:
+			events = append(events, ev)
+		}
+	}
+}
+
+// recv reads one message; it returns no event and no error for one that
+// is not the kernel's.
+func (u *uevents) recv(flags int) (map[string]string, error) {
+	for {
+		n, from, err := unix.Recvfrom(u.fd, u.buf, flags)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
@@ -55,11 +86,9 @@ func (u *uevents) next() (map[string]string, error) {
 		// Only the kernel (port 0) speaks for devices: any root process
 		// could send to this group.
 		if nl, ok := from.(*unix.SockaddrNetlink); !ok || nl.Pid != 0 {
-			continue
+			return nil, nil
 		}
-		if ev := parseUevent(u.buf[:n]); ev != nil {
-			return ev, nil
-		}
+		return parseUevent(u.buf[:n]), nil
 	}
 }
 

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// queued returns the kernel's events that wait on the socket, and returns
+// at once when none does: the boot's coldplug reads it between rounds
+// and must never wait there for an event that may not come.
+func TestQueuedUeventsComeWithoutWaiting(t *testing.T) {
+	needRoot(t)
+	events, err := openUevents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(events.fd) })
+	// A synthetic event: the kernel sends it for the device as for a real
+	// one, and it changes nothing.
+	const devpath = "/devices/virtual/mem/null"
+	if err := os.WriteFile("/sys"+devpath+"/uevent", []byte("change"), 0); err != nil {
+		t.Fatal(err)
+	}
+	queued, lost, err := events.queued()
+	if err != nil || lost {
+		t.Fatalf("queued: lost %v, %v", lost, err)
+	}
+	found := false
+	for _, ev := range queued {
+		found = found || ev["DEVPATH"] == devpath && ev["ACTION"] == "change"
+	}
+	if !found {
+		t.Fatalf("the event for %s is not among those queued: %v", devpath, queued)
+	}
+	// Nothing is queued now, unless the host has events of its own.
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := events.queued()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("a read with nothing queued: %v", err)
+		}
+	case <-time.After(hang):
+		t.Fatalf("a read with nothing queued waited %v", hang)
+	}
+}
