@@ -54,17 +54,28 @@ const coldplugRounds = 4
 // A device that a driver adds later, from a probe of its own pace, is
 // hotplug's, as any device added after the boot.
 func (d *drivers) coldplug(sysDevices string, events ueventSource) {
-	devices := d.walkDevices(sysDevices)
-	for walks := 1; d.load("coldplug", devices) > 0; {
-		var missed bool
-		devices, missed = addedDevices(events)
-		if missed {
+	d.coldplugFrom(d.walkDevices(sysDevices), sysDevices, events)
+}
+
+// coldplugFrom is coldplug from a walk of sysDevices that found devices,
+// made since events began to queue: a device added during or after the
+// walk is among the events.
+func (d *drivers) coldplugFrom(devices []string, sysDevices string, events ueventSource) {
+	walked := true // devices holds a walk made since the last round
+	for walks := 1; ; {
+		added, missed := addedDevices(events)
+		devices = append(devices, added...)
+		if missed && !walked {
 			if walks == coldplugRounds {
 				return
 			}
 			walks++
 			devices = append(devices, d.walkDevices(sysDevices)...)
 		}
+		if d.load("coldplug", devices) == 0 {
+			return
+		}
+		devices, walked = nil, false
 	}
 }
 

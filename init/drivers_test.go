@@ -123,6 +123,39 @@ func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 	}
 }
 
+// The walk runs beside the loading of the listed modules, so a device
+// one of them adds may come after it: its event, queued, has coldplug
+// load its driver before the boot goes on, as a walk after the loading
+// would have.
+func TestColdplugTakesTheDevicesAddedAfterItsWalk(t *testing.T) {
+	dir := t.TempDir()
+	table := filepath.Join(dir, "coldplug")
+	rules := []kmod.ColdplugRule{{Pattern: "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw", Paths: []string{"/evdev.ko"}}}
+	if err := os.WriteFile(table, kmod.FormatColdplug(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modules := filepath.Join(dir, "modules")
+	os.MkdirAll(modules, 0o755)
+	os.WriteFile(filepath.Join(modules, "evdev.ko"), nil, 0o644)
+	var inserted []string
+	l := &kmod.Loader{Root: modules, Insert: func(f *os.File) error {
+		inserted = append(inserted, filepath.Base(f.Name()))
+		return nil
+	}}
+	d, err := newDrivers(l, table, []string{"/button.ko"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// button.ko, listed, added the power button once the walk was over.
+	ev := &fakeUevents{queue: []map[string]string{
+		{"ACTION": "add", "SUBSYSTEM": "input", "MODALIAS": "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw"},
+	}}
+	d.coldplugFrom(nil, filepath.Join(dir, "sys"), ev)
+	if want := []string{"evdev.ko"}; !slices.Equal(inserted, want) {
+		t.Errorf("coldplug loaded %v, want %v", inserted, want)
+	}
+}
+
 // fakeUevents yields its events, then an error that ends the watch; the
 // queue is what it has queued, lost whether a burst overflowed it.
 type fakeUevents struct {

@@ -68,15 +68,17 @@ func (in *initSys) mountRootImage() error {
 	} else {
 		slog.Warn("the root image is NOT verified: it was built with -verity=false, so nothing checks it against what was built")
 	}
-	paths, err := kmod.ReadList(bundle.RootModulesList)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	list, err := kmod.ReadList(bundle.RootModulesList)
+	if errors.Is(err, fs.ErrNotExist) {
+		list = &kmod.List{}
+	} else if err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
 	// A module that fails to load is logged; the mount then says what is
 	// missing.
-	(&kmod.Loader{Logger: slog.Default()}).Load(paths)
+	(&kmod.Loader{Logger: slog.Default()}).LoadList(list)
 
-	m, err := in.findRootImage(cmdline, p, paths)
+	m, err := in.findRootImage(cmdline, p, list.Paths)
 	if err != nil {
 		return err
 	}

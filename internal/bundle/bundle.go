@@ -81,7 +81,8 @@ func VolumePaths(root, name string) (lower, merged string) {
 }
 
 // ModulesList names the file, inside the image, that lists the kernel
-// modules init loads at boot: one absolute path a line, dependencies first.
+// modules init loads at boot (kmod.List): one absolute path a line,
+// dependencies first, each with the modules before it that it needs.
 const ModulesList = "/etc/minikit/modules"
 
 // ColdplugList names the file, inside the image, of the modules init
@@ -95,8 +96,8 @@ const ColdplugList = "/etc/minikit/coldplug"
 const RootImage = "/root.img"
 
 // RootModulesList names the file, in an image initrd, that lists the
-// modules init's first stage loads to mount the root image, in load
-// order (kmod.FormatList).
+// modules init's first stage loads to mount the root image, as
+// ModulesList does.
 const RootModulesList = "/etc/minikit/root-modules"
 
 // RootDeviceName is the device-mapper name of the root image's verity

@@ -45,6 +45,59 @@ func (ix *Index) Resolve(names []string) ([]string, error) {
 	return r.order, nil
 }
 
+// ListFile is the modules list (see List) that loads names, modules in
+// the load order Resolve gives them, from the path pathOf gives each in
+// the image, with what each needs among those before it: its depends=,
+// and what answers to its softdep pre:, as Resolve ordered them.
+func (ix *Index) ListFile(names []string, pathOf map[string]string) ([]byte, error) {
+	var paths []string
+	needs := map[string][]string{}
+	before := map[string]bool{}
+	for _, name := range names {
+		p, ok := pathOf[name]
+		if !ok {
+			return nil, fmt.Errorf("module list: no path for module %s", name)
+		}
+		needed, err := ix.needs(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range needed {
+			// A softdep that closed a cycle comes after: Resolve dropped it.
+			if before[n] {
+				needs[p] = append(needs[p], pathOf[n])
+			}
+		}
+		paths = append(paths, p)
+		before[name] = true
+	}
+	return FormatList(paths, needs)
+}
+
+// needs returns the modules that answer to name's softdep pre: and its
+// depends=, sorted, each once, built-in ones left out.
+func (ix *Index) needs(name string) ([]string, error) {
+	info, err := ix.info(name)
+	if err != nil {
+		return nil, fmt.Errorf("module list: %w", err)
+	}
+	var out []string
+	for _, pre := range info.SoftdepPre {
+		p, err := ix.provide(pre)
+		if err != nil {
+			return nil, fmt.Errorf("module list: softdep %s of %s: %w", pre, name, err)
+		}
+		out = append(out, p.modules...)
+	}
+	for _, dep := range info.Depends {
+		if !ix.builtin[dep] {
+			out = append(out, dep)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 type visitState int
 
 const (

@@ -305,3 +305,44 @@ func TestResolveConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// ListFile writes, for each module, the modules before it that it needs:
+// its depends= and what answers to its softdep pre:, not the modules that
+// only came before it, so that those load side by side with it.
+func TestListFileNamesWhatEachModuleNeeds(t *testing.T) {
+	dir := writeTree(t, []fakeModule{
+		mod("ext4", "depends=jbd2,crc16", "softdep=pre: crc32c"),
+		mod("jbd2"),
+		mod("crc16"),
+		mod("crc32c_generic", "alias=crc32c", "alias=crypto-crc32c"),
+		mod("overlay"),
+		// A softdep cycle: Resolve drops the one that closes it.
+		mod("a", "softdep=pre: b"),
+		mod("b", "softdep=pre: a"),
+	}, nil, nil)
+	ix, err := NewIndex(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := ix.Resolve([]string{"ext4", "overlay", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathOf := map[string]string{}
+	for _, n := range names {
+		pathOf[n] = "/m/" + n + ".ko"
+	}
+	got, err := ix.ListFile(names, pathOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/m/crc32c_generic.ko:\n/m/jbd2.ko:\n/m/crc16.ko:\n" +
+		"/m/ext4.ko: /m/crc16.ko /m/crc32c_generic.ko /m/jbd2.ko\n" +
+		"/m/overlay.ko:\n/m/b.ko:\n/m/a.ko: /m/b.ko\n"
+	if string(got) != want {
+		t.Errorf("ListFile =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ix.ListFile([]string{"ext4"}, map[string]string{}); err == nil {
+		t.Error("ListFile of a module without a path: no error")
+	}
+}

@@ -129,16 +129,16 @@ func (b *build) modules(tree string) ([]string, error) {
 			pathOf[m] = paths[len(pathOf)]
 		}
 	}
-	var load []string
-	for _, m := range always {
-		load = append(load, pathOf[m])
-	}
 	rules, err := idx.ColdplugRules(b.Spec.Kernel.Coldplug, pathOf)
 	if err != nil {
 		return nil, fmt.Errorf("kernel.coldplug: %w", err)
 	}
 	b.moduleSets(idx, append(names, b.Spec.Kernel.Coldplug...), pathOf)
-	if err := b.writeImageFile(bundle.ModulesList, kmod.FormatList(load)); err != nil {
+	list, err := idx.ListFile(always, pathOf)
+	if err != nil {
+		return nil, fmt.Errorf("kernel.modules: %w", err)
+	}
+	if err := b.writeImageFile(bundle.ModulesList, list); err != nil {
 		return nil, err
 	}
 	if len(rules) > 0 {

@@ -233,11 +233,11 @@ func (b *build) stageOne(disks bool) (string, error) {
 			pathOf[m] = paths[len(pathOf)]
 		}
 	}
-	var load []string
-	for _, m := range always {
-		load = append(load, pathOf[m])
+	list, err := b.modIndex.ListFile(always, pathOf)
+	if err != nil {
+		return "", fmt.Errorf("initrd: %w", err)
 	}
-	if err := writeUnder(dir, bundle.RootModulesList, kmod.FormatList(load)); err != nil {
+	if err := writeUnder(dir, bundle.RootModulesList, list); err != nil {
 		return "", err
 	}
 	if len(drivers) > 0 {
