@@ -60,9 +60,11 @@ mkdir -p /run/net
 ln -s net/resolv.conf /run/resolv.conf
 mark "filesystems mounted"
 
-# The modules minikit's packer listed, dependencies first.
+# The modules minikit's packer listed, dependencies first, one by one
+# ("PATH: NEEDED ...": only the path is the module's).
 loaded=" "
-while read -r m; do
+while read -r line; do
+	m=${line%%:*}
 	loaded="$loaded$m "
 	insmod "$m" || echo "baseline: insmod $m failed"
 done </etc/minikit/modules
