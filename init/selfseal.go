@@ -85,7 +85,7 @@ func reexecSealed(start time.Duration) error {
 		return err
 	}
 	defer clone.Close()
-	if _, err := io.Copy(clone, self); err != nil {
+	if err := copyInKernel(clone, self); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
 	if err := seal(&clone); err != nil {
@@ -118,5 +118,32 @@ func nameThreads() {
 	}
 	for _, t := range tasks {
 		_ = os.WriteFile("/proc/self/task/"+t.Name()+"/comm", name, 0)
+	}
+}
+
+// copyInKernel copies src to the end of dst with sendfile(2), which moves
+// the pages within the kernel: io.Copy, which cannot use copy_file_range
+// from the initramfs to a memfd (another filesystem), reads every page
+// into a buffer and writes it out again, two copies where one does, and
+// this copy is on the boot's critical path. It falls back to io.Copy
+// where sendfile cannot go.
+func copyInKernel(dst, src *os.File) error {
+	var copied int64
+	for {
+		n, err := unix.Sendfile(int(dst.Fd()), int(src.Fd()), nil, 1<<30)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)) && copied == 0 {
+			_, err = io.Copy(dst, src)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		copied += int64(n)
 	}
 }
