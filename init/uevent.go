@@ -56,8 +56,12 @@ func (u *uevents) next() (map[string]string, error) {
 	}
 }
 
+// maxQueued bounds one read of the queue: a source that never stops
+// sending cannot hold its reader, which counts the rest as lost.
+const maxQueued = 4096
+
 func (u *uevents) queued() (events []map[string]string, lost bool, err error) {
-	for {
+	for range maxQueued {
 		ev, err := u.recv(unix.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
@@ -70,6 +74,7 @@ func (u *uevents) queued() (events []map[string]string, lost bool, err error) {
 			events = append(events, ev)
 		}
 	}
+	return events, true, nil
 }
 
 // recv reads one message; it returns no event and no error for one that

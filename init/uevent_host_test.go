@@ -50,3 +50,35 @@ func TestQueuedUeventsComeWithoutWaiting(t *testing.T) {
 		t.Fatalf("a read with nothing queued waited %v", hang)
 	}
 }
+
+// A process that floods the uevent group (any root process may send to
+// it) cannot hold the reader of the queue: it stops after maxQueued
+// messages and counts the rest as lost, so that coldplug walks instead.
+func TestQueuedUeventsStopAtAFlood(t *testing.T) {
+	needRoot(t)
+	events, err := openUevents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(events.fd) })
+	sender, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_KOBJECT_UEVENT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sender)
+	msg := []byte("add@/devices/fake\x00ACTION=add\x00DEVPATH=/devices/fake\x00MODALIAS=fake:v1\x00")
+	for range maxQueued + 100 {
+		if err := unix.Sendto(sender, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued, lost, err := events.queued()
+	if err != nil || !lost {
+		t.Errorf("after a flood: lost %v, %v; want the rest counted as lost", lost, err)
+	}
+	for _, ev := range queued {
+		if ev["DEVPATH"] == "/devices/fake" {
+			t.Errorf("a message of a process, not the kernel, was taken as an event: %v", ev)
+		}
+	}
+}
