@@ -17,20 +17,11 @@ import (
 // once; it is walked again only when no events tell, or some were lost.
 func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 	dir := t.TempDir()
-	table := filepath.Join(dir, "coldplug")
-	rules := []kmod.ColdplugRule{
+	table, modules := writeColdplugTable(t, dir, []kmod.ColdplugRule{
 		{Pattern: "pci:v00001AF4d*sv*sd*bc*sc*i*", Paths: []string{"/virtio_pci.ko"}},
 		{Pattern: "virtio:d00000001v*", Paths: []string{"/failover.ko", "/virtio_net.ko"}},
 		{Pattern: "pci:v00008086d0000100Esv*sd*bc*sc*i*", Paths: []string{"/e1000.ko"}},
-	}
-	if err := os.WriteFile(table, kmod.FormatColdplug(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(dir, "modules")
-	for _, m := range []string{"virtio_pci", "failover", "virtio_net", "e1000"} {
-		os.MkdirAll(modules, 0o755)
-		os.WriteFile(filepath.Join(modules, m+".ko"), nil, 0o644)
-	}
+	})
 	const virtioNIC = "virtio:d00000001v00001AF4"
 	for _, tc := range []struct {
 		name      string
@@ -129,14 +120,8 @@ func TestColdplugFollowsTheDevicesDriversBring(t *testing.T) {
 // would have.
 func TestColdplugTakesTheDevicesAddedAfterItsWalk(t *testing.T) {
 	dir := t.TempDir()
-	table := filepath.Join(dir, "coldplug")
-	rules := []kmod.ColdplugRule{{Pattern: "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw", Paths: []string{"/evdev.ko"}}}
-	if err := os.WriteFile(table, kmod.FormatColdplug(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(dir, "modules")
-	os.MkdirAll(modules, 0o755)
-	os.WriteFile(filepath.Join(modules, "evdev.ko"), nil, 0o644)
+	table, modules := writeColdplugTable(t, dir,
+		[]kmod.ColdplugRule{{Pattern: "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw", Paths: []string{"/evdev.ko"}}})
 	var inserted []string
 	l := &kmod.Loader{Root: modules, Insert: func(f *os.File) error {
 		inserted = append(inserted, filepath.Base(f.Name()))
@@ -154,6 +139,29 @@ func TestColdplugTakesTheDevicesAddedAfterItsWalk(t *testing.T) {
 	if want := []string{"evdev.ko"}; !slices.Equal(inserted, want) {
 		t.Errorf("coldplug loaded %v, want %v", inserted, want)
 	}
+}
+
+// writeColdplugTable writes under dir a coldplug table of rules and an
+// empty file for each module it names, and returns the table's path and
+// the modules' root.
+func writeColdplugTable(t *testing.T, dir string, rules []kmod.ColdplugRule) (table, modules string) {
+	t.Helper()
+	table = filepath.Join(dir, "coldplug")
+	if err := os.WriteFile(table, kmod.FormatColdplug(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modules = filepath.Join(dir, "modules")
+	if err := os.MkdirAll(modules, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		for _, p := range r.Paths {
+			if err := os.WriteFile(filepath.Join(modules, p), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return table, modules
 }
 
 // fakeUevents yields its events, then an error that ends the watch; the

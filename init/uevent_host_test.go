@@ -12,12 +12,7 @@ import (
 // at once when none does: the boot's coldplug reads it between rounds
 // and must never wait there for an event that may not come.
 func TestQueuedUeventsComeWithoutWaiting(t *testing.T) {
-	needRoot(t)
-	events, err := openUevents()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(events.fd) })
+	events := listenUevents(t)
 	// A synthetic event: the kernel sends it for the device as for a real
 	// one, and it changes nothing.
 	const devpath = "/devices/virtual/mem/null"
@@ -55,12 +50,7 @@ func TestQueuedUeventsComeWithoutWaiting(t *testing.T) {
 // it) cannot hold the reader of the queue: it stops after maxQueued
 // messages and counts the rest as lost, so that coldplug walks instead.
 func TestQueuedUeventsStopAtAFlood(t *testing.T) {
-	needRoot(t)
-	events, err := openUevents()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(events.fd) })
+	events := listenUevents(t)
 	sender, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_KOBJECT_UEVENT)
 	if err != nil {
 		t.Fatal(err)
@@ -81,4 +71,16 @@ func TestQueuedUeventsStopAtAFlood(t *testing.T) {
 			t.Errorf("a message of a process, not the kernel, was taken as an event: %v", ev)
 		}
 	}
+}
+
+// listenUevents opens a uevent socket for the test, closed at its end.
+func listenUevents(t *testing.T) *uevents {
+	t.Helper()
+	needRoot(t)
+	events, err := openUevents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(events.fd) })
+	return events
 }
